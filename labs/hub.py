@@ -1,0 +1,84 @@
+"""One Redis subscription per web process, fanned out to the open event streams.
+
+Every streaming connection registers a wake-up (an ``asyncio.Event``) for its learner's channel;
+the hub holds a single pattern subscription and sets the wake-ups of the channel a message
+arrives on. A wake-up only means "read the stream again", so wake-ups coalesce: a connection
+that is slow to read loses nothing and never makes the hub wait.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+
+from learnsite.redis import apubsub_client
+
+from .events import KEY_PREFIX
+
+log = logging.getLogger(__name__)
+RECONNECT_DELAY_SECONDS = 1.0
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._wakeups: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+        self.connected = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[asyncio.Event]:
+        """A wake-up set whenever ``channel`` is announced, or the hub's connection changes."""
+        wakeup = asyncio.Event()
+        self._wakeups[channel].add(wakeup)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="learnsite-event-hub")
+        try:
+            yield wakeup
+        finally:
+            listeners = self._wakeups[channel]
+            listeners.discard(wakeup)
+            if not listeners:
+                del self._wakeups[channel]
+
+    def listener_count(self) -> int:
+        return sum(len(listeners) for listeners in self._wakeups.values())
+
+    def _wake_all(self) -> None:
+        for listeners in self._wakeups.values():
+            for wakeup in listeners:
+                wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            client = apubsub_client()
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(f"{KEY_PREFIX}*")
+                self.connected.set()
+                self._wake_all()  # streams re-read what they may have missed while down
+                async for message in pubsub.listen():
+                    for wakeup in self._wakeups.get(message["channel"], ()):
+                        wakeup.set()
+            except (RedisError, OSError) as error:
+                log.warning("event hub lost Redis: %s", error)
+            finally:
+                self.connected.clear()
+                self._wake_all()  # streams tell their pages that live updates paused
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, EventHub] = {}
+
+
+def event_hub() -> EventHub:
+    """The hub of the running event loop: one per web process under uvicorn."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = EventHub()
+    return _hubs[loop]

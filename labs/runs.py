@@ -1,0 +1,91 @@
+"""Lab runs as the learner sees them, folded from their recorded events.
+
+A run's events, in order: ``queued`` (by the web request), ``started`` (by the worker), any
+number of ``progress``, then ``succeeded`` or ``failed``. The fold is a pure function of the
+events, so the page, a fresh stream and a reconnected stream all show the same thing.
+"""
+
+from dataclasses import dataclass, field
+
+# A run still queued after this long gets an explanation instead of a silent spinner.
+WAITING_HINT_AFTER_SECONDS = 3.0
+RUNS_SHOWN = 5
+
+# Statuses only move forward, so a late or repeated event never turns a run back.
+STATUS_RANK = {"queued": 0, "started": 1, "running": 2, "succeeded": 3, "failed": 3}
+STATUS_LABELS = {
+    "queued": "Queued",
+    "started": "Started",
+    "running": "Running",
+    "succeeded": "Done",
+    "failed": "Failed",
+}
+LABELS = {
+    "queued": "Queued on the broker",
+    "started": "Picked up by a worker",
+    "progress": "Progress",
+    "succeeded": "Finished",
+    "failed": "Failed",
+}
+
+
+@dataclass
+class TimelineEntry:
+    kind: str
+    label: str
+    offset_ms: int
+    detail: str = ""
+
+
+@dataclass
+class LabRun:
+    id: str
+    lab: str
+    queued_at: float
+    status: str = "queued"
+    percent: int = 0
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
+    error: str = ""
+    # Queued for longer than WAITING_HINT_AFTER_SECONDS: the page explains why.
+    waiting: bool = False
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
+    """The learner's most recent runs as of ``now``, newest first."""
+    runs: dict[str, LabRun] = {}
+    for _event_id, event in events:
+        kind, run_id = event.get("kind"), event.get("run")
+        if kind not in LABELS or not run_id:
+            continue
+        run = runs.get(run_id)
+        if run is None:
+            run = runs[run_id] = LabRun(id=run_id, lab=event.get("lab", ""), queued_at=event["at"])
+        detail = ""
+        if kind == "progress":
+            run.percent = int(event.get("percent", run.percent))
+            detail = f"step {event.get('step')} of {event.get('of')}"
+        elif kind == "succeeded":
+            run.percent = 100
+            run.result = event.get("result", {})
+        elif kind == "failed":
+            run.error = event.get("error", "")
+            detail = run.error
+        status = "running" if kind == "progress" else kind
+        if STATUS_RANK[status] >= STATUS_RANK[run.status]:
+            run.status = status
+        run.timeline.append(
+            TimelineEntry(
+                kind=kind,
+                label=LABELS[kind],
+                offset_ms=round((event["at"] - run.queued_at) * 1000),
+                detail=detail,
+            )
+        )
+    for run in runs.values():
+        run.waiting = run.status == "queued" and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
+    return sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN]

@@ -1,0 +1,81 @@
+"""Starting and running labs. Views and tasks call these; they hold no logic of their own."""
+
+import os
+import secrets
+import time
+
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from .events import KEY_PREFIX, event_publish
+from .limits import rate_limit_allows
+
+RUNS_PER_MINUTE = 10
+PING_STEPS = 5
+PING_STEP_SECONDS = 0.4
+
+BROKER_DOWN = (
+    "The broker (Redis) is not answering, so no task can be queued right now. "
+    "Nothing was started; try again in a moment."
+)
+
+
+class LabError(Exception):
+    """A run that could not start, with a message for the learner and an HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BrokerUnavailable(LabError):
+    status = 503
+
+
+class RateLimited(LabError):
+    status = 429
+
+
+def lab_run_start(*, learner_id: str, lab: str = "ping") -> str:
+    """Queue a run of ``lab`` for the learner; returns the run id at once."""
+    from .tasks import ping_worker  # tasks import this module
+
+    try:
+        allowed = rate_limit_allows(
+            key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
+        )
+        if not allowed:
+            raise RateLimited(
+                f"You started {RUNS_PER_MINUTE} runs in the last minute, the limit. "
+                "Watch the ones in flight, then try again in a minute."
+            )
+        run_id = secrets.token_hex(4)
+        # Recorded before the task is sent, so that "queued" always precedes the worker's events.
+        event_publish(learner_id=learner_id, event={"kind": "queued", "run": run_id, "lab": lab})
+        ping_worker.apply_async(kwargs={"learner_id": learner_id, "run_id": run_id}, retry=False)
+    except (RedisError, OSError, OperationalError) as error:
+        raise BrokerUnavailable(BROKER_DOWN) from error
+    return run_id
+
+
+def lab_ping_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
+    """The worker's side of "Ping the worker": report each step, then who did the work."""
+    started = time.monotonic()
+    base = {"run": run_id, "lab": "ping"}
+    event_publish(learner_id=learner_id, event={**base, "kind": "started", "worker": worker})
+    for step in range(1, PING_STEPS + 1):
+        time.sleep(PING_STEP_SECONDS)  # stands in for real work, so progress can be watched
+        event = {"kind": "progress", "step": step, "of": PING_STEPS}
+        event_publish(
+            learner_id=learner_id,
+            event={**base, **event, "percent": round(step * 100 / PING_STEPS)},
+        )
+    result = {
+        "worker": worker,
+        "pid": os.getpid(),
+        "worked_ms": round((time.monotonic() - started) * 1000),
+    }
+    event_publish(learner_id=learner_id, event={**base, "kind": "succeeded", "result": result})
+    return result

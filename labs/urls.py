@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "labs"
+urlpatterns = [
+    path("ping/", views.ping_lab, name="ping"),
+    path("ping/start/", views.ping_start, name="ping-start"),
+    path("events/", views.lab_events, name="events"),
+]

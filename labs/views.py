@@ -1,0 +1,126 @@
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
+
+from learnsite.htmx import HtmxHttpRequest
+from learnsite.learners import alearner_id, learner_id_for
+
+from .events import aevents_read, events_read, learner_channel
+from .hub import event_hub
+from .runs import runs_fold
+from .services import LabError, lab_run_start
+
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+HEARTBEAT_SECONDS = 15.0
+# While a run waits in the queue the stream wakes up this often, to explain the wait.
+WAITING_TICK_SECONDS = 1.0
+RECONNECT_MS = 2000
+BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
+
+
+@require_GET
+def ping_lab(request: HtmxHttpRequest) -> HttpResponse:
+    return _ping_page(request)
+
+
+@require_POST
+def ping_start(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        run_id = lab_run_start(learner_id=learner_id_for(request), lab="ping")
+    except LabError as error:
+        if not request.htmx:
+            return _ping_page(request, error=error)
+        context = {"error": error}
+        return render(request, "labs/ping.html#start-result", context, status=error.status)
+    if not request.htmx:
+        return redirect("labs:ping")
+    return render(request, "labs/ping.html#start-result", {"run_id": run_id})
+
+
+def _ping_page(request: HtmxHttpRequest, *, error: LabError | None = None) -> HttpResponse:
+    learner_id = learner_id_for(request)
+    try:
+        events = events_read(learner_id=learner_id)
+        broker_error = ""
+    except (RedisError, OSError):
+        events, broker_error = [], BROKER_PAUSED
+    context = {
+        "runs": runs_fold(events, now=time.time()),
+        "after": events[-1][0] if events else "0-0",
+        "broker_error": broker_error,
+        "error": error,
+    }
+    return render(request, "labs/ping.html", context, status=error.status if error else 200)
+
+
+@require_GET
+async def lab_events(request: HtmxHttpRequest) -> HttpResponse:
+    """The learner's lab events as server-sent events: runs re-rendered as they change."""
+    learner_id = await alearner_id(request)
+    if learner_id is None:
+        return HttpResponseBadRequest("Open a lab page first: it starts your lab session.")
+    after = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0-0"
+    if not STREAM_ID.match(after):
+        return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
+    response = StreamingHttpResponse(
+        _event_stream(learner_id=learner_id, after=after), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    return response
+
+
+def _sse(event: str, html: str, event_id: str = "") -> str:
+    lines = [f"id: {event_id}"] if event_id else []
+    lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in html.splitlines() or [""])
+    return "\n".join(lines) + "\n\n"
+
+
+async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
+    events: list[tuple[str, dict]] = []
+    last_id, shown_broker_error, shown_waiting = "-", None, set()
+    async with event_hub().listen(learner_channel(learner_id)) as wakeup:
+        yield f"retry: {RECONNECT_MS}\n\n"
+        while True:
+            wakeup.clear()
+            try:
+                new = await aevents_read(learner_id=learner_id, after=last_id)
+                broker_error = ""
+            except (RedisError, OSError):
+                new, broker_error = [], BROKER_PAUSED
+            if broker_error != shown_broker_error:
+                context = {"broker_error": broker_error}
+                yield _sse("broker", render_to_string("labs/ping.html#broker-status", context))
+                shown_broker_error = broker_error
+            if new:
+                events.extend(new)
+                last_id = new[-1][0]
+            runs = runs_fold(events, now=time.time())
+            waiting = {run.id for run in runs if run.waiting}
+            if (new and _id_after(last_id, after)) or waiting != shown_waiting:
+                html = render_to_string("labs/ping.html#runs", {"runs": runs})
+                yield _sse("runs", html, event_id=last_id if events else "")
+                shown_waiting = waiting
+            # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
+            about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)
+            try:
+                timeout = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
+                await asyncio.wait_for(wakeup.wait(), timeout)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+
+
+def _id_after(stream_id: str, than: str) -> bool:
+    def key(value: str) -> tuple[int, int]:
+        ms, _, seq = value.partition("-")
+        return int(ms), int(seq or 0)
+
+    return key(stream_id) > key(than)

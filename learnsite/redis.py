@@ -1,0 +1,45 @@
+"""Connections to Redis, made in one place so that every caller gets the same timeouts.
+
+Callers treat ``redis.RedisError`` (and ``OSError``) as "the broker is unavailable" and say so
+on the page; the short timeouts keep that answer under two seconds.
+"""
+
+import asyncio
+from functools import cache
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+
+def _options() -> dict:
+    return {
+        "socket_connect_timeout": settings.REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": settings.REDIS_TIMEOUT_SECONDS,
+        "decode_responses": True,
+    }
+
+
+@cache
+def redis_client() -> redis.Redis:
+    """The process's blocking client (views, tasks); its pool is thread-safe."""
+    return redis.Redis.from_url(settings.REDIS_URL, **_options())
+
+
+_async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+
+def aredis_client() -> redis.asyncio.Redis:
+    """The asyncio client of the running event loop (streaming views)."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
+        _async_clients[loop] = client
+    return client
+
+
+def apubsub_client() -> redis.asyncio.Redis:
+    """A client for a long-lived subscription: no read timeout, since it waits for messages."""
+    options = _options() | {"socket_timeout": None, "health_check_interval": 15}
+    return redis.asyncio.Redis.from_url(settings.REDIS_URL, **options)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "lessons"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
+]

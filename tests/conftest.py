@@ -1,0 +1,70 @@
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from .http import LiveClient
+from .stack import Service, redis_service, web_service, worker_service
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis that this process's code uses (settings.REDIS_URL), started for the session.
+
+    With REDIS_URL set in the environment, that Redis is used as it is.
+    """
+    if os.environ.get("REDIS_URL"):
+        yield settings.REDIS_URL
+        return
+    service, url = redis_service(Path(settings.REDIS_URL.removeprefix("unix://")))
+    service.start()
+    yield url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url, django_db_setup) -> Service:
+    """A real Celery worker process on the session's Redis."""
+    service = worker_service(redis_url).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def live_url(redis_url, django_db_setup, worker) -> str:
+    """A real uvicorn server running the site, with the session's Redis and worker."""
+    service, base_url = web_service(redis_url)
+    service.start()
+    yield base_url
+    service.stop()
+
+
+@pytest.fixture
+def learner(live_url) -> LiveClient:
+    """A learner with a fresh session, who has opened the lab page."""
+    client = LiveClient(live_url)
+    assert client.get("/labs/ping/").status == 200
+    return client
+
+
+@pytest.fixture
+def start_services():
+    """Start services for one test (a Redis to stop, a stack with no worker); all stop after."""
+    started: list[Service] = []
+
+    def start(service: Service) -> Service:
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in reversed(started):
+        service.stop()
+
+
+def pytest_collection_modifyitems(items):
+    # Processes started for a test share its database, so they must see committed data, and the
+    # test database must exist: give those tests a transactional database.
+    for item in items:
+        if {"worker", "live_url", "start_services"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.django_db(transaction=True))

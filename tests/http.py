@@ -1,0 +1,80 @@
+"""A small HTTP client for the uvicorn server the tests start: cookies, CSRF and SSE."""
+
+import http.cookiejar
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    text: str
+
+
+@dataclass
+class SseEvent:
+    id: str
+    event: str
+    data: str
+
+
+class LiveClient:
+    """One learner: a cookie jar against one server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def _open(self, request: urllib.request.Request, timeout: float):
+        try:
+            return self.opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as error:
+            return error
+
+    def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None,
+                timeout: float = 10) -> Response:  # fmt: skip
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method=method, headers=headers or {}
+        )
+        with self._open(request, timeout) as response:
+            return Response(response.status, dict(response.headers), response.read().decode())
+
+    def get(self, path: str, **kwargs) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def csrf_token(self) -> str:
+        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
+    def htmx_post(self, path: str, data: dict | None = None, **kwargs) -> Response:
+        headers = {"HX-Request": "true", "X-CSRFToken": self.csrf_token()}
+        return self.request("POST", path, data=data or {}, headers=headers, **kwargs)
+
+    def events(self, path: str, last_event_id: str = "", timeout: float = 20) -> Iterator[SseEvent]:
+        """Server-sent events as they arrive; close the generator to drop the connection."""
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        request = urllib.request.Request(self.base_url + path, headers=headers)
+        with self._open(request, timeout) as response:
+            if response.status != 200:
+                raise AssertionError(f"stream answered {response.status}: {response.read()!r}")
+            fields: dict[str, list[str]] = {}
+            for raw in response:
+                line = raw.decode().rstrip("\n")
+                if line:
+                    name, _, value = line.partition(":")
+                    fields.setdefault(name, []).append(value.removeprefix(" "))
+                    continue
+                if "event" in fields or "data" in fields:
+                    yield SseEvent(
+                        id=(fields.get("id") or [""])[-1],
+                        event=(fields.get("event") or ["message"])[-1],
+                        data="\n".join(fields.get("data", [])),
+                    )
+                fields = {}

@@ -1,0 +1,158 @@
+"""Real processes for the tests: redis-server, Celery workers and uvicorn, each in its own
+process, started and stopped by fixtures. Nothing here fakes a service.
+"""
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from learnsite.embedded_redis import redis_server_argv, socket_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = settings.VAR_DIR / "logs"
+_names = itertools.count(1)
+
+
+class Service:
+    """One child process, with a check that says when it is ready to use."""
+
+    def __init__(self, name: str, argv: list[str], ready: Callable[[], bool], env: dict) -> None:
+        self.name, self.argv, self.ready, self.env = name, argv, ready, env
+        self.process: subprocess.Popen | None = None
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"{name}.log"
+
+    def start(self, timeout: float = 30.0) -> "Service":
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see {self.log_path}\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The test database, for child processes (pytest-django has created it by then)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def child_env(redis_url: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(settings.VAR_DIR),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def redis_service(socket_path: Path | None = None) -> tuple[Service, str]:
+    socket_path = socket_path or settings.VAR_DIR / f"redis-{next(_names)}.sock"
+    socket_path.unlink(missing_ok=True)
+    argv = redis_server_argv(socket_path=socket_path, workdir=settings.VAR_DIR)
+    service = Service(f"redis-{socket_path.stem}", argv, lambda: socket_answers(socket_path), {})
+    return service, f"unix://{socket_path}"
+
+
+def worker_service(redis_url: str) -> Service:
+    from learnsite.celery import app
+
+    name = f"test-{next(_names)}-{os.getpid()}@localhost"
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "learnsite",
+        "worker",
+        "--hostname",
+        name,
+        "--concurrency",
+        "1",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+    ]
+    env = child_env(redis_url)
+
+    def ready() -> bool:
+        # Asks over the broker given to the worker, which may not be this process's own.
+        with app.connection_for_write(url=redis_url.replace("unix://", "redis+socket://")) as conn:
+            return bool(app.control.ping(destination=[name], timeout=0.5, connection=conn))
+
+    return Service(name.split("@")[0], argv, ready, env)
+
+
+def web_service(redis_url: str) -> tuple[Service, str]:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "learnsite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+    ]
+    base_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            urllib.request.urlopen(f"{base_url}/", timeout=1).close()  # noqa: S310
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except OSError:
+            return False
+        return True
+
+    return Service(f"web-{port}", argv, ready, child_env(redis_url)), base_url
