@@ -32,7 +32,7 @@ run: $(STAMP)
 browser:
 	@bin/ensure-chromium
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(PY) -m pytest
 
 lint: $(STAMP)

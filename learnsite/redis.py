@@ -12,6 +12,11 @@ import redis.asyncio
 from django.conf import settings
 
 
+def celery_broker_url(redis_url: str) -> str:
+    """The same Redis as Celery (kombu) spells it: it calls unix sockets redis+socket://."""
+    return redis_url.replace("unix://", "redis+socket://", 1)
+
+
 def _options() -> dict:
     return {
         "socket_connect_timeout": settings.REDIS_TIMEOUT_SECONDS,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from learnsite.redis import celery_broker_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state (SQLite file, the embedded Redis socket, the dev secret key). Tests point it
 # elsewhere so that they never touch the state of `make run`.
@@ -140,7 +142,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{VAR_DIR / 'redis.sock'}"
 # How long a page waits for Redis before it says the broker is unavailable.
 REDIS_TIMEOUT_SECONDS = 1.0
 
-CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}

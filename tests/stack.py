@@ -14,10 +14,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 
 from learnsite.embedded_redis import redis_server_argv, socket_answers
+from learnsite.redis import celery_broker_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = settings.VAR_DIR / "logs"
@@ -101,8 +103,6 @@ def redis_service(socket_path: Path | None = None) -> tuple[Service, str]:
 
 
 def worker_service(redis_url: str) -> Service:
-    from learnsite.celery import app
-
     name = f"test-{next(_names)}-{os.getpid()}@localhost"
     argv = [
         sys.executable,
@@ -122,10 +122,11 @@ def worker_service(redis_url: str) -> Service:
     ]
     env = child_env(redis_url)
 
+    # Asks over the broker given to the worker, which may not be this process's own.
+    broker = Celery(broker=celery_broker_url(redis_url))
+
     def ready() -> bool:
-        # Asks over the broker given to the worker, which may not be this process's own.
-        with app.connection_for_write(url=redis_url.replace("unix://", "redis+socket://")) as conn:
-            return bool(app.control.ping(destination=[name], timeout=0.5, connection=conn))
+        return bool(broker.control.ping(destination=[name], timeout=0.5))
 
     return Service(name.split("@")[0], argv, ready, env)
 

@@ -1,0 +1,54 @@
+"""A learner in a real Chromium presses the button; a real worker does the work."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_pressing_ping_streams_progress_and_the_result_into_the_page(page):
+    page.goto("/labs/ping/")
+    expect(page.locator("#broker-status")).to_contain_text("connected")
+
+    page.get_by_role("button", name="Ping the worker").click()
+
+    expect(page.locator("#start-result")).to_contain_text("is on the queue")
+    run = page.locator("article.run").first
+    # The progress bar moves while the worker reports its steps...
+    expect(run.locator("progress")).to_have_attribute("value", re.compile(r"^[1-9]\d*$"))
+    expect(run.locator(".status")).to_have_text("Running")
+    # ...and the result arrives in the same page, with no reload.
+    expect(run.locator(".status")).to_have_text("Done")
+    expect(run.locator("progress")).to_have_attribute("value", "100")
+    expect(run.locator(".result")).to_contain_text(re.compile(r"Worker test-\d+-\d+@localhost"))
+    expect(run.locator(".timeline li")).to_have_count(8)
+
+
+def test_the_lab_works_from_the_keyboard(page):
+    page.goto("/labs/ping/")
+    expect(page.locator("#broker-status")).to_contain_text("connected")
+    page.get_by_role("button", name="Ping the worker").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("article.run .status").first).to_have_text("Done")
+
+
+def test_without_javascript_the_button_still_starts_a_run(browser, live_url):
+    context = browser.new_context(base_url=live_url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/labs/ping/")
+    page.get_by_role("button", name="Ping the worker").click()
+    # A plain form post, then a redirect back to the page, which shows the queued run.
+    expect(page).to_have_url(re.compile(r"/labs/ping/$"))
+    expect(page.locator("article.run")).to_have_count(1)
+    context.close()
+
+
+def test_the_course_pages_work_on_a_phone(browser, live_url):
+    context = browser.new_context(base_url=live_url, viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto("/labs/ping/")
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()

@@ -1,0 +1,60 @@
+import pytest
+
+from lessons.content import ContentInvalid, content_load
+from lessons.models import Lesson
+
+from .factory import make_lesson
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_the_loaded_lessons_in_order(client, tmp_path):
+    make_lesson(tmp_path / "course", slug="second", order=2, title="Second steps")
+    make_lesson(tmp_path / "course", slug="first", order=1, title="First steps",
+                extra="impact: high\nsummary: Where it starts.\n")  # fmt: skip
+    assert content_load(root=tmp_path) == 2
+
+    page = client.get("/").content.decode()
+    assert page.index("First steps") < page.index("Second steps")
+    assert "Where it starts." in page and "high impact" in page
+    assert 'href="/lessons/first/"' in page
+
+
+def test_a_lesson_page_renders_its_markdown(client, tmp_path):
+    body = "## Why\n\nA `send_mail()` call waits.\n\n```python\nprint('hi')\n```\n"
+    make_lesson(tmp_path / "course", slug="why", order=1, body=body)
+    content_load(root=tmp_path)
+
+    response = client.get("/lessons/why/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<h2 id="why">Why</h2>' in html
+    assert "<code>send_mail()</code>" in html
+    assert 'class="highlight"' in html  # Pygments ran at load time
+
+
+def test_an_unknown_lesson_is_a_404(client):
+    assert client.get("/lessons/nope/").status_code == 404
+
+
+def test_script_in_a_content_file_is_rendered_inert(client, tmp_path):
+    body = (
+        "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n"
+        "[click](javascript:alert(3))\n"
+    )
+    make_lesson(tmp_path / "course", slug="hostile", order=1, body=body)
+    content_load(root=tmp_path)
+    stored = Lesson.objects.get(slug="hostile").body_html
+    assert "<script" not in stored and "onerror" not in stored and "javascript:" not in stored
+
+
+def test_a_broken_file_loads_nothing_and_names_file_and_line(tmp_path):
+    make_lesson(tmp_path / "course", slug="good", order=1)
+    content_load(root=tmp_path)
+    make_lesson(tmp_path / "course", slug="new", order=2)
+    broken = make_lesson(tmp_path / "course", slug="broken", order=3, extra="colour: red\n")
+
+    with pytest.raises(ContentInvalid) as raised:
+        content_load(root=tmp_path)
+    assert f"{broken}:2: unknown key 'colour'" in str(raised.value)
+    assert list(Lesson.objects.values_list("slug", flat=True)) == ["good"]
