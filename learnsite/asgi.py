@@ -1,7 +1,24 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
-application = get_asgi_application()
+# Server-sent event streams stay open for as long as a page does. Django runs each request's
+# sync work (the session load, the database signal receivers) on a thread of that request's
+# own, which a stream would hold until it closes: one OS thread per open page. Outside that
+# per-request context, the same sync work shares one thread. bench/run.py measures both.
+STREAM_PATH_PREFIXES = ("/labs/events/", "/content/changes/")
+
+
+class Application(ASGIHandler):
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith(STREAM_PATH_PREFIXES):
+            await self.handle(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+django.setup(set_prefix=False)
+application = Application()

@@ -1,0 +1,579 @@
+"""Live event streaming under load: delivery latency as the number of open streams grows.
+
+Starts its own redis-server (unix socket) and one uvicorn web process in a fresh temp folder,
+opens one server-sent-event stream per learner to /labs/events/, publishes lab events through
+the site's own ``labs.events.event_publish`` (the Lua XADD + PUBLISH) and times each event from
+publish to the ``event: runs`` frame that carries its stream id. Prints one row per number of
+open streams; latencies are compared with the N=1 row of the same run, never with constants,
+because the machine is shared and noisy.
+
+Run with ``make bench`` (``.venv/bin/python bench/run.py``). Stdlib only, besides the site.
+"""
+
+import asyncio
+import contextlib
+import http.client
+import http.cookies
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+LEARNER_COUNTS = (1, 50, 200)
+# K, events per learner: at least EVENTS_PER_LEARNER, and enough for MIN_SAMPLES per row, so
+# that the N=1 baseline's p99 is not just the slowest of a handful.
+EVENTS_PER_LEARNER = 10
+MIN_SAMPLES = 100
+WARMUP_EVENTS = 5
+# Each learner gets one event per round; a round's events are spread evenly over the round,
+# so every learner sees the same event rate (4 per second, a little faster than a ping run's
+# steps) whatever N is, and the web process's total load grows with N.
+ROUND_SECONDS = 0.25
+DELIVERY_TIMEOUT_SECONDS = 10.0
+STEP_TIMEOUT_SECONDS = 30.0
+TOTAL_BUDGET_SECONDS = 110.0
+CONNECT_CONCURRENCY = 50
+SESSION_THREADS = 8
+BENCH_CLIENT_NAME = "bench"
+
+
+class BudgetExceeded(RuntimeError):
+    pass
+
+
+_started_at = time.monotonic()
+
+
+def budget_check(what: str) -> None:
+    if time.monotonic() - _started_at > TOTAL_BUDGET_SECONDS:
+        raise BudgetExceeded(f"over the {TOTAL_BUDGET_SECONDS:.0f}s budget while {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+class Child:
+    """One child process in its own session, so that it can be stopped with its children."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, ready, timeout: float = STEP_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        conn.request("GET", "/")
+        conn.getresponse().read()
+        conn.close()
+    except OSError:
+        return False
+    return True
+
+
+def proc_status(pid: int) -> tuple[int, float]:
+    """(threads, RSS in MB) of a process, from /proc."""
+    threads, rss_kb = 0, 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            threads = int(line.split()[1])
+        elif line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    return threads, rss_kb / 1024
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Learners: a session each, made by the site itself
+
+
+def learner_session(port: int) -> str:
+    """GET the lab page, as a browser opening it would: returns the session cookie."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=STEP_TIMEOUT_SECONDS)
+    try:
+        conn.request("GET", "/labs/ping/")
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET /labs/ping/ answered {response.status}")
+        cookies = http.cookies.SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+    finally:
+        conn.close()
+    from django.conf import settings
+
+    return cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def cookie_header(session_key: str) -> str:
+    from django.conf import settings
+
+    return f"{settings.SESSION_COOKIE_NAME}={session_key}"
+
+
+def learner_id_of(session_key: str) -> str:
+    """The learner id the site stored in the session, read back from the database."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from learnsite.learners import SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    learner_id = store.get(SESSION_KEY)
+    if not learner_id:
+        raise RuntimeError(f"session {session_key[:6]}… holds no learner id")
+    return learner_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Streams: one raw HTTP/1.1 connection per learner, SSE parsed by hand
+
+
+def stream_id_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class Stream:
+    cookie: str
+    learner_id: str
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # (stream id, perf_counter) of every "runs" frame, in arrival order.
+    runs_frames: list[tuple[tuple[int, int], float]] = field(default_factory=list)
+    frames: int = 0
+    paused: int = 0  # "broker" frames saying live updates are paused (a Redis error)
+    error: str = ""
+
+
+async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> None:
+    writer = None
+    try:
+        async with opened:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port), STEP_TIMEOUT_SECONDS
+            )
+            writer.write(
+                (
+                    "GET /labs/events/ HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{port}\r\n"
+                    "Accept: text/event-stream\r\n"
+                    f"Cookie: {stream.cookie}\r\n"
+                    "\r\n"
+                ).encode()
+            )
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT_SECONDS)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        if " 200 " not in status_line + " ":
+            raise RuntimeError(f"stream answered {status_line!r}")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in header_lines if line)
+        }
+        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        buffer = b""
+        while True:
+            if chunked:
+                size = int((await reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    return
+                data = (await reader.readexactly(size + 2))[:-2]
+            else:
+                data = await reader.read(65536)
+                if not data:
+                    return
+            received = time.perf_counter()
+            buffer += data
+            while b"\n\n" in buffer:
+                frame, buffer = buffer.split(b"\n\n", 1)
+                stream.frames += 1
+                stream.ready.set()  # the first frame comes after the hub registered the stream
+                event, event_id, data = "", "", []
+                for line in frame.decode().split("\n"):
+                    name, _, value = line.partition(":")
+                    if name == "event":
+                        event = value.strip()
+                    elif name == "id":
+                        event_id = value.strip()
+                    elif name == "data":
+                        data.append(value)
+                if event == "broker" and "not answering" in "".join(data):
+                    stream.paused += 1
+                if event == "runs" and event_id:
+                    stream.runs_frames.append((stream_id_key(event_id), received))
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # reported under the table; the run goes on
+        stream.error = f"{type(error).__name__}: {error}"
+        stream.ready.set()
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Publishing through the site's own event_publish
+
+
+@dataclass
+class Published:
+    stream: int
+    key: tuple[int, int]
+    at: float
+
+
+def events_per_learner(learners: int) -> int:
+    return max(EVENTS_PER_LEARNER, math.ceil(MIN_SAMPLES / learners))
+
+
+def publish_all(streams: list[Stream], rounds: int, stop: threading.Event) -> list[Published]:
+    """K rounds; in each, one ``queued`` event per learner, paced evenly over the round."""
+    import secrets
+
+    from labs.events import event_publish
+
+    published: list[Published] = []
+    gap = ROUND_SECONDS / len(streams)
+    start = time.perf_counter()
+    for round_ in range(rounds):
+        for index, stream in enumerate(streams):
+            if stop.is_set():
+                return published
+            due = start + (round_ * len(streams) + index) * gap
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            event = {"kind": "queued", "run": secrets.token_hex(4), "lab": "ping"}
+            at = time.perf_counter()
+            stream_id = event_publish(learner_id=stream.learner_id, event=event)
+            published.append(Published(index, stream_id_key(stream_id), at))
+    return published
+
+
+def latencies_ms(streams: list[Stream], published: list[Published]) -> list[float]:
+    """Per delivered event: publish → first "runs" frame on its stream whose id covers it."""
+    result = []
+    for item in published:
+        for key, received in streams[item.stream].runs_frames:
+            if key >= item.key:
+                result.append((received - item.at) * 1000)
+                break
+    return result
+
+
+def delivered_count(streams: list[Stream], published: list[Published]) -> int:
+    return sum(
+        1
+        for item in published
+        if streams[item.stream].runs_frames and streams[item.stream].runs_frames[-1][0] >= item.key
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# One row: N learners
+
+
+@dataclass
+class Row:
+    learners: int
+    open_streams: int
+    redis_web: int
+    redis_web_pubsub: int
+    threads: int
+    rss_mb: float
+    published: int
+    delivered: int
+    p50: float
+    p99: float
+    web_cpu_s: float
+    paused: int
+    errors: list[str]
+
+
+def redis_web_connections(monitor) -> tuple[int, int]:
+    """Redis clients other than this script's own: (all, subscribed)."""
+    clients = [c for c in monitor.client_list() if not c.get("name", "").startswith("bench")]
+    subscribed = sum(1 for c in clients if int(c.get("psub", 0)) or int(c.get("sub", 0)))
+    return len(clients), subscribed
+
+
+async def measure(
+    learners: list[tuple[str, str]], port: int, web_pid: int, monitor, rounds: int
+) -> Row:
+    streams = [Stream(cookie_header(key), learner_id) for key, learner_id in learners]
+    opened = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    tasks = [asyncio.create_task(stream_read(s, port, opened)) for s in streams]
+    stop = threading.Event()
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(s.ready.wait() for s in streams)), STEP_TIMEOUT_SECONDS
+        )
+        await asyncio.sleep(0.5)  # let the hub's subscription settle before timing anything
+        cpu_before = proc_cpu_seconds(web_pid)
+        published = await asyncio.wait_for(
+            asyncio.to_thread(publish_all, streams, rounds, stop),
+            rounds * ROUND_SECONDS + STEP_TIMEOUT_SECONDS,
+        )
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
+        while delivered_count(streams, published) < len(published):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        web_cpu_s = proc_cpu_seconds(web_pid) - cpu_before
+        open_streams = sum(1 for s, t in zip(streams, tasks, strict=True) if not t.done())
+        threads, rss_mb = proc_status(web_pid)
+        redis_web, redis_web_pubsub = await asyncio.to_thread(redis_web_connections, monitor)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    values = latencies_ms(streams, published)
+    return Row(
+        learners=len(streams),
+        open_streams=open_streams,
+        redis_web=redis_web,
+        redis_web_pubsub=redis_web_pubsub,
+        threads=threads,
+        rss_mb=rss_mb,
+        published=len(published),
+        delivered=len(values),
+        p50=percentile(values, 50),
+        p99=percentile(values, 99),
+        web_cpu_s=web_cpu_s,
+        paused=sum(s.paused for s in streams),
+        errors=sorted({s.error for s in streams if s.error}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row], idle: tuple[int, float, int], after: tuple[int, float, int]):
+    base = rows[0].p99 if rows and rows[0].learners == 1 else math.nan
+    header = (
+        f"{'learners':>8} {'streams':>8} {'redis':>6} {'threads':>8} {'RSS MB':>7} "
+        f"{'events':>11} {'p50 ms':>8} {'p99 ms':>8} {'p99 xN=1':>9}"
+    )
+    print()
+    print("Live event streaming (/labs/events/), one uvicorn process, one redis-server")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        ratio = row.p99 / base if base and not math.isnan(base) else math.nan
+        print(
+            f"{row.learners:>8} {row.open_streams:>8} {row.redis_web:>6} {row.threads:>8} "
+            f"{row.rss_mb:>7.1f} {f'{row.delivered}/{row.published}':>11} {row.p50:>8.1f} "
+            f"{row.p99:>8.1f} {ratio:>8.2f}x"
+        )
+    print()
+    print(
+        f"Web process idle before any stream: {idle[0]} threads, {idle[1]:.1f} MB RSS, "
+        f"{idle[2]} Redis connections; after all streams closed: {after[0]} threads, "
+        f"{after[1]:.1f} MB, {after[2]} Redis connections."
+    )
+    for row in rows:
+        print(
+            f"N={row.learners}: web CPU {row.web_cpu_s:.2f}s while publishing, "
+            f"{row.redis_web_pubsub} of {row.redis_web} Redis connections subscribed, "
+            f"{row.paused} 'broker paused' frames, "
+            f"{(row.threads - 1) / max(row.open_streams, 1):.2f} web threads (besides the main "
+            "one) per open stream"
+            + (f"; stream errors: {'; '.join(row.errors)}" if row.errors else "")
+        )
+    k_by_n = ", ".join(f"{n}: {events_per_learner(n)}" for n in LEARNER_COUNTS)
+    print(
+        f"""
+What the numbers mean: each learner has one open SSE stream and gets K `queued` events
+(K by N: {k_by_n}), one every {ROUND_SECONDS}s, through labs.events.event_publish (XADD + PUBLISH).
+Latency runs from just before the publish call to the arrival, in this script, of the first
+`event: runs` frame on that learner's stream whose id covers the event; p50/p99 use the
+nearest rank. "events" is delivered/published within {DELIVERY_TIMEOUT_SECONDS:.0f}s. "redis" counts
+the web process's Redis connections (CLIENT LIST, this script's own excluded), "threads" and
+"RSS MB" come from /proc/<web pid>/status, all sampled with the N streams still open.
+"p99 xN=1" is the ratio to the N=1 row of this same run: compare ratios between runs, not
+milliseconds; this script's own event loop reads every stream, so it adds to the latency."""
+    )
+
+
+def main() -> int:
+    var_dir = Path(tempfile.mkdtemp(prefix="lsbench-"))
+    socket_path = var_dir / "redis.sock"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(var_dir),
+        "REDIS_URL": f"unix://{socket_path}",
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    children: list[Child] = []
+
+    def terminate(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous_term = signal.signal(signal.SIGTERM, terminate)
+    try:
+        os.environ.update({k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"})
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()  # also writes the dev secret key that the children will share
+        import redis
+
+        from learnsite.embedded_redis import redis_server_argv, socket_answers
+        from learnsite.redis import redis_client
+
+        # Name this script's connections so that CLIENT LIST can leave them out.
+        redis_client().connection_pool.connection_kwargs["client_name"] = f"{BENCH_CLIENT_NAME}-pub"
+        monitor = redis.Redis.from_url(
+            env["REDIS_URL"], client_name=f"{BENCH_CLIENT_NAME}-monitor", decode_responses=True
+        )
+
+        print(f"bench: temp dir {var_dir}", flush=True)
+        redis_child = Child(
+            "redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env, var_dir
+        )
+        children.append(redis_child)
+        redis_child.wait_ready(lambda: socket_answers(socket_path))
+
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=ROOT, env=env, check=True, timeout=STEP_TIMEOUT_SECONDS * 2,
+        )  # fmt: skip
+
+        port = free_port()
+        web_argv = [
+            PYTHON, "-m", "uvicorn", "learnsite.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        web = Child("web", web_argv, env, var_dir)
+        children.append(web)
+        web.wait_ready(lambda: http_answers(port))
+        threads, rss = proc_status(web.pid)
+        idle = (threads, rss, redis_web_connections(monitor)[0])
+        print(f"bench: redis + uvicorn (pid {web.pid}) up on port {port}", flush=True)
+
+        def learners(count: int) -> list[tuple[str, str]]:
+            with ThreadPoolExecutor(SESSION_THREADS) as pool:
+                keys = list(pool.map(lambda _: learner_session(port), range(count)))
+            return [(key, learner_id_of(key)) for key in keys]
+
+        # Warm-up, not reported: first template renders, the hub's first subscription.
+        asyncio.run(measure(learners(1), port, web.pid, monitor, WARMUP_EVENTS))
+        time.sleep(0.5)
+
+        rows: list[Row] = []
+        for count in LEARNER_COUNTS:
+            budget_check(f"starting N={count}")
+            rounds = events_per_learner(count)
+            row = asyncio.run(measure(learners(count), port, web.pid, monitor, rounds))
+            rows.append(row)
+            print(
+                f"bench: N={count} done ({row.delivered}/{row.published} delivered, "
+                f"p99 {row.p99:.1f} ms)",
+                flush=True,
+            )
+            time.sleep(1.0)  # let the web process notice the closed streams
+            if web.process.poll() is not None:
+                raise RuntimeError(f"web process exited:\n{web.log_tail()}")
+
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc_status(web.pid)[0] > idle[0]:
+            time.sleep(0.2)
+        threads, rss = proc_status(web.pid)
+        after = (threads, rss, redis_web_connections(monitor)[0])
+        monitor.close()
+        print_table(rows, idle, after)
+        return 0
+    except KeyboardInterrupt:
+        print("\nbench: interrupted, cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        for child in reversed(children):
+            with contextlib.suppress(Exception):
+                child.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
