@@ -16,9 +16,9 @@ from redis.exceptions import RedisError
 
 from learnsite.redis import apubsub_client
 
-from .events import KEY_PREFIX
-
 log = logging.getLogger(__name__)
+# Every channel of the site starts with this, and no other application's should.
+CHANNEL_PATTERN = "learnsite:*"
 RECONNECT_DELAY_SECONDS = 1.0
 
 
@@ -56,7 +56,7 @@ class EventHub:
             client = apubsub_client()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(f"{KEY_PREFIX}*")
+                await pubsub.psubscribe(CHANNEL_PATTERN)
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
                 async for message in pubsub.listen():

@@ -3,7 +3,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
@@ -16,9 +16,9 @@ from .events import aevents_read, events_read, learner_channel
 from .hub import event_hub
 from .runs import runs_fold
 from .services import LabError, lab_run_start
+from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-HEARTBEAT_SECONDS = 15.0
 # While a run waits in the queue the stream wakes up this often, to explain the wait.
 WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
@@ -69,19 +69,7 @@ async def lab_events(request: HtmxHttpRequest) -> HttpResponse:
     after = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0-0"
     if not STREAM_ID.match(after):
         return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
-    response = StreamingHttpResponse(
-        _event_stream(learner_id=learner_id, after=after), content_type="text/event-stream"
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
-    return response
-
-
-def _sse(event: str, html: str, event_id: str = "") -> str:
-    lines = [f"id: {event_id}"] if event_id else []
-    lines.append(f"event: {event}")
-    lines.extend(f"data: {line}" for line in html.splitlines() or [""])
-    return "\n".join(lines) + "\n\n"
+    return sse_response(_event_stream(learner_id=learner_id, after=after))
 
 
 async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
@@ -98,7 +86,7 @@ async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
                 new, broker_error = [], BROKER_PAUSED
             if broker_error != shown_broker_error:
                 context = {"broker_error": broker_error}
-                yield _sse("broker", render_to_string("labs/ping.html#broker-status", context))
+                yield sse_event("broker", render_to_string("labs/ping.html#broker-status", context))
                 shown_broker_error = broker_error
             if new:
                 events.extend(new)
@@ -107,7 +95,7 @@ async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
             waiting = {run.id for run in runs if run.waiting}
             if (new and _id_after(last_id, after)) or waiting != shown_waiting:
                 html = render_to_string("labs/ping.html#runs", {"runs": runs})
-                yield _sse("runs", html, event_id=last_id if events else "")
+                yield sse_event("runs", html, event_id=last_id if events else "")
                 shown_waiting = waiting
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
             about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)
@@ -115,7 +103,7 @@ async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
                 timeout = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
                 await asyncio.wait_for(wakeup.wait(), timeout)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                yield KEEP_ALIVE
 
 
 def _id_after(stream_id: str, than: str) -> bool:

@@ -117,6 +117,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "lessons:home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -128,6 +130,11 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+CONTENT_DIR = BASE_DIR / "content"
+# Authoring mode: open pages refresh when a content file is saved (`make run` watches the
+# files), and pages show the errors of the last load. Staff see those errors in any mode.
+CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -141,6 +148,10 @@ SERVESTATIC_USE_FINDERS = True
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{VAR_DIR / 'redis.sock'}"
 # How long a page waits for Redis before it says the broker is unavailable.
 REDIS_TIMEOUT_SECONDS = 1.0
+
+# At most one quiz statistics refresh is queued per this many seconds; it runs at the end of
+# the window, so the answers that arrive meanwhile are in it.
+QUIZ_STATS_DEBOUNCE_SECONDS = 10
 
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
@@ -158,4 +169,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
-CONTENT_DIR = BASE_DIR / "content"

@@ -5,7 +5,11 @@ from .health import healthz
 
 urlpatterns = [
     path("", include("lessons.urls")),
+    path("", include("quiz.urls")),
     path("labs/", include("labs.urls")),
+    path("api/v1/", include("quiz.api_urls")),
+    path("accounts/", include("learnsite.accounts_urls")),
+    path("staff/quiz/", include("quiz.staff_urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

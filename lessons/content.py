@@ -1,41 +1,40 @@
-"""Courses and lessons from the markdown files under content/, loaded all or nothing.
+"""Loading the course files into the database: checked first, then written all or nothing.
 
-A course is a folder with a ``course.yaml`` (title, summary, order); each ``*.md`` file in it
-is a lesson: YAML front matter between ``---`` lines, then the markdown body. Errors name the
-file and line, and nothing is written to the database unless every file is valid.
+``content_validate`` reads and checks (no database); ``content_load`` writes in one transaction
+and only what changed, so running it twice changes nothing. A question whose text or answers
+changed gets a new version, and answers stay tied to the version they answered; a lesson or
+question removed from the files is retired, never deleted.
 """
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from django.db import transaction
+from django.utils.text import slugify
 
-from .markdown import markdown_render
-from .models import Course, Lesson
+from quiz.models import Question, QuestionVersion
+
+from .checks import SECTION_KINDS, content_check
+from .markdown import markdown_render, markdown_render_inline
+from .models import ContentProblem, Course, Lesson
+from .sources import (
+    ContentError,
+    LessonSource,
+    QuestionSource,
+    Section,
+    content_read,
+    split_fences,
+)
 
 WORDS_PER_MINUTE = 200
-LESSON_KEYS = {
-    "slug": str,
-    "title": str,
-    "order": int,
-    "summary": str,
-    "minutes": int,
-    "impact": str,
-}
-REQUIRED_LESSON_KEYS = {"slug", "title", "order"}
-IMPACTS = {"low", "medium", "high"}
-
-
-@dataclass(frozen=True)
-class ContentError:
-    path: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
+RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
 class ContentInvalid(Exception):
@@ -45,120 +44,272 @@ class ContentInvalid(Exception):
 
 
 @dataclass
-class LessonSource:
-    path: Path
-    meta: dict
-    body: str
+class LoadReport:
+    lessons_created: int = 0
+    lessons_updated: int = 0
+    lessons_unchanged: int = 0
+    lessons_retired: int = 0
+    question_versions_created: int = 0
+    questions_retired: int = 0
+    changed: list[str] = field(default_factory=list)
 
-
-@dataclass
-class CourseSource:
-    slug: str
-    meta: dict
-    lessons: list[LessonSource]
-
-
-def _front_matter(path: Path, text: str, errors: list[ContentError]) -> tuple[dict, str] | None:
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        errors.append(ContentError(path, 1, "start the file with a '---' line, then front matter"))
-        return None
-    try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
-    except StopIteration:
-        errors.append(ContentError(path, 1, "close the front matter with a second '---' line"))
-        return None
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark else 2
-        errors.append(ContentError(path, line, f"fix the YAML front matter: {error}"))
-        return None
-    if not isinstance(meta, dict):
-        errors.append(ContentError(path, 2, "the front matter must be 'key: value' lines"))
-        return None
-    return meta, "\n".join(lines[end + 1 :])
-
-
-def _lesson_check(path: Path, meta: dict, errors: list[ContentError]) -> None:
-    for key in sorted(set(meta) - set(LESSON_KEYS)):
-        known = ", ".join(sorted(LESSON_KEYS))
-        errors.append(ContentError(path, 2, f"unknown key '{key}': use one of {known}"))
-    for key in sorted(REQUIRED_LESSON_KEYS - set(meta)):
-        errors.append(ContentError(path, 2, f"add '{key}:' to the front matter"))
-    for key, kind in LESSON_KEYS.items():
-        if key in meta and not isinstance(meta[key], kind):
-            errors.append(ContentError(path, 2, f"'{key}' must be a {kind.__name__}"))
-    if "impact" in meta and meta["impact"] not in IMPACTS:
-        errors.append(
-            ContentError(path, 2, f"'impact' must be one of {', '.join(sorted(IMPACTS))}")
+    def __str__(self) -> str:
+        return (
+            f"lessons: {self.lessons_created} new, {self.lessons_updated} updated, "
+            f"{self.lessons_unchanged} unchanged, {self.lessons_retired} retired; "
+            f"questions: {self.question_versions_created} new versions, "
+            f"{self.questions_retired} retired"
         )
 
 
-def content_parse(*, root: Path) -> tuple[list[CourseSource], list[ContentError]]:
-    """Read every course under ``root``; returns what parsed and every error found."""
-    courses, errors = [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        course_file = folder / "course.yaml"
-        if not course_file.exists():
-            continue
-        try:
-            course_meta = yaml.safe_load(course_file.read_text()) or {}
-        except yaml.YAMLError as error:
-            errors.append(ContentError(course_file, 1, f"fix the YAML: {error}"))
-            continue
-        course = CourseSource(slug=folder.name, meta=course_meta, lessons=[])
-        for path in sorted(folder.glob("*.md")):
-            parsed = _front_matter(path, path.read_text(), errors)
-            if parsed is not None:
-                _lesson_check(path, parsed[0], errors)
-                course.lessons.append(LessonSource(path=path, meta=parsed[0], body=parsed[1]))
-        courses.append(course)
-    slugs: dict[str, Path] = {}
-    for lesson in (lesson for course in courses for lesson in course.lessons):
-        slug = lesson.meta.get("slug")
-        if slug in slugs:
-            message = f"slug '{slug}' is already used by {slugs[slug]}: choose another"
-            errors.append(ContentError(lesson.path, 2, message))
-        slugs.setdefault(slug, lesson.path)
-    return courses, errors
+def content_validate(*, root: Path) -> tuple[list, list[ContentError]]:
+    """Read and check every course under ``root``. Never raises on bad content."""
+    courses, errors = content_read(root)
+    content_check(courses, errors)
+    return courses, sorted(set(errors), key=lambda e: (str(e.path), e.line, e.message))
 
 
 @transaction.atomic
-def content_load(*, root: Path) -> int:
-    """Replace the loaded courses with the files under ``root``; returns the lesson count."""
-    courses, errors = content_parse(root=root)
+def content_load(*, root: Path) -> LoadReport:
+    """Make the database match the files under ``root``, or raise ContentInvalid untouched."""
+    courses, errors = content_validate(root=root)
     if errors:
         raise ContentInvalid(errors)
-    count = 0
-    for order, source in enumerate(courses):
-        course, _ = Course.objects.update_or_create(
-            slug=source.slug,
-            defaults={
-                "title": source.meta.get("title", source.slug),
-                "summary": source.meta.get("summary", ""),
-                "order": source.meta.get("order", order),
-            },
+    report = LoadReport()
+    loaded_slugs = []
+    for position, source in enumerate(courses):
+        course = _course_sync(source, position)
+        links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
+        for lesson_source in source.lessons:
+            lesson = _lesson_sync(lesson_source, course, root, links, report)
+            _questions_sync(lesson, lesson_source.questions, report)
+            loaded_slugs.append(lesson.slug)
+    # Loading one course folder retires only that course's missing lessons; loading the whole
+    # content folder also retires the lessons of courses that are gone.
+    missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
+    if (root / "course.yaml").exists():
+        missing = missing.filter(course__slug__in=[course.slug for course in courses])
+    for lesson in missing:
+        lesson.retired = True
+        lesson.save(update_fields=["retired"])
+        report.lessons_retired += 1
+        report.questions_retired += lesson.questions.filter(retired=False).update(retired=True)
+    return report
+
+
+def content_problems_record(*, errors: list[ContentError], root: Path) -> None:
+    """Keep the errors of the last load for the pages to show (none after a clean load)."""
+    with transaction.atomic():
+        ContentProblem.objects.all().delete()
+        ContentProblem.objects.bulk_create(
+            ContentProblem(path=_relative(error.path, root), line=error.line, message=error.message)
+            for error in errors
         )
-        for lesson in source.lessons:
-            words = len(lesson.body.split())
-            Lesson.objects.update_or_create(
-                slug=lesson.meta["slug"],
-                defaults={
-                    "course": course,
-                    "title": lesson.meta["title"],
-                    "summary": lesson.meta.get("summary", ""),
-                    "order": lesson.meta["order"],
-                    "minutes": lesson.meta.get("minutes")
-                    or max(1, math.ceil(words / WORDS_PER_MINUTE)),
-                    "impact": lesson.meta.get("impact", ""),
-                    "body_html": markdown_render(lesson.body),
-                    "source_path": str(lesson.path.relative_to(root)),
-                },
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _course_sync(source, position: int) -> Course:
+    values = {
+        "title": source.meta["title"],
+        "summary": source.meta.get("summary", ""),
+        "order": source.meta.get("order", position),
+    }
+    course, created = Course.objects.get_or_create(slug=source.slug, defaults=values)
+    if not created and any(getattr(course, key) != value for key, value in values.items()):
+        Course.objects.filter(pk=course.pk).update(**values)
+    return course
+
+
+def _with_site_links(text: str, links: dict[str, str]) -> str:
+    """Links to sibling lesson files (which work on any markdown viewer) become site URLs."""
+
+    def replace(match: re.Match) -> str:
+        slug = links.get(match.group(2))
+        if slug is None:
+            return match.group(0)
+        return f"{match.group(1)}/lessons/{slug}/{match.group(3) or ''}{match.group(4)}"
+
+    return RELATIVE_MD_LINK.sub(replace, text)
+
+
+def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
+    """A section's markdown, rendered, with each ```lab block as a part of its own."""
+    # The blocks the checks saw: a ```lab shown inside a longer fence is an example, not a lab.
+    _, blocks = split_fences(section.lines, 0)
+    labs = {block.line: block for block in blocks if block.info == "lab"}
+    parts, pending, lab_end = [], [], -1
+    for index, line in enumerate(section.lines):
+        lab = labs.get(index)
+        if lab is not None:
+            if pending:
+                parts.append(_html_part(pending, links))
+                pending = []
+            meta = yaml.safe_load(lab.text)
+            parts.append({"type": "lab", "kind": meta["kind"], "goal": meta.get("goal", "")})
+            lab_end = lab.end_line
+        elif index > lab_end:
+            pending.append(line)
+    if pending:
+        parts.append(_html_part(pending, links))
+    return [part for part in parts if part["type"] != "html" or part["html"]]
+
+
+def _html_part(lines: list[str], links: dict[str, str]) -> dict:
+    """Rendered markdown; a paragraph starting 'Cost:' or 'Gain:' is kept apart as the effect."""
+    kept: list[str] = []
+    effect_lines: list[str] = []
+    in_effect = False
+    for line in lines:
+        stripped = line.strip()
+        if not effect_lines and stripped.startswith(("Cost:", "Gain:")):
+            in_effect = True
+            effect_lines.append(stripped.split(":", 1)[1])
+        elif in_effect and stripped:
+            effect_lines.append(stripped)
+        else:
+            in_effect = False
+            kept.append(line)
+    part = {"type": "html", "html": markdown_render(_with_site_links("\n".join(kept), links))}
+    if effect_lines:
+        part["effect"] = markdown_render_inline(" ".join(effect_lines).strip())
+    return part
+
+
+def _lesson_sync(source: LessonSource, course: Course, root: Path, links: dict[str, str],
+                 report: LoadReport) -> Lesson:  # fmt: skip
+    meta = source.meta
+    words = len(source.intro.text.split()) + sum(len(s.text.split()) for s in source.sections)
+    sections = [
+        {
+            "kind": SECTION_KINDS.get(section.title.lower(), "text"),
+            "title": section.title,
+            "anchor": slugify(section.title) or f"section-{index}",
+            "parts": _section_parts(section, links),
+        }
+        for index, section in enumerate(source.sections, start=1)
+    ]
+    values = {
+        "course": course,
+        "title": meta["title"],
+        "track": meta.get("track", ""),
+        "summary": meta["summary"],
+        "order": meta["order"],
+        "minutes": meta.get("minutes") or max(1, math.ceil(words / WORDS_PER_MINUTE)),
+        "impact": meta["impact"],
+        "prerequisites": meta.get("prerequisites", []),
+        "intro_html": markdown_render(_with_site_links(source.intro.text, links)),
+        "sections": sections,
+        "source_path": _relative(source.path, root),
+        "questions_path": _relative(source.questions_path, root) if source.questions_path else "",
+        "retired": False,
+    }
+    digest = _digest({key: value for key, value in values.items() if key != "course"} | {
+        "course": course.slug})  # fmt: skip
+    lesson = Lesson.objects.filter(slug=meta["slug"]).first()
+    if lesson is None:
+        lesson = Lesson.objects.create(slug=meta["slug"], content_hash=digest, **values)
+        report.lessons_created += 1
+        report.changed.append(lesson.slug)
+    elif lesson.content_hash != digest or lesson.retired:  # edited, or its file is back
+        for key, value in values.items():
+            setattr(lesson, key, value)
+        lesson.content_hash = digest
+        lesson.save()
+        report.lessons_updated += 1
+        report.changed.append(lesson.slug)
+    else:
+        report.lessons_unchanged += 1
+    return lesson
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _list_items(section: Section) -> list[str]:
+    """A part written as a list, one string per item (the whole text if it is no list)."""
+    items: list[str] = []
+    for line in section.lines:
+        if LIST_ITEM.match(line):
+            items.append(LIST_ITEM.sub("", line, count=1))
+        elif items and line.strip():
+            items[-1] += "\n" + line.strip()
+    return items or [section.text.strip()]
+
+
+def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadReport) -> None:
+    keys = []
+    for position, source in enumerate(sources, start=1):
+        meta, parts = source.meta, source.parts
+        content = {
+            "difficulty": meta["difficulty"],
+            "kind": meta["type"],
+            "partial_credit": bool(meta.get("partial_credit", False)),
+            "title": source.title,
+            "prompt": source.prompt,
+            "options": [[o.text, o.correct, o.feedback] for o in source.options],
+            "solution": parts["solution"].text.strip(),
+            "quick_check": parts["quick check"].text.strip(),
+            "hints": _list_items(parts["hints"]),
+            "mistakes": parts["common mistakes"].text.strip(),
+        }
+        digest = _digest(content)
+        question, _ = Question.objects.get_or_create(
+            key=meta["id"], defaults={"lesson": lesson, "position": position}
+        )
+        question.lesson, question.position, question.retired = lesson, position, False
+        question.sets = sorted(meta.get("sets", []))
+        version = question.versions.filter(content_hash=digest).first()
+        if version is None:
+            version = QuestionVersion.objects.create(
+                question=question,
+                number=question.versions.count() + 1,
+                content_hash=digest,
+                difficulty=content["difficulty"],
+                kind=content["kind"],
+                partial_credit=content["partial_credit"],
+                title_html=markdown_render_inline(source.title),
+                prompt_html=markdown_render(source.prompt),
+                options=[
+                    {
+                        "key": OPTION_KEYS[index],
+                        "html": markdown_render_inline(option.text),
+                        "correct": option.correct,
+                        "feedback_html": markdown_render(option.feedback),
+                    }
+                    for index, option in enumerate(source.options)
+                ],
+                solution_html=markdown_render(content["solution"]),
+                quick_check_html=markdown_render(content["quick_check"]),
+                hints=[markdown_render(hint) for hint in content["hints"]],
+                mistakes_html=markdown_render(content["mistakes"]),
             )
-            count += 1
-    loaded = [lesson.meta["slug"] for course in courses for lesson in course.lessons]
-    Lesson.objects.exclude(slug__in=loaded).delete()
-    Course.objects.exclude(slug__in=[course.slug for course in courses]).delete()
-    return count
+            report.question_versions_created += 1
+        question.current_version = version
+        _save_if_changed(question)
+        keys.append(question.key)
+    stale = lesson.questions.filter(retired=False).exclude(key__in=keys)
+    report.questions_retired += stale.update(retired=True)
+
+
+def _save_if_changed(question: Question) -> None:
+    stored = (
+        Question.objects.filter(pk=question.pk)
+        .values("lesson_id", "position", "retired", "sets", "current_version_id")
+        .first()
+    )
+    current = {
+        "lesson_id": question.lesson_id,
+        "position": question.position,
+        "retired": question.retired,
+        "sets": question.sets,
+        "current_version_id": question.current_version_id,
+    }
+    if stored != current:
+        question.save()

@@ -50,3 +50,11 @@ def markdown_render(text: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
     )
+
+
+def markdown_render_inline(text: str) -> str:
+    """One line of markdown (a title, an option) without its wrapping paragraph."""
+    html = markdown_render(text).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        return html[3:-4]
+    return html

@@ -1,13 +1,22 @@
 from django.db import models
 
+from labs.registry import LAB_KINDS
+
+
+class CourseQuerySet(models.QuerySet):
+    def with_lessons(self):
+        return self.prefetch_related(models.Prefetch("lessons", queryset=Lesson.objects.active()))
+
 
 class Course(models.Model):
-    """A folder under content/; its files are the source of truth, loaded by content_load."""
+    """A folder under content/. The files are the source of truth; content_load writes these."""
 
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
     order = models.PositiveIntegerField(default=0)
+
+    objects = CourseQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "slug"]
@@ -16,20 +25,66 @@ class Course(models.Model):
         return self.title
 
 
+class LessonQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(retired=False)
+
+
 class Lesson(models.Model):
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lessons")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="lessons")
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
+    track = models.CharField(max_length=100, blank=True)
     summary = models.TextField(blank=True)
     order = models.PositiveIntegerField()
     minutes = models.PositiveIntegerField()
     impact = models.CharField(max_length=10, blank=True)
-    # Rendered and sanitized once by content_load; views only read it.
-    body_html = models.TextField()
+    prerequisites = models.JSONField(default=list)
+    # Rendered and sanitized once by content_load; views only read them.
+    intro_html = models.TextField(blank=True)
+    sections = models.JSONField(default=list)  # [{kind, title, anchor, parts: [...]}, ...]
     source_path = models.CharField(max_length=300)
+    questions_path = models.CharField(max_length=300, blank=True)
+    content_hash = models.CharField(max_length=64)
+    # A lesson whose file was removed is retired, not deleted: answers to its questions remain.
+    retired = models.BooleanField(default=False)
+
+    objects = LessonQuerySet.as_manager()
 
     class Meta:
         ordering = ["course__order", "order", "slug"]
 
     def __str__(self) -> str:
         return self.title
+
+    def layout(self) -> list[dict]:
+        """The sections in page order, with a bad pattern and the good pattern after it paired,
+        so the page can show them side by side."""
+        blocks: list[dict] = []
+        for section in self.sections:
+            for part in section["parts"]:
+                if part["type"] == "lab":
+                    part["lab"] = LAB_KINDS.get(part["kind"])
+            previous = blocks[-1] if blocks else None
+            if section["kind"] == "good" and previous and previous["kind"] == "bad":
+                blocks[-1] = {"kind": "patterns", "bad": previous, "good": section}
+            else:
+                blocks.append(section)
+        return blocks
+
+    def has_lab(self) -> bool:
+        return any(part["type"] == "lab" for s in self.sections for part in s["parts"])
+
+
+class ContentProblem(models.Model):
+    """An error found the last time content was loaded; cleared by the next clean load."""
+
+    path = models.CharField(max_length=300)
+    line = models.PositiveIntegerField()
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["path", "line"]
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"

@@ -6,4 +6,5 @@ app_name = "lessons"
 urlpatterns = [
     path("", views.home, name="home"),
     path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
+    path("content/changes/", views.content_changes, name="content-changes"),
 ]

@@ -1,11 +1,21 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from .http import LiveClient
+from .settings import TEST_VAR_ROOT
 from .stack import Service, redis_service, web_service, worker_service
+
+
+def pytest_sessionstart(session):
+    # The state of earlier runs whose process is gone (this run's own is kept until the next).
+    for folder in TEST_VAR_ROOT.glob("run-*"):
+        pid = int(folder.name.removeprefix("run-"))
+        if not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

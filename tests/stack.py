@@ -34,6 +34,7 @@ class Service:
         self.process: subprocess.Popen | None = None
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"{name}.log"
+        self.log_path.unlink(missing_ok=True)  # a restart of this service appends to it
 
     def start(self, timeout: float = 30.0) -> "Service":
         with self.log_path.open("ab") as log:
@@ -122,8 +123,9 @@ def worker_service(redis_url: str) -> Service:
     ]
     env = child_env(redis_url)
 
-    # Asks over the broker given to the worker, which may not be this process's own.
-    broker = Celery(broker=celery_broker_url(redis_url))
+    # Asks over the broker given to the worker, which may not be this process's own; not the
+    # current app, which shared tasks in this process would otherwise send through.
+    broker = Celery(broker=celery_broker_url(redis_url), set_as_current=False)
 
     def ready() -> bool:
         return bool(broker.control.ping(destination=[name], timeout=0.5))
@@ -131,7 +133,7 @@ def worker_service(redis_url: str) -> Service:
     return Service(name.split("@")[0], argv, ready, env)
 
 
-def web_service(redis_url: str) -> tuple[Service, str]:
+def web_service(redis_url: str, **env: str) -> tuple[Service, str]:
     port = free_port()
     argv = [
         sys.executable,
@@ -156,4 +158,13 @@ def web_service(redis_url: str) -> tuple[Service, str]:
             return False
         return True
 
-    return Service(f"web-{port}", argv, ready, child_env(redis_url)), base_url
+    return Service(f"web-{port}", argv, ready, child_env(redis_url) | env), base_url
+
+
+def content_watch_service(redis_url: str, root: Path) -> Service:
+    log_path = LOG_DIR / f"content-watch-{next(_names)}.log"
+    argv = [sys.executable, "manage.py", "content_watch", str(root), "--interval", "0.2"]
+    service = Service(
+        log_path.stem, argv, lambda: "watching" in service.log(), child_env(redis_url)
+    )
+    return service

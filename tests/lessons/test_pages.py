@@ -3,7 +3,7 @@ import pytest
 from lessons.content import ContentInvalid, content_load
 from lessons.models import Lesson
 
-from .factory import make_lesson
+from .factory import line_of, make_lesson
 
 pytestmark = pytest.mark.django_db
 
@@ -11,8 +11,8 @@ pytestmark = pytest.mark.django_db
 def test_home_lists_the_loaded_lessons_in_order(client, tmp_path):
     make_lesson(tmp_path / "course", slug="second", order=2, title="Second steps")
     make_lesson(tmp_path / "course", slug="first", order=1, title="First steps",
-                extra="impact: high\nsummary: Where it starts.\n")  # fmt: skip
-    assert content_load(root=tmp_path) == 2
+                front={"impact": "high", "summary": "Where it starts."})  # fmt: skip
+    assert content_load(root=tmp_path).lessons_created == 2
 
     page = client.get("/").content.decode()
     assert page.index("First steps") < page.index("Second steps")
@@ -21,8 +21,8 @@ def test_home_lists_the_loaded_lessons_in_order(client, tmp_path):
 
 
 def test_a_lesson_page_renders_its_markdown(client, tmp_path):
-    body = "## Why\n\nA `send_mail()` call waits.\n\n```python\nprint('hi')\n```\n"
-    make_lesson(tmp_path / "course", slug="why", order=1, body=body)
+    why = "A `send_mail()` call waits.\n\n```python\nprint('hi')\n```"
+    make_lesson(tmp_path / "course", slug="why", order=1, sections={"Why": why})
     content_load(root=tmp_path)
 
     response = client.get("/lessons/why/")
@@ -38,13 +38,15 @@ def test_an_unknown_lesson_is_a_404(client):
 
 
 def test_script_in_a_content_file_is_rendered_inert(client, tmp_path):
-    body = (
+    hostile = (
         "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n"
         "[click](javascript:alert(3))\n"
     )
-    make_lesson(tmp_path / "course", slug="hostile", order=1, body=body)
+    make_lesson(tmp_path / "course", slug="hostile", order=1, sections={"Concept": hostile})
     content_load(root=tmp_path)
-    stored = Lesson.objects.get(slug="hostile").body_html
+    sections = Lesson.objects.get(slug="hostile").sections
+    stored = "".join(part.get("html", "") for section in sections for part in section["parts"])
+    assert ">click</a>" in stored  # the link stays, without its script
     assert "<script" not in stored and "onerror" not in stored and "javascript:" not in stored
 
 
@@ -52,9 +54,9 @@ def test_a_broken_file_loads_nothing_and_names_file_and_line(tmp_path):
     make_lesson(tmp_path / "course", slug="good", order=1)
     content_load(root=tmp_path)
     make_lesson(tmp_path / "course", slug="new", order=2)
-    broken = make_lesson(tmp_path / "course", slug="broken", order=3, extra="colour: red\n")
+    broken = make_lesson(tmp_path / "course", slug="broken", order=3, front={"colour": "red"})
 
     with pytest.raises(ContentInvalid) as raised:
         content_load(root=tmp_path)
-    assert f"{broken}:2: unknown key 'colour'" in str(raised.value)
+    assert f"{broken}:{line_of(broken, 'colour:')}: unknown key 'colour'" in str(raised.value)
     assert list(Lesson.objects.values_list("slug", flat=True)) == ["good"]

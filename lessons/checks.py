@@ -1,0 +1,341 @@
+"""The rules a course must follow before it loads. Each rule adds ``ContentError``s that say
+where the problem is and what to change; none of them raises.
+"""
+
+import ast
+import json
+import re
+import reprlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+from labs.registry import LAB_KINDS
+
+from .sources import (
+    QUESTIONS_SUFFIX,
+    YAML_VALUE_ERRORS,
+    Block,
+    ContentError,
+    CourseSource,
+    LessonSource,
+    QuestionSource,
+    key_lines,
+    split_fences,
+)
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+IMPACTS = ("low", "medium", "high")
+DIFFICULTIES = ("easy", "medium", "hard")
+QUESTION_TYPES = ("single", "multiple")
+QUESTION_SETS = ("quiz", "practice")
+
+COURSE_KEYS = {"title": str, "summary": str, "order": int}
+LESSON_KEYS = {
+    "slug": str, "title": str, "track": str, "order": int, "minutes": int, "impact": str,
+    "summary": str, "prerequisites": list,
+}  # fmt: skip
+REQUIRED_LESSON_KEYS = ("slug", "title", "order", "impact", "summary")
+QUESTION_KEYS = {"id": str, "difficulty": str, "type": str, "sets": list, "partial_credit": bool}
+REQUIRED_QUESTION_KEYS = ("id", "difficulty", "type")
+LAB_KEYS = {"kind": str, "goal": str}
+
+# The lesson sections the page lays out specially, by their '## ' title.
+SECTIONS = {
+    "concept": "Concept",
+    "bad": "Bad pattern",
+    "good": "Good pattern",
+    "comparison": "Comparison",
+    "bottleneck": "Bottleneck",
+    "tips": "Tips",
+    "check": "Check it yourself",
+}
+SECTION_KINDS = {title.lower(): kind for kind, title in SECTIONS.items()}
+QUESTION_PARTS = ("solution", "quick check", "hints", "common mistakes")
+# Fenced code in these languages must parse; others are shown as they are.
+PARSERS = {
+    "python": lambda text: ast.parse(text),
+    "py": lambda text: ast.parse(text),
+    "json": json.loads,
+    "yaml": yaml.safe_load,
+    "yml": yaml.safe_load,
+}
+# Link text may hold one level of brackets ('[`a[0]`](x.md)'); more would make the search slow
+# on long lines.
+LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*([^)\s]+)")
+CODE_SPAN = re.compile(r"`[^`]*`")
+# A value as shown in a message, cut short: YAML aliases can make a few lines hold a value far
+# too big to print.
+shown = reprlib.Repr(maxlevel=2, maxlist=4, maxdict=4, maxstring=60, maxother=60).repr
+
+
+def _typed_keys(
+    meta: dict, lines: dict[str, int], fallback: int, path: Path, allowed: dict,
+    required: Iterable[str], errors: list[ContentError], what: str,
+) -> None:  # fmt: skip
+    for key in meta:
+        if key not in allowed:
+            known = ", ".join(allowed)
+            message = f"unknown key '{key}' in the {what}: use one of {known}"
+            errors.append(ContentError(path, lines.get(str(key), fallback), message))
+    for key in required:
+        if key not in meta:
+            errors.append(ContentError(path, fallback, f"add '{key}:' to the {what}"))
+    for key, kind in allowed.items():
+        value = meta.get(key)
+        # bool is an int to Python, never to an author.
+        if key in meta and (
+            not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+        ):
+            message = f"'{key}' must be a {_kind_name(kind)}, not {shown(value)}"
+            errors.append(ContentError(path, lines.get(key, fallback), message))
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "text", int: "whole number", list: "list", bool: "true or false"}[kind]
+
+
+def _choice(meta: dict, key: str, choices: tuple, lines: dict, fallback: int, path: Path,
+            errors: list[ContentError]) -> None:  # fmt: skip
+    if key in meta and isinstance(meta[key], str) and meta[key] not in choices:
+        message = f"'{key}' must be one of {', '.join(choices)}, not '{meta[key]}'"
+        errors.append(ContentError(path, lines.get(key, fallback), message))
+
+
+def code_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]) -> None:
+    for block in blocks:
+        parse = PARSERS.get(block.info.lower())
+        if parse is None:
+            continue
+        try:
+            parse(block.text)
+        except SyntaxError as error:
+            line = block.line + (error.lineno or 1)
+            message = f"this {block.info} block does not parse: {error.msg}"
+            errors.append(ContentError(path, line, message))
+        except (yaml.YAMLError, RecursionError, MemoryError, *YAML_VALUE_ERRORS) as error:
+            mark = getattr(error, "problem_mark", None)
+            line = block.line + 1 + (getattr(error, "lineno", 1) - 1 if not mark else mark.line)
+            reason = getattr(error, "msg", None) or getattr(error, "problem", None) or "invalid"
+            errors.append(
+                ContentError(path, line, f"this {block.info} block does not parse: {reason}")
+            )
+
+
+def lab_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]) -> None:
+    for block in blocks:
+        if block.info != "lab":
+            continue
+        try:
+            meta = yaml.safe_load(block.text)
+        except (yaml.YAMLError, RecursionError, *YAML_VALUE_ERRORS):
+            meta = None
+        if not isinstance(meta, dict):
+            message = "write the lab block as 'kind: <lab>' (and optionally 'goal: ...') lines"
+            errors.append(ContentError(path, block.line, message))
+            continue
+        lines = key_lines(block.text, block.line + 1)
+        _typed_keys(meta, lines, block.line, path, LAB_KEYS, ("kind",), errors, "lab block")
+        kind = meta.get("kind")
+        if isinstance(kind, str) and kind not in LAB_KINDS:
+            message = f"unknown lab kind '{kind}': use one of {', '.join(LAB_KINDS)}"
+            errors.append(ContentError(path, lines.get("kind", block.line), message))
+
+
+def links_check(path: Path, lines: list[str], first_line: int, course: CourseSource,
+                slugs: set[str], errors: list[ContentError]) -> None:  # fmt: skip
+    inside, _ = split_fences(lines, first_line)
+    for index, line in enumerate(lines):
+        if inside[index]:
+            continue
+        for target in LINK.findall(CODE_SPAN.sub("", line)):  # `[a](b.md)` is no link
+            problem = _link_problem(target.split("#")[0], course, slugs)
+            if problem:
+                errors.append(ContentError(path, first_line + index, problem))
+
+
+def _link_problem(target: str, course: CourseSource, slugs: set[str]) -> str:
+    if target.startswith("/lessons/"):
+        slug = target.removeprefix("/lessons/").strip("/")
+        if slug not in slugs:
+            return f"broken link {target}: no lesson has the slug '{slug}'"
+    elif target.startswith("/labs/"):
+        kind = target.removeprefix("/labs/").strip("/")
+        if kind not in LAB_KINDS:
+            return f"broken link {target}: labs are {', '.join(f'/labs/{k}/' for k in LAB_KINDS)}"
+    elif target.endswith(".md") and "://" not in target:
+        # Only the names of the course's lesson files become /lessons/<slug>/ on the site.
+        lesson_files = {lesson.path.name for lesson in course.lessons}
+        if target not in lesson_files:
+            return f"broken link {target}: no lesson file of that name next to this lesson"
+    return ""
+
+
+def lesson_check(lesson: LessonSource, course: CourseSource, slugs: set[str],
+                 errors: list[ContentError]) -> None:  # fmt: skip
+    path, meta, lines = lesson.path, lesson.meta, lesson.key_lines
+    _typed_keys(meta, lines, 2, path, LESSON_KEYS, REQUIRED_LESSON_KEYS, errors, "front matter")
+    _choice(meta, "impact", IMPACTS, lines, 2, path, errors)
+    slug = meta.get("slug")
+    if isinstance(slug, str) and not SLUG.match(slug):
+        message = (
+            f"'slug' must be lowercase words joined by '-', like 'offloading-slow-work', "
+            f"not '{slug}'"
+        )
+        errors.append(ContentError(path, lines.get("slug", 2), message))
+    for key in ("order", "minutes"):
+        if isinstance(meta.get(key), int) and not isinstance(meta[key], bool) and meta[key] < 1:
+            errors.append(ContentError(path, lines.get(key, 2), f"'{key}' must be 1 or more"))
+    prerequisites = meta.get("prerequisites")
+    if isinstance(prerequisites, list):
+        for item in prerequisites:
+            if not isinstance(item, str) or item not in slugs:
+                message = f"prerequisite {shown(item)} is not the slug of any lesson in the course"
+                errors.append(ContentError(path, lines.get("prerequisites", 2), message))
+    seen: dict[str, int] = {}
+    for section in lesson.sections:
+        kind = SECTION_KINDS.get(section.title.lower())
+        if kind is None:
+            continue
+        if kind in seen:
+            message = f"'## {section.title}' appears twice (first at line {seen[kind]}): merge them"
+            errors.append(ContentError(path, section.line, message))
+        seen.setdefault(kind, section.line)
+        _section_check(kind, section, path, errors)
+    for kind, title in SECTIONS.items():
+        if kind not in seen:
+            errors.append(ContentError(path, 1, f"add a '## {title}' section"))
+    for block in lesson.blocks:
+        if block.info == "question":
+            message = f"questions go in {path.stem}{QUESTIONS_SUFFIX}, next to the lesson"
+            errors.append(ContentError(path, block.line, message))
+    code_blocks_check(path, lesson.blocks, errors)
+    lab_blocks_check(path, lesson.blocks, errors)
+    for section in [lesson.intro, *lesson.sections]:
+        first_line = section.line + (1 if section.title else 0)
+        links_check(path, section.lines, first_line, course, slugs, errors)
+
+
+def _section_check(kind: str, section, path: Path, errors: list[ContentError]) -> None:
+    text = section.text
+    has_code = any(line.lstrip().startswith(("```", "~~~")) for line in section.lines)
+    if kind in {"bad", "good"}:
+        label = "Cost:" if kind == "bad" else "Gain:"
+        if not has_code:
+            message = f"'## {section.title}' needs a code block showing the pattern"
+            errors.append(ContentError(path, section.line, message))
+        if not any(line.strip().startswith(label) for line in section.lines):
+            message = (
+                f"'## {section.title}' needs a line starting '{label}' with its measured effect"
+            )
+            errors.append(ContentError(path, section.line, message))
+    if kind == "comparison" and not any(line.lstrip().startswith("|") for line in section.lines):
+        message = "'## Comparison' needs a table ('| Pattern | ... |' lines)"
+        errors.append(ContentError(path, section.line, message))
+    if not text.strip():
+        errors.append(ContentError(path, section.line, f"'## {section.title}' is empty: write it"))
+
+
+def question_check(question: QuestionSource, errors: list[ContentError]) -> None:
+    path, meta, lines = question.path, question.meta, question.key_lines
+    fallback = min(lines.values(), default=question.line)
+    _typed_keys(meta, lines, fallback, path, QUESTION_KEYS, REQUIRED_QUESTION_KEYS, errors,
+                "question block")  # fmt: skip
+    _choice(meta, "difficulty", DIFFICULTIES, lines, fallback, path, errors)
+    _choice(meta, "type", QUESTION_TYPES, lines, fallback, path, errors)
+    qid = meta.get("id")
+    if isinstance(qid, str) and not SLUG.match(qid):
+        message = (
+            f"'id' must be lowercase words joined by '-', like 'publish-returns-count', not '{qid}'"
+        )
+        errors.append(ContentError(path, lines.get("id", fallback), message))
+    sets = meta.get("sets")
+    if isinstance(sets, list):
+        for item in sets:
+            if item not in QUESTION_SETS:
+                message = f"'sets' may hold {', '.join(QUESTION_SETS)}, not {shown(item)}"
+                errors.append(ContentError(path, lines.get("sets", fallback), message))
+    if meta.get("partial_credit") and meta.get("type") != "multiple":
+        message = "'partial_credit' only applies to 'type: multiple' questions"
+        errors.append(ContentError(path, lines.get("partial_credit", fallback), message))
+
+    options = question.options
+    if len(options) < 2:
+        message = "give at least two options as a task list: '- [x] right' and '- [ ] wrong'"
+        errors.append(ContentError(path, question.line, message))
+    correct = [option for option in options if option.correct]
+    if options and not correct:
+        message = "no option is marked correct: mark the right one '- [x]'"
+        errors.append(ContentError(path, options[0].line, message))
+    if meta.get("type") == "single" and len(correct) > 1:
+        message = (
+            "a single-answer question has two options marked '- [x]': keep one, "
+            "or say 'type: multiple'"
+        )
+        errors.append(ContentError(path, correct[1].line, message))
+    texts: dict[str, int] = {}
+    for option in options:
+        if not option.text:
+            errors.append(ContentError(path, option.line, "this option has no text"))
+        elif option.text in texts:
+            message = f"this option repeats the one at line {texts[option.text]}"
+            errors.append(ContentError(path, option.line, message))
+        texts.setdefault(option.text, option.line)
+    for name, part in question.parts.items():
+        if name not in QUESTION_PARTS:
+            allowed = ", ".join(f"'### {p.capitalize()}'" for p in QUESTION_PARTS)
+            message = f"unknown part '### {part.title}': use {allowed}"
+            errors.append(ContentError(path, part.line, message))
+        elif not part.text.strip():
+            errors.append(ContentError(path, part.line, f"'### {part.title}' is empty: write it"))
+    for name in QUESTION_PARTS:
+        if name not in question.parts:
+            message = f"add a '### {name.capitalize()}' part to this question"
+            errors.append(ContentError(path, question.line, message))
+    code_blocks_check(path, question.blocks, errors)
+
+
+def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError]) -> None:
+    course_file = course.path / "course.yaml"
+    _typed_keys(course.meta, course.key_lines, 1, course_file, COURSE_KEYS, ("title",), errors,
+                "course file")  # fmt: skip
+    orders: dict[int, str] = {}
+    for lesson in course.lessons:
+        lesson_check(lesson, course, slugs, errors)
+        order = lesson.meta.get("order")
+        if isinstance(order, int) and order in orders:
+            message = f"'order: {order}' is also the order of {orders[order]}: make each unique"
+            errors.append(ContentError(lesson.path, lesson.key_lines.get("order", 2), message))
+        if isinstance(order, int):
+            orders.setdefault(order, lesson.path.name)
+        for question in lesson.questions:
+            question_check(question, errors)
+
+
+def content_check(courses: list[CourseSource], errors: list[ContentError]) -> None:
+    """Every rule, over every course: slugs and question ids must be unique site-wide."""
+    lesson_paths: dict[str, Path] = {}
+    for lesson in (lesson for course in courses for lesson in course.lessons):
+        slug = lesson.meta.get("slug")
+        if not isinstance(slug, str):
+            continue
+        if slug in lesson_paths:
+            message = f"slug '{slug}' is already used by {lesson_paths[slug]}: choose another"
+            errors.append(ContentError(lesson.path, lesson.key_lines.get("slug", 2), message))
+        lesson_paths.setdefault(slug, lesson.path)
+    question_places: dict[str, str] = {}
+    for course in courses:
+        for question in (q for lesson in course.lessons for q in lesson.questions):
+            qid = question.meta.get("id")
+            if not isinstance(qid, str):
+                continue
+            if qid in question_places:
+                message = f"question id '{qid}' is already used at {question_places[qid]}"
+                errors.append(
+                    ContentError(
+                        question.path, question.key_lines.get("id", question.line), message
+                    )
+                )
+            question_places.setdefault(qid, f"{question.path}:{question.line}")
+        course_check(course, set(lesson_paths), errors)

@@ -1,0 +1,76 @@
+"""A learner reads the course in a real Chromium; an author edits a file and the page follows."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.lessons.factory import make_lesson
+from tests.stack import content_watch_service, web_service
+
+from .conftest import load_course
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def course(tmp_path, redis_url):
+    folder = tmp_path / "course"
+    for order, title in enumerate(["Queues first", "Workers second", "Streams third"], start=1):
+        make_lesson(folder, slug=f"b-lesson-{order}", order=order, title=title)
+    load_course(tmp_path, redis_url)
+    return folder
+
+
+def test_the_index_leads_through_the_lessons_in_order(page, course):
+    page.goto("/")
+    titles = page.locator(".lesson-list a").all_inner_texts()
+    assert titles == ["Queues first", "Workers second", "Streams third"]
+    expect(page.get_by_text("0 of 3 lessons read")).to_be_visible()
+
+    page.get_by_role("link", name="Queues first").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Queues first")
+    expect(page.locator(".patterns .section-bad")).to_be_visible()
+    expect(page.locator(".patterns .section-good")).to_be_visible()
+    expect(page.locator(".toc a")).to_have_count(7)
+
+    page.get_by_role("link", name="Workers second →").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Workers second")
+    expect(page.get_by_text("Lesson 2 of 3 · 2 read")).to_be_visible()
+    page.get_by_role("link", name="← Queues first").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Queues first")
+
+    page.goto("/")
+    expect(page.get_by_text("2 of 3 lessons read")).to_be_visible()
+
+
+def test_code_blocks_have_a_copy_button(page, course):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/lessons/b-lesson-1/")
+    page.get_by_role("button", name="Copy this code").first.click()
+    expect(page.get_by_role("button", name="Copy this code").first).to_have_text("Copied")
+    assert "def signup" in page.evaluate("navigator.clipboard.readText()")
+
+
+def test_an_edited_file_shows_up_in_the_open_page_and_errors_are_shown(
+    browser, redis_url, tmp_path, start_services
+):
+    path = make_lesson(tmp_path / "live", slug="live-edit", order=1, title="Before the edit")
+    web, base_url = web_service(redis_url, LEARNSITE_CONTENT_AUTHORING="1")
+    start_services(web)
+    start_services(content_watch_service(redis_url, tmp_path))
+    page = browser.new_page(base_url=base_url)
+    page.goto("/lessons/live-edit/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Before the edit")
+
+    path.write_text(path.read_text().replace("Before the edit", "After the edit"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("After the edit")
+
+    path.write_text(path.read_text().replace("impact: medium", "impact: enormous"))
+    problem = page.locator(".content-problems li")
+    expect(problem).to_contain_text(
+        re.compile(r"live/01-live-edit\.md:\d+: 'impact' must be one of")
+    )
+    # The last good version stays on the page.
+    expect(page.get_by_role("heading", level=1)).to_have_text("After the edit")
+    page.close()
