@@ -1,0 +1,217 @@
+from django.conf import settings
+from django.db import models
+
+
+class QuestionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(retired=False, current_version__isnull=False)
+
+
+class Question(models.Model):
+    """A question as its stable id in the content files; what it says lives in its versions."""
+
+    lesson = models.ForeignKey("lessons.Lesson", on_delete=models.PROTECT, related_name="questions")
+    key = models.SlugField(max_length=100, unique=True)
+    position = models.PositiveIntegerField()
+    sets = models.JSONField(default=list)  # "quiz", "practice"; every question is in the test bank
+    current_version = models.ForeignKey(
+        "QuestionVersion", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    # Removed from the files: kept, with its versions, so answers already given keep their meaning.
+    retired = models.BooleanField(default=False)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["lesson", "position"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class QuestionVersion(models.Model):
+    """What a question said at one time. Never changed once written: answers point here."""
+
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    difficulty = models.CharField(max_length=10)
+    kind = models.CharField(max_length=10)  # "single" or "multiple"
+    partial_credit = models.BooleanField(default=False)
+    title_html = models.TextField()
+    prompt_html = models.TextField(blank=True)
+    # [{"key": "a", "html": ..., "correct": bool, "feedback_html": ...}, ...] in file order.
+    options = models.JSONField()
+    solution_html = models.TextField()
+    quick_check_html = models.TextField()
+    hints = models.JSONField(default=list)  # rendered hints, shown one at a time
+    mistakes_html = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "number"], name="unique_version_number"),
+            models.UniqueConstraint(
+                fields=["question", "content_hash"], name="unique_version_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.key} v{self.number}"
+
+
+class Learner(models.Model):
+    """Someone taking the course: anonymous (known by their session) until they sign up.
+
+    ``key`` is random and also names the learner's Redis keys and channels in the labs.
+    """
+
+    key = models.CharField(max_length=32, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"learner {self.key[:8]}" + (f" ({self.user})" if self.user else "")
+
+
+class Attempt(models.Model):
+    class Mode(models.TextChoices):
+        PRACTICE = "practice", "Practice"
+        QUIZ = "quiz", "Quiz"
+        TEST = "test", "Test"
+        REVIEW = "review", "Review"
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="attempts")
+    # Null for a review, which spans the whole course.
+    lesson = models.ForeignKey(
+        "lessons.Lesson", on_delete=models.PROTECT, null=True, related_name="attempts"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)  # sum of credit, set when finished
+    max_score = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} #{self.pk}"
+
+    @property
+    def percent(self) -> int | None:
+        if self.score is None or not self.max_score:
+            return None
+        return round(100 * self.score / self.max_score)
+
+
+class AttemptQuestion(models.Model):
+    """One question of an attempt, at the version it was asked in and in this attempt's order."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    version = models.ForeignKey(QuestionVersion, on_delete=models.PROTECT, related_name="+")
+    option_order = models.JSONField()  # option keys in the order this learner sees them
+    hints_shown = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "position"], name="unique_attempt_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt} Q{self.position}"
+
+
+class Answer(models.Model):
+    """The learner's answer to one question of an attempt: one per question, never replaced."""
+
+    item = models.OneToOneField(AttemptQuestion, on_delete=models.CASCADE, related_name="answer")
+    chosen = models.JSONField()  # sorted option keys
+    correct = models.BooleanField()
+    credit = models.FloatField()  # 0..1
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.item}: {','.join(self.chosen)}"
+
+
+class ReviewItem(models.Model):
+    """When a question comes back in this learner's review: soon after a miss, later after a hit."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="reviews")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    interval_days = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "question"], name="unique_review_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} {self.question} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class QuestionVersionStats(models.Model):
+    """How one question version did, recomputed from its answers by ``quiz.stats``.
+
+    Definitions (percent correct, option counts, discrimination, flags) are in quiz/stats.py.
+    """
+
+    version = models.OneToOneField(QuestionVersion, on_delete=models.CASCADE, related_name="stats")
+    answers = models.PositiveIntegerField(default=0)
+    correct = models.PositiveIntegerField(default=0)
+    percent_correct = models.FloatField(null=True, blank=True)  # None without answers
+    option_counts = models.JSONField(default=dict)  # {"a": 12, "b": 0, ...} in option order
+    discrimination = models.FloatField(null=True, blank=True)  # -1..1, None when not computable
+    flags = models.JSONField(default=list)  # [{"code": ..., "option": ..., "text": ...}, ...]
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "question version stats"
+
+    def __str__(self) -> str:
+        return f"stats of {self.version}"
+
+
+class QuestionStats(models.Model):
+    """How a question did over all its versions (answers pooled)."""
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="stats")
+    answers = models.PositiveIntegerField(default=0)
+    correct = models.PositiveIntegerField(default=0)
+    percent_correct = models.FloatField(null=True, blank=True)
+    discrimination = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "question stats"
+
+    def __str__(self) -> str:
+        return f"stats of {self.question}"
+
+
+class LessonStats(models.Model):
+    """Completion and test scores of one lesson."""
+
+    lesson = models.OneToOneField(
+        "lessons.Lesson", on_delete=models.CASCADE, related_name="quiz_stats"
+    )
+    learners_started = models.PositiveIntegerField(default=0)
+    learners_finished = models.PositiveIntegerField(default=0)
+    completion_percent = models.FloatField(null=True, blank=True)  # None when nobody started
+    tests_finished = models.PositiveIntegerField(default=0)
+    average_test_percent = models.FloatField(null=True, blank=True)  # None without a test
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "lesson stats"
+
+    def __str__(self) -> str:
+        return f"stats of {self.lesson}"

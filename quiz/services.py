@@ -1,0 +1,288 @@
+"""Attempts and grading. Views, the JSON API and tasks call these; grading happens only here.
+
+Every answer is stored with the question version it answered. An answer is recorded once:
+sending the same one again (a double click, a retry, the back button) returns the stored
+result, and anything that does not fit the attempt is refused with a ``SubmissionError`` that
+changes nothing.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from lessons.models import Lesson
+
+from .models import Answer, Attempt, AttemptQuestion, Learner, Question, QuestionVersion, ReviewItem
+from .tasks import question_stats_schedule
+
+# The test of a lesson: 10 questions in this mix, shuffled options, feedback only at the end.
+# A lesson short of one difficulty fills the gap from the others, so a test is never short
+# while the bank holds 10 questions.
+TEST_MIX = {"easy": 3, "medium": 4, "hard": 3}
+REVIEW_SIZE = 10
+# Verdicts on a test score (percent): at least this much for each.
+VERDICTS = [(80, "strong"), (50, "developing"), (0, "not yet")]
+# Spaced repetition: a missed question is due again at once; each right answer in a row
+# pushes it further out (1, 2, 4, 8... days).
+FIRST_INTERVAL_DAYS = 1.0
+
+
+class SubmissionError(Exception):
+    """An answer that cannot be taken, with what to do instead. Nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    credit: float
+
+
+def grade(*, version: QuestionVersion, chosen: list[str]) -> Grade:
+    """Single answer: right or wrong. Multiple: all or nothing, unless the question allows
+    partial credit, where each right choice earns a share and each wrong one takes one back."""
+    right = {option["key"] for option in version.options if option["correct"]}
+    picked = set(chosen)
+    if picked == right:
+        return Grade(correct=True, credit=1.0)
+    if version.kind == "multiple" and version.partial_credit:
+        share = (len(picked & right) - len(picked - right)) / len(right)
+        return Grade(correct=False, credit=max(0.0, round(share, 4)))
+    return Grade(correct=False, credit=0.0)
+
+
+def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
+    bank = list(Question.objects.active().filter(lesson=lesson).select_related("current_version"))
+    if mode in (Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ):
+        return [question for question in bank if mode in question.sets]
+    drawn: list[Question] = []
+    rng = random.SystemRandom()
+    for difficulty, count in TEST_MIX.items():
+        pool = [q for q in bank if q.current_version.difficulty == difficulty]
+        drawn += rng.sample(pool, min(count, len(pool)))
+    rest = [q for q in bank if q not in drawn]
+    drawn += rng.sample(rest, min(sum(TEST_MIX.values()) - len(drawn), len(rest)))
+    rng.shuffle(drawn)
+    return drawn
+
+
+def review_due(*, learner: Learner, now=None) -> list[Question]:
+    """The learner's questions due for review, the most overdue first."""
+    now = now or timezone.now()
+    items = (
+        ReviewItem.objects.filter(learner=learner, due_at__lte=now, question__retired=False)
+        .exclude(question__current_version__isnull=True)
+        .select_related("question__current_version")[:REVIEW_SIZE]
+    )
+    return [item.question for item in items]
+
+
+@transaction.atomic
+def attempt_start(*, learner: Learner, mode: str, lesson: Lesson | None = None) -> Attempt:
+    if mode not in Attempt.Mode.values:
+        modes = ", ".join(Attempt.Mode.values)
+        raise SubmissionError(f"There is no '{str(mode)[:20]}' mode: choose one of {modes}.")
+    if mode == Attempt.Mode.REVIEW:
+        questions = review_due(learner=learner)
+    elif lesson is None:
+        raise SubmissionError("Say which lesson to practise.")
+    else:
+        questions = _questions_for(lesson=lesson, mode=mode, learner=learner)
+    if not questions:
+        raise SubmissionError(
+            "Nothing is due for review: questions you miss come back here."
+            if mode == Attempt.Mode.REVIEW
+            else f"This lesson has no {mode} questions yet."
+        )
+    attempt = Attempt.objects.create(
+        learner=learner,
+        lesson=None if mode == Attempt.Mode.REVIEW else lesson,
+        mode=mode,
+        max_score=len(questions),
+    )
+    rng = random.SystemRandom()
+    items = []
+    for position, question in enumerate(questions, start=1):
+        keys = [option["key"] for option in question.current_version.options]
+        if mode == Attempt.Mode.TEST:
+            rng.shuffle(keys)
+        items.append(
+            AttemptQuestion(
+                attempt=attempt,
+                position=position,
+                version=question.current_version,
+                option_order=keys,
+            )
+        )
+    AttemptQuestion.objects.bulk_create(items)
+    return attempt
+
+
+def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestion:
+    # A question number is a whole number, or its digits as text (from a form or a JSON key).
+    if isinstance(position, str) and position.isascii() and position.isdigit():
+        position = int(position)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise SubmissionError("Say which question this answers (its number).")
+    number = position
+    if number not in items:
+        raise SubmissionError(f"This attempt has no question {number}.")
+    return items[number]
+
+
+def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
+    return {item.position: item for item in attempt.items.select_related("version")}
+
+
+def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    if not isinstance(chosen, list | tuple) or not all(isinstance(c, str) for c in chosen):
+        raise SubmissionError("Send the chosen options as a list of option letters.")
+    picked = sorted(set(chosen))
+    if not picked:
+        raise SubmissionError(f"Choose an answer to question {item.position}.")
+    unknown = [key for key in picked if key not in item.option_order]
+    if unknown:
+        raise SubmissionError(
+            f"Question {item.position} has no option '{unknown[0][:20]}': "
+            f"choose from {', '.join(item.option_order)}."
+        )
+    if item.version.kind == "single" and len(picked) > 1:
+        raise SubmissionError(f"Question {item.position} takes one answer, not {len(picked)}.")
+    return picked
+
+
+def _record(item: AttemptQuestion, picked: list[str]) -> tuple[Answer, bool]:
+    """Store the answer once; returns it and whether it is new."""
+    existing = Answer.objects.filter(item=item).first()
+    if existing is not None:
+        if existing.chosen != picked:
+            raise SubmissionError(
+                f"Question {item.position} is already answered; an answer cannot be changed."
+            )
+        return existing, False
+    result = grade(version=item.version, chosen=picked)
+    try:
+        with transaction.atomic():
+            answer = Answer.objects.create(
+                item=item, chosen=picked, correct=result.correct, credit=result.credit
+            )
+    except IntegrityError:  # the same answer, sent twice at once: the first one stands
+        return _record(item, picked)
+    review_schedule(learner=item.attempt.learner, question_id=item.version.question_id,
+                    correct=result.correct)  # fmt: skip
+    return answer, True
+
+
+def _finished_check(attempt: Attempt) -> None:
+    if attempt.finished_at is not None:
+        raise SubmissionError("This attempt is finished: start a new one to answer again.")
+
+
+@transaction.atomic
+def attempt_answer(*, attempt: Attempt, position: object, chosen: object) -> Answer:
+    """Practice and review: answer one question, and see its feedback at once."""
+    attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
+    item = _item(_items(attempt), position)
+    picked = _validated_choice(item, chosen)
+    if Answer.objects.filter(item=item, chosen=picked).exists():
+        return item.answer  # a repeat of a stored answer, even after the attempt finished
+    _finished_check(attempt)
+    if attempt.mode not in (Attempt.Mode.PRACTICE, Attempt.Mode.REVIEW):
+        raise SubmissionError("Quiz and test answers are sent together, at the end.")
+    answer, _ = _record(item, picked)
+    if not attempt.items.filter(answer__isnull=True).exists():
+        _finish(attempt)
+    return answer
+
+
+@transaction.atomic
+def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
+    """Quiz and test: every answer at once, checked before any is stored, then graded."""
+    attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
+    if attempt.mode not in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):
+        raise SubmissionError("Practice and review answers are sent one at a time.")
+    items = _items(attempt)
+    if not isinstance(answers, dict):
+        raise SubmissionError("Send the answers as {question number: [options]}.")
+    picked: dict[int, list[str]] = {}
+    for position, chosen in answers.items():
+        item = _item(items, position)
+        if item.position in picked:
+            raise SubmissionError(f"Question {item.position} is answered twice in this submission.")
+        picked[item.position] = _validated_choice(item, chosen)
+    if attempt.finished_at is not None:
+        stored = {item.position: item.answer.chosen for item in attempt.items.all()
+                  if hasattr(item, "answer")}  # fmt: skip
+        if stored == picked:
+            return attempt  # the same submission again: nothing more to record
+        _finished_check(attempt)
+    missing = sorted(set(items) - set(picked))
+    if missing:
+        numbers = ", ".join(str(position) for position in missing)
+        raise SubmissionError(f"Answer every question before you submit: {numbers} left.")
+    for position, choice in sorted(picked.items()):
+        _record(items[position], choice)
+    _finish(attempt)
+    return attempt
+
+
+def _finish(attempt: Attempt) -> None:
+    answers = Answer.objects.filter(item__attempt=attempt)
+    attempt.score = sum(answer.credit for answer in answers)
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["score", "finished_at"])
+    # Statistics are recomputed by a worker, debounced, never in the request that grades.
+    transaction.on_commit(question_stats_schedule, robust=True)
+
+
+@transaction.atomic
+def hint_reveal(*, attempt: Attempt, position: object) -> AttemptQuestion:
+    """Show one more hint of a practice question (each one shown is noted)."""
+    attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
+    item = _item(_items(attempt), position)
+    if attempt.mode not in (Attempt.Mode.PRACTICE, Attempt.Mode.REVIEW):
+        raise SubmissionError("Hints are for practice; a quiz or test is taken without them.")
+    if item.hints_shown < len(item.version.hints):
+        item.hints_shown += 1
+        item.save(update_fields=["hints_shown"])
+    return item
+
+
+def review_schedule(*, learner: Learner, question_id: int, correct: bool, now=None) -> None:
+    now = now or timezone.now()
+    item = ReviewItem.objects.filter(learner=learner, question_id=question_id).first()
+    if not correct:
+        ReviewItem.objects.update_or_create(
+            learner=learner, question_id=question_id,
+            defaults={"due_at": now, "interval_days": 0},
+        )  # fmt: skip
+    elif item is not None:
+        item.interval_days = max(FIRST_INTERVAL_DAYS, item.interval_days * 2)
+        item.due_at = now + timedelta(days=item.interval_days)
+        item.save(update_fields=["interval_days", "due_at"])
+
+
+def verdict(percent: int) -> str:
+    return next(label for floor, label in VERDICTS if percent >= floor)
+
+
+def breakdown(attempt: Attempt) -> list[dict]:
+    """Score by difficulty, for a finished attempt's result."""
+    rows: dict[str, dict] = {}
+    for item in attempt.items.select_related("version", "answer"):
+        row = rows.setdefault(item.version.difficulty, {"asked": 0, "score": 0.0})
+        row["asked"] += 1
+        row["score"] += item.answer.credit if hasattr(item, "answer") else 0
+    order = list(TEST_MIX)
+    return [
+        {"difficulty": d, **row, "percent": round(100 * row["score"] / row["asked"])}
+        for d, row in sorted(rows.items(), key=lambda pair: order.index(pair[0]))
+    ]

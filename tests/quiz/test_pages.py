@@ -1,0 +1,139 @@
+"""The quiz pages through Django's test client: what a learner sees, and when."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from quiz.models import Answer, Attempt, AttemptQuestion
+from tests.lessons.factory import QUESTION_PARTS
+
+# What must never be in a page before the question is answered.
+SECRETS = [
+    "Yes: that is what it does.",  # feedback of the right option
+    "No: that is something else.",  # feedback of a wrong option
+    "A broker holds messages",  # the solution
+    "Broker = waiting room",  # the quick check
+    "Thinking Redis runs the task",  # the common mistakes
+    "is-correct",
+    'hidden">right answer',  # the marker on the right option
+]
+
+
+def start(client: Client, mode: str) -> Attempt:
+    response = client.post("/lessons/bank/attempts/", {"mode": mode})
+    assert response.status_code == 302
+    return Attempt.objects.get(pk=int(re.search(r"/attempts/(\d+)/", response.url).group(1)))
+
+
+def right(item: AttemptQuestion) -> list[str]:
+    return [o["key"] for o in item.version.options if o["correct"]]
+
+
+def test_the_lesson_page_offers_the_modes_it_has(client, bank_lesson):
+    html = client.get("/lessons/bank/").content.decode()
+    assert "Practice" in html and "(6 questions)" in html
+    assert "Quiz" in html and "(4 questions)" in html
+    assert "Test this pattern" in html
+
+
+def test_practice_hides_the_answer_until_it_is_given(client, bank_lesson):
+    attempt = start(client, "practice")
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert "Question 1 of 6" in page
+    for secret in SECRETS:
+        assert secret not in page
+
+    response = client.post(f"/attempts/{attempt.pk}/answer/", {"position": 1, "answer": "b"})
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert "Not quite." in page
+    for shown in SECRETS[1:5]:
+        assert shown in page
+    assert "Final answer:</strong> A" in page
+    assert f'href="/attempts/{attempt.pk}/?q=2"' in page
+
+
+def test_hints_come_one_at_a_time_and_are_noted(client, bank_lesson):
+    attempt = start(client, "practice")
+    hints = QUESTION_PARTS["Hints"].splitlines()
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert "Which process" not in page and "Show a hint" in page
+
+    client.post(f"/attempts/{attempt.pk}/hint/", {"position": 1}, HTTP_HX_REQUEST="true")
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert hints[0].removeprefix("- ") in page and hints[1].removeprefix("- ") not in page
+    assert "Another hint" in page
+
+    client.post(f"/attempts/{attempt.pk}/hint/", {"position": 1})
+    client.post(f"/attempts/{attempt.pk}/hint/", {"position": 1})  # no third hint: stays at 2
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert hints[1].removeprefix("- ") in page and "Another hint" not in page
+    assert attempt.items.get(position=1).hints_shown == 2
+
+
+def test_an_htmx_answer_swaps_in_the_question_only(client, bank_lesson):
+    attempt = start(client, "practice")
+    response = client.post(
+        f"/attempts/{attempt.pk}/answer/", {"position": 1, "answer": "a"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and 'id="practice"' in html and "Right." in html
+
+
+def test_an_empty_practice_answer_is_a_form_error(client, bank_lesson):
+    attempt = start(client, "practice")
+    response = client.post(f"/attempts/{attempt.pk}/answer/", {"position": 1})
+    assert response.status_code == 400
+    assert "Choose an answer to question 1." in response.content.decode()
+    assert not Answer.objects.exists()
+
+
+def test_a_test_is_graded_at_the_end_with_a_breakdown_and_a_verdict(client, bank_lesson):
+    attempt = start(client, "test")
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert page.count('class="question"') == 10
+    for secret in SECRETS:
+        assert secret not in page
+
+    items = list(attempt.items.select_related("version"))
+    partial = {f"q{item.position}": right(item) for item in items[:7]}
+    response = client.post(f"/attempts/{attempt.pk}/submit/", partial)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Answer every question before you submit: 8, 9, 10 left." in html
+    assert html.count(" checked") == sum(len(keys) for keys in partial.values())
+    assert not Answer.objects.exists()
+
+    answers = {f"q{item.position}": right(item) for item in items[:8]}
+    answers |= {f"q{item.position}": [item.option_order[-1]] if item.option_order[-1] not in
+                right(item) else [item.option_order[0]] for item in items[8:]}  # fmt: skip
+    response = client.post(f"/attempts/{attempt.pk}/submit/", answers)
+    assert response.status_code == 302
+    result = client.get(response.url).content.decode()
+    assert "8 / 10" in result and "(80%)" in result
+    assert "<strong>Strong</strong>" in result
+    assert "By difficulty" in result
+    assert result.count("Step-by-step solution") == 10
+
+
+def test_another_learners_attempt_is_not_found(client, bank_lesson):
+    attempt = start(client, "practice")
+    stranger = Client()
+    assert stranger.get(f"/attempts/{attempt.pk}/").status_code == 404
+    response = stranger.post(f"/attempts/{attempt.pk}/answer/", {"position": 1, "answer": "a"})
+    assert response.status_code == 404
+    assert not Answer.objects.exists()
+
+
+def test_posts_need_the_csrf_token(bank_lesson):
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/lessons/bank/attempts/", {"mode": "practice"}).status_code == 403
+
+
+@pytest.mark.parametrize("mode", ["", "review", "exam"])
+def test_an_unknown_mode_is_a_400(client, bank_lesson, mode):
+    response = client.post("/lessons/bank/attempts/", {"mode": mode})
+    assert response.status_code == 400
+    assert not Attempt.objects.exists()
