@@ -38,10 +38,9 @@ class RateLimited(LabError):
     status = 429
 
 
-def lab_run_start(*, learner_id: str, lab: str = "ping") -> str:
-    """Queue a run of ``lab`` for the learner; returns the run id at once."""
-    from .tasks import ping_worker  # tasks import this module
-
+def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = None) -> str:
+    """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments)
+    for the learner, within their limits; returns the run id at once."""
     try:
         allowed = rate_limit_allows(
             key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
@@ -54,7 +53,8 @@ def lab_run_start(*, learner_id: str, lab: str = "ping") -> str:
         run_id = secrets.token_hex(4)
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
         event_publish(learner_id=learner_id, event={"kind": "queued", "run": run_id, "lab": lab})
-        ping_worker.apply_async(kwargs={"learner_id": learner_id, "run_id": run_id}, retry=False)
+        kwargs = {"learner_id": learner_id, "run_id": run_id, **(options or {})}
+        task.apply_async(kwargs=kwargs, retry=False)
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     return run_id

@@ -3,7 +3,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
@@ -14,9 +14,10 @@ from learnsite.learners import alearner_id, learner_id_for
 
 from .events import aevents_read, events_read, learner_channel
 from .hub import event_hub
-from .runs import runs_fold
+from .registry import LAB_KINDS, LabKind
 from .services import LabError, lab_run_start
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
+from .tasks import ping_worker
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # While a run waits in the queue the stream wakes up this often, to explain the wait.
@@ -25,54 +26,81 @@ RECONNECT_MS = 2000
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
 
 
-@require_GET
-def ping_lab(request: HtmxHttpRequest) -> HttpResponse:
-    return _ping_page(request)
+def _of_lab(events: list[tuple[str, dict]], kind: str) -> list[tuple[str, dict]]:
+    return [(event_id, event) for event_id, event in events if event.get("lab") == kind]
 
 
-@require_POST
-def ping_start(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        run_id = lab_run_start(learner_id=learner_id_for(request), lab="ping")
-    except LabError as error:
-        if not request.htmx:
-            return _ping_page(request, error=error)
-        context = {"error": error}
-        return render(request, "labs/ping.html#start-result", context, status=error.status)
-    if not request.htmx:
-        return redirect("labs:ping")
-    return render(request, "labs/ping.html#start-result", {"run_id": run_id})
-
-
-def _ping_page(request: HtmxHttpRequest, *, error: LabError | None = None) -> HttpResponse:
+def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None,
+             error: LabError | None = None) -> HttpResponse:  # fmt: skip
+    """A lab's page, with the learner's runs of that lab as they stand now."""
+    lab = LAB_KINDS[kind]
     learner_id = learner_id_for(request)
     try:
         events = events_read(learner_id=learner_id)
         broker_error = ""
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
-    context = {
-        "runs": runs_fold(events, now=time.time()),
+    page = {
+        "lab": lab,
+        "lab_kind": kind,
+        "runs": lab.fold(_of_lab(events, kind), now=time.time()),
         "after": events[-1][0] if events else "0-0",
         "broker_error": broker_error,
         "error": error,
+        **(context or {}),
     }
-    return render(request, "labs/ping.html", context, status=error.status if error else 200)
+    return render(request, lab.template, page, status=error.status if error else 200)
+
+
+def lab_started(request: HtmxHttpRequest, kind: str, start) -> HttpResponse:
+    """The answer to a lab's start button: ``start()`` queues the run and returns its id."""
+    try:
+        run_id = start()
+    except LabError as error:
+        if not request.htmx:
+            return lab_page(request, kind, error=error)
+        context = {"error": error}
+        return render(request, "labs/_start_result.html", context, status=error.status)
+    if not request.htmx:
+        return redirect(LAB_KINDS[kind].url_name)
+    return render(request, "labs/_start_result.html", {"run_id": run_id})
 
 
 @require_GET
-async def lab_events(request: HtmxHttpRequest) -> HttpResponse:
-    """The learner's lab events as server-sent events: runs re-rendered as they change."""
+def lab_index(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "labs/index.html", {"labs": LAB_KINDS})
+
+
+@require_GET
+def ping_lab(request: HtmxHttpRequest) -> HttpResponse:
+    return lab_page(request, "ping")
+
+
+@require_POST
+def ping_start(request: HtmxHttpRequest) -> HttpResponse:
+    learner_id = learner_id_for(request)
+    return lab_started(
+        request, "ping", lambda: lab_run_start(learner_id=learner_id, lab="ping", task=ping_worker)
+    )
+
+
+@require_GET
+async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """One lab's events for this learner as server-sent events: runs re-rendered as they change."""
+    lab = LAB_KINDS.get(kind)
+    if lab is None:
+        raise Http404("No such lab.")
     learner_id = await alearner_id(request)
     if learner_id is None:
         return HttpResponseBadRequest("Open a lab page first: it starts your lab session.")
     after = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0-0"
     if not STREAM_ID.match(after):
         return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
-    return sse_response(_event_stream(learner_id=learner_id, after=after))
+    return sse_response(_event_stream(learner_id=learner_id, kind=kind, lab=lab, after=after))
 
 
-async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
+async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
+                        ) -> AsyncIterator[str]:  # fmt: skip
     events: list[tuple[str, dict]] = []
     last_id, shown_broker_error, shown_waiting = "-", None, set()
     async with event_hub().listen(learner_channel(learner_id)) as wakeup:
@@ -86,16 +114,17 @@ async def _event_stream(*, learner_id: str, after: str) -> AsyncIterator[str]:
                 new, broker_error = [], BROKER_PAUSED
             if broker_error != shown_broker_error:
                 context = {"broker_error": broker_error}
-                yield sse_event("broker", render_to_string("labs/ping.html#broker-status", context))
+                yield sse_event("broker", render_to_string("labs/_broker_status.html", context))
                 shown_broker_error = broker_error
             if new:
-                events.extend(new)
                 last_id = new[-1][0]
-            runs = runs_fold(events, now=time.time())
+                new = _of_lab(new, kind)
+                events.extend(new)
+            runs = lab.fold(events, now=time.time())
             waiting = {run.id for run in runs if run.waiting}
             if (new and _id_after(last_id, after)) or waiting != shown_waiting:
-                html = render_to_string("labs/ping.html#runs", {"runs": runs})
-                yield sse_event("runs", html, event_id=last_id if events else "")
+                html = render_to_string(f"{lab.template}#runs", {"runs": runs})
+                yield sse_event("runs", html, event_id=last_id)
                 shown_waiting = waiting
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
             about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)

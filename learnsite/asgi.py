@@ -1,4 +1,5 @@
 import os
+import re
 
 import django
 from django.core.handlers.asgi import ASGIHandler
@@ -9,12 +10,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 # sync work (the session load, the database signal receivers) on a thread of that request's
 # own, which a stream would hold until it closes: one OS thread per open page. Outside that
 # per-request context, the same sync work shares one thread. bench/run.py measures both.
-STREAM_PATH_PREFIXES = ("/labs/events/", "/content/changes/")
+STREAM_PATHS = re.compile(r"^/(labs/[\w-]+/events|content/changes)/$")
 
 
 class Application(ASGIHandler):
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith(STREAM_PATH_PREFIXES):
+        if scope["type"] == "http" and STREAM_PATHS.match(scope["path"]):
             await self.handle(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
