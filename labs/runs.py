@@ -42,6 +42,8 @@ class LabRun:
     id: str
     lab: str
     queued_at: float
+    task_id: str = ""
+    options: dict = field(default_factory=dict)
     status: str = "queued"
     percent: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -65,6 +67,8 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
         run = runs.get(run_id)
         if run is None:
             run = runs[run_id] = LabRun(id=run_id, lab=event.get("lab", ""), queued_at=event["at"])
+        if kind == "queued":
+            run.task_id, run.options = event.get("task_id", ""), event.get("options", {})
         detail = ""
         if kind == "progress":
             run.percent = int(event.get("percent", run.percent))

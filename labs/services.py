@@ -3,6 +3,7 @@
 import os
 import secrets
 import time
+import uuid
 
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -50,11 +51,12 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
                 f"You started {RUNS_PER_MINUTE} runs in the last minute, the limit. "
                 "Watch the ones in flight, then try again in a minute."
             )
-        run_id = secrets.token_hex(4)
+        run_id, task_id = secrets.token_hex(4), str(uuid.uuid4())
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
-        event_publish(learner_id=learner_id, event={"kind": "queued", "run": run_id, "lab": lab})
+        queued = {"kind": "queued", "run": run_id, "lab": lab, "task_id": task_id}
+        event_publish(learner_id=learner_id, event=queued | {"options": options or {}})
         kwargs = {"learner_id": learner_id, "run_id": run_id, **(options or {})}
-        task.apply_async(kwargs=kwargs, retry=False)
+        task.apply_async(kwargs=kwargs, task_id=task_id, retry=False)
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     return run_id
