@@ -14,6 +14,8 @@ KEY_PREFIX = "learnsite:learner:"
 STREAM_MAX_EVENTS = 500
 # Every key and channel of a learner expires an hour after their last event.
 LEARNER_TTL_SECONDS = 3600
+# The events after which a run is over, whatever its lab.
+TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
 
 # XADD, EXPIRE and PUBLISH as one step: the announcement carries the new event's id, and no
 # reader can see the announcement before the event is in the stream.

@@ -82,3 +82,8 @@ def event_hub() -> EventHub:
     if loop not in _hubs:
         _hubs[loop] = EventHub()
     return _hubs[loop]
+
+
+def open_listeners() -> int:
+    """Event streams open in this process, over every event loop (for /healthz)."""
+    return sum(hub.listener_count() for hub in _hubs.values())

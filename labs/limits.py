@@ -1,6 +1,20 @@
-"""Rate limits on anything that starts work, counted in Redis so every web process agrees."""
+"""Limits on what a learner can start or hold open, counted in Redis so every web process
+agrees. Every key here belongs to one learner and expires on its own."""
 
-from learnsite.redis import redis_client
+import time
+import uuid
+
+from django.conf import settings
+
+from learnsite.redis import aredis_client, redis_client
+
+from .events import KEY_PREFIX, LEARNER_TTL_SECONDS
+
+# Lab pages (event streams) one learner may hold open at once, across every web process.
+STREAMS_PER_LEARNER = 6
+# A stream refreshes its entry at each heartbeat; an entry older than this is a stream whose
+# process died without saying goodbye, and no longer counts.
+STREAM_STALE_SECONDS = 45
 
 
 def rate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
@@ -10,3 +24,35 @@ def rate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
     pipe.incr(key)
     _, used = pipe.execute()
     return used <= limit
+
+
+def queue_depth() -> int:
+    """Messages waiting in Celery's default queue (a Redis list named after the queue)."""
+    return redis_client().llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def _streams_key(learner_id: str) -> str:
+    return f"{KEY_PREFIX}{learner_id}:streams"
+
+
+async def stream_register(*, learner_id: str) -> str | None:
+    """Count one more open stream for the learner; None (and nothing kept) over the limit."""
+    key, stream_id, now = _streams_key(learner_id), uuid.uuid4().hex, time.time()
+    pipe = aredis_client().pipeline()
+    pipe.zremrangebyscore(key, "-inf", now - STREAM_STALE_SECONDS)
+    pipe.zadd(key, {stream_id: now})
+    pipe.zcard(key)
+    pipe.expire(key, LEARNER_TTL_SECONDS)
+    _, _, open_streams, _ = await pipe.execute()
+    if open_streams > STREAMS_PER_LEARNER:
+        await stream_unregister(learner_id=learner_id, stream_id=stream_id)
+        return None
+    return stream_id
+
+
+async def stream_refresh(*, learner_id: str, stream_id: str) -> None:
+    await aredis_client().zadd(_streams_key(learner_id), {stream_id: time.time()}, xx=True)
+
+
+async def stream_unregister(*, learner_id: str, stream_id: str) -> None:
+    await aredis_client().zrem(_streams_key(learner_id), stream_id)

@@ -8,10 +8,16 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from .events import KEY_PREFIX, event_publish
-from .limits import rate_limit_allows
+from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read
+from .limits import queue_depth, rate_limit_allows
 
 RUNS_PER_MINUTE = 10
+# Runs of one learner queued or running at once; a run older than the window no longer counts
+# (its worker may have died with it).
+RUNS_IN_FLIGHT = 3
+IN_FLIGHT_WINDOW_SECONDS = 300
+# Over this many messages waiting for the workers, no new run is queued by anyone.
+MAX_QUEUE_DEPTH = 200
 PING_STEPS = 5
 PING_STEP_SECONDS = 0.4
 
@@ -35,22 +41,53 @@ class BrokerUnavailable(LabError):
     status = 503
 
 
+class BrokerBusy(LabError):
+    status = 503
+
+
 class RateLimited(LabError):
     status = 429
+
+
+def runs_in_flight(*, learner_id: str, now: float | None = None) -> int:
+    """The learner's runs, in any lab, that were queued lately and have not finished."""
+    since = (now or time.time()) - IN_FLIGHT_WINDOW_SECONDS
+    started, finished = set(), set()
+    for _event_id, event in events_read(learner_id=learner_id):
+        if event.get("kind") == "queued" and event["at"] >= since:
+            started.add(event.get("run"))
+        elif event.get("kind") in TERMINAL_KINDS:
+            finished.add(event.get("run"))
+    return len(started - finished)
+
+
+def _limits_check(*, learner_id: str, lab: str) -> None:
+    depth = queue_depth()
+    if depth > MAX_QUEUE_DEPTH:
+        raise BrokerBusy(
+            f"The workers are busy: {depth} tasks are waiting in the queue. "
+            "Nothing was started; try again in a minute."
+        )
+    if runs_in_flight(learner_id=learner_id) >= RUNS_IN_FLIGHT:
+        raise RateLimited(
+            f"You have {RUNS_IN_FLIGHT} runs in flight, the limit: "
+            "wait for one to finish (or cancel one), then start another."
+        )
+    allowed = rate_limit_allows(
+        key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
+    )
+    if not allowed:
+        raise RateLimited(
+            f"You started {RUNS_PER_MINUTE} runs in the last minute, the limit. "
+            "Watch the ones in flight, then try again in a minute."
+        )
 
 
 def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = None) -> str:
     """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments)
     for the learner, within their limits; returns the run id at once."""
     try:
-        allowed = rate_limit_allows(
-            key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
-        )
-        if not allowed:
-            raise RateLimited(
-                f"You started {RUNS_PER_MINUTE} runs in the last minute, the limit. "
-                "Watch the ones in flight, then try again in a minute."
-            )
+        _limits_check(learner_id=learner_id, lab=lab)
         run_id, task_id = secrets.token_hex(4), str(uuid.uuid4())
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
         queued = {"kind": "queued", "run": run_id, "lab": lab, "task_id": task_id}

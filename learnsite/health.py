@@ -1,9 +1,13 @@
 """/healthz: the state of the database, Redis and the Celery workers, as JSON."""
 
+import os
+
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
+
+from labs.hub import open_listeners
 
 from .celery import app as celery_app
 from .redis import redis_client
@@ -45,4 +49,8 @@ def healthz(request) -> JsonResponse:
     else:  # a ping through a dead broker would only wait out its retries
         checks["worker"] = {"ok": False, "error": "unknown: the broker is unavailable"}
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse({"ok": healthy, **checks}, status=200 if healthy else 503)
+    # Not a check: how many pages this web process is streaming to right now.
+    process = {"pid": os.getpid(), "open_streams": open_listeners()}
+    return JsonResponse(
+        {"ok": healthy, **checks, "process": process}, status=200 if healthy else 503
+    )

@@ -70,21 +70,3 @@ def test_a_run_waits_for_a_worker_says_so_and_finishes_when_one_starts(start_ser
     done = read_until(stream, lambda e: e.event == "runs" and ">Done<" in e.data)
     assert "No worker has picked" not in done.data
     stream.close()
-
-
-def test_over_the_rate_limit_a_learner_is_told_to_wait(start_services):
-    # No worker: the runs stay queued, and the shared worker is not flooded for other tests.
-    redis, redis_url = redis_service()
-    start_services(redis)
-    web, base_url = web_service(redis_url)
-    start_services(web)
-    learner = LiveClient(base_url)
-    learner.get("/labs/ping/")
-    statuses = [learner.htmx_post("/labs/ping/start/").status for _ in range(11)]
-    assert statuses == [200] * 10 + [429]
-    refused = learner.htmx_post("/labs/ping/start/")
-    assert "limit" in refused.text
-    # Another learner is not held back by this one.
-    other = LiveClient(base_url)
-    other.get("/labs/ping/")
-    assert other.htmx_post("/labs/ping/start/").status == 200
