@@ -5,9 +5,17 @@ page renders that lab's runs with its own fold and template.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .runs import runs_fold
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Something a lesson can ask the learner to do in a lab, checked from their runs."""
+
+    description: str
+    met: Callable[[list], bool]  # given the learner's recent runs of the lab, as folded
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,8 @@ class LabKind:
     # The lab page; its "runs" partial renders the list of runs that the fold returns.
     template: str
     fold: Callable = runs_fold
+    # A lesson's ```lab block names one of these as its goal; a met goal counts as done.
+    goals: dict[str, Goal] = field(default_factory=dict)
 
 
 LAB_KINDS = {
@@ -26,5 +36,17 @@ LAB_KINDS = {
         url_name="labs:ping",
         summary="Queue a real Celery task and watch a worker report each step.",
         template="labs/ping.html",
+        goals={
+            "finish-a-run": Goal(
+                description="Queue a task and watch a worker finish it.",
+                met=lambda runs: any(run.status == "succeeded" for run in runs),
+            ),
+        },
+    ),
+    "broker": LabKind(
+        title="Inside the broker",
+        url_name="labs:broker",
+        summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
+        template="labs/broker.html",
     ),
 }

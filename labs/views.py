@@ -4,6 +4,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -11,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_id_for
+from learnsite.learners import alearner_id, learner_for, learner_id_for
 
 from .events import aevents_read, events_read, learner_channel
+from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
 from .limits import STREAMS_PER_LEARNER, stream_refresh, stream_register, stream_unregister
 from .registry import LAB_KINDS, LabKind
@@ -42,16 +44,28 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         broker_error = ""
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
+    runs = lab.fold(_of_lab(events, kind), now=time.time())
+    met = lab_goals_met(lab=lab, runs=runs)
+    lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
+    done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
     page = {
         "lab": lab,
         "lab_kind": kind,
-        "runs": lab.fold(_of_lab(events, kind), now=time.time()),
+        "runs": runs,
+        "goals": _goals_shown(lab, done),
         "after": events[-1][0] if events else "0-0",
         "broker_error": broker_error,
         "error": error,
         **(context or {}),
     }
     return render(request, lab.template, page, status=error.status if error else 200)
+
+
+def _goals_shown(lab: LabKind, done: set[str]) -> list[dict]:
+    return [
+        {"name": name, "description": goal.description, "done": name in done}
+        for name, goal in lab.goals.items()
+    ]
 
 
 def lab_started(request: HtmxHttpRequest, kind: str, start) -> HttpResponse:
@@ -131,7 +145,7 @@ async def _counted(stream: AsyncIterator[str], *, learner_id: str, stream_id: st
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
                         ) -> AsyncIterator[str]:  # fmt: skip
     events: list[tuple[str, dict]] = []
-    last_id, shown_broker_error, shown_waiting = "-", None, set()
+    last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
     async with event_hub().listen(learner_channel(learner_id)) as wakeup:
         yield f"retry: {RECONNECT_MS}\n\n"
         while True:
@@ -155,6 +169,14 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
                 html = render_to_string(f"{lab.template}#runs", {"runs": runs})
                 yield sse_event("runs", html, event_id=last_id)
                 shown_waiting = waiting
+            newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
+            if newly_met:
+                await sync_to_async(lab_goals_record)(
+                    learner_key=learner_id, kind=kind, goals=newly_met
+                )
+                goals_done |= newly_met
+                context = {"goals": _goals_shown(lab, goals_done)}
+                yield sse_event("goals", render_to_string("labs/_goals.html", context))
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
             about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)
             try:

@@ -30,6 +30,12 @@ def learner_for(request: HttpRequest) -> Learner:
     return learner
 
 
+def learner_existing(request: HttpRequest) -> Learner | None:
+    """The learner of this request if there is one yet (reading pages creates none)."""
+    key = request.session.get(SESSION_KEY)
+    return Learner.objects.filter(key=key).first() if key else None
+
+
 def learner_id_for(request: HttpRequest) -> str:
     return learner_for(request).key
 

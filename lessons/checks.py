@@ -137,10 +137,14 @@ def lab_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]
             continue
         lines = key_lines(block.text, block.line + 1)
         _typed_keys(meta, lines, block.line, path, LAB_KEYS, ("kind",), errors, "lab block")
-        kind = meta.get("kind")
+        kind, goal = meta.get("kind"), meta.get("goal")
         if isinstance(kind, str) and kind not in LAB_KINDS:
             message = f"unknown lab kind '{kind}': use one of {', '.join(LAB_KINDS)}"
             errors.append(ContentError(path, lines.get("kind", block.line), message))
+        elif isinstance(kind, str) and isinstance(goal, str) and goal not in LAB_KINDS[kind].goals:
+            goals = ", ".join(LAB_KINDS[kind].goals) or "none yet"
+            message = f"the {kind} lab has no goal '{goal[:40]}': its goals are {goals}"
+            errors.append(ContentError(path, lines.get("goal", block.line), message))
 
 
 def links_check(path: Path, lines: list[str], first_line: int, course: CourseSource,

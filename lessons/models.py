@@ -65,6 +65,8 @@ class Lesson(models.Model):
             for part in section["parts"]:
                 if part["type"] == "lab":
                     part["lab"] = LAB_KINDS.get(part["kind"])
+                    goal = part["lab"].goals.get(part["goal"]) if part["lab"] else None
+                    part["goal_description"] = goal.description if goal else ""
             previous = blocks[-1] if blocks else None
             if section["kind"] == "good" and previous and previous["kind"] == "bad":
                 blocks[-1] = {"kind": "patterns", "bad": previous, "good": section}

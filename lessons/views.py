@@ -4,7 +4,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from labs.goals import lab_goals_recorded
 from labs.streaming import sse_response
+from learnsite.learners import learner_existing
 
 from .live_reload import content_change_stream
 from .models import ContentProblem, Course, Lesson
@@ -44,6 +46,11 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         paths = Q(path=lesson.source_path) | Q(path=lesson.questions_path or lesson.source_path)
         problems = ContentProblem.objects.filter(paths)
     questions = list(lesson.questions.active().values_list("sets", flat=True))
+    goals_met = lab_goals_recorded(learner=learner_existing(request))
+    for section in lesson.sections:
+        for part in section["parts"]:
+            if part["type"] == "lab":
+                part["goal_done"] = (part["kind"], part["goal"]) in goals_met
     context = {
         "lesson": lesson,
         "layout": lesson.layout(),

@@ -168,3 +168,11 @@ def content_watch_service(redis_url: str, root: Path) -> Service:
         log_path.stem, argv, lambda: "watching" in service.log(), child_env(redis_url)
     )
     return service
+
+
+def load_course(folder: Path, redis_url: str) -> None:
+    """content_load in its own process, as `make run` does, into the test database."""
+    subprocess.run(
+        [sys.executable, "manage.py", "content_load", str(folder)],
+        cwd=ROOT, env=child_env(redis_url), check=True, capture_output=True,
+    )  # fmt: skip

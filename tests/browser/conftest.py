@@ -1,12 +1,8 @@
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import sync_playwright
-
-from tests.stack import ROOT, child_env
 
 # Flags for a headless Chromium as root on a machine with no network but loopback.
 CHROMIUM_ARGS = [
@@ -43,11 +39,3 @@ def page(browser, live_url):
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-def load_course(folder, redis_url) -> None:
-    """content_load in its own process, as `make run` does, into the test database."""
-    subprocess.run(
-        [sys.executable, "manage.py", "content_load", str(folder)],
-        cwd=ROOT, env=child_env(redis_url), check=True, capture_output=True,
-    )  # fmt: skip

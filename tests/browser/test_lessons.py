@@ -6,9 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.lessons.factory import make_lesson
-from tests.stack import content_watch_service, web_service
-
-from .conftest import load_course
+from tests.stack import content_watch_service, load_course, web_service
 
 pytestmark = pytest.mark.browser
 

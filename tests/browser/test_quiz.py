@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.lessons.factory import make_lesson, make_questions, question_text
-
-from .conftest import load_course
+from tests.stack import load_course
 
 pytestmark = pytest.mark.browser
 

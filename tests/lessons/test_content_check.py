@@ -288,6 +288,11 @@ def test_a_section_without_what_it_must_hold(tmp_path, title, text, message):
         ("```lab\n- ping\n```", "```lab", "write the lab block as 'kind: <lab>'"),
         ("```lab\nkind: [ping\n```", "```lab", "write the lab block as 'kind: <lab>'"),
         ("```lab\nkind: ping\ncolour: red\n```", "colour:", "unknown key 'colour' in the lab"),
+        (
+            "```lab\nkind: ping\ngoal: fly\n```",
+            "goal:",
+            "the ping lab has no goal 'fly': its goals are finish-a-run",
+        ),
         ("```lab\nkind: 3\n```", "kind:", "'kind' must be a text, not 3"),
         ("```question\nid: here\n```", "```question", "questions go in 01-"),
     ],

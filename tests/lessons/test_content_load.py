@@ -212,13 +212,13 @@ def test_links_between_lesson_files_become_site_links(tmp_path):
 
 
 def test_a_lab_block_is_a_part_of_its_own(tmp_path):
-    check = "- Run it.\n\n```lab\nkind: ping\ngoal: Watch a worker.\n```\n\nThen compare."
+    check = "- Run it.\n\n```lab\nkind: ping\ngoal: finish-a-run\n```\n\nThen compare."
     make_lesson(tmp_path / "course", slug="with-lab", sections={"Check it yourself": check})
     content_load(root=tmp_path)
 
     parts = sections_by_kind("with-lab")["check"]["parts"]
     assert [part["type"] for part in parts] == ["html", "lab", "html"]
-    assert parts[1] == {"type": "lab", "kind": "ping", "goal": "Watch a worker."}
+    assert parts[1] == {"type": "lab", "kind": "ping", "goal": "finish-a-run"}
     assert "Run it." in parts[0]["html"] and "Then compare." in parts[2]["html"]
 
 
