@@ -17,8 +17,9 @@ from redis.exceptions import RedisError
 from learnsite.redis import apubsub_client
 
 log = logging.getLogger(__name__)
-# Every channel of the site starts with this, and no other application's should.
-CHANNEL_PATTERN = "learnsite:*"
+# The site's own announcement channels, and nothing else: a pattern subscriber counts in the
+# reply of every PUBLISH it matches, and the labs show learners those counts.
+CHANNEL_PATTERNS = ("learnsite:learner:*:announce", "learnsite:content:*")
 RECONNECT_DELAY_SECONDS = 1.0
 
 
@@ -56,7 +57,7 @@ class EventHub:
             client = apubsub_client()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(CHANNEL_PATTERN)
+                await pubsub.psubscribe(*CHANNEL_PATTERNS)
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
                 async for message in pubsub.listen():

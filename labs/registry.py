@@ -7,6 +7,15 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .lab_console import (
+    console_moved_three_jobs,
+    console_published_while_two_listen,
+    console_runs_fold,
+)
+from .lab_email import email_runs_fold
+from .lab_lifecycle import lifecycle_fold
+from .lab_listen import listen_runs_fold
+from .lab_pubsub import pubsub_runs_fold
 from .runs import runs_fold
 
 
@@ -48,5 +57,78 @@ LAB_KINDS = {
         url_name="labs:broker",
         summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
         template="labs/broker.html",
+    ),
+    "email": LabKind(
+        title="Offload the slow email",
+        url_name="labs:email",
+        summary="Send a real email inside the request, then through a worker, and time both.",
+        template="labs/email.html",
+        fold=email_runs_fold,
+        goals={
+            "compare-both": Goal(
+                description="Send one email each way and see both delivered.",
+                met=lambda runs: (
+                    {"sync", "background"}
+                    <= {run.mode for run in runs if run.status == "delivered"}
+                ),
+            ),
+        },
+    ),
+    "lifecycle": LabKind(
+        title="A task's whole life",
+        url_name="labs:lifecycle",
+        summary="Watch one task go through every state: progress, retries, failure, time "
+        "limits, cancelling, a chain and a group, and a worker killed mid-task.",
+        template="labs/lifecycle.html",
+        fold=lifecycle_fold,
+    ),
+    "pubsub": LabKind(
+        title="Publish and subscribe",
+        url_name="labs:pubsub",
+        summary="PUBLISH to real subscribers (tabs, a Python subscriber, patterns), then with "
+        "nobody listening: the message is gone, where a list or a stream keeps it.",
+        template="labs/pubsub.html",
+        fold=pubsub_runs_fold,
+        goals={
+            "message-lost-and-kept": Goal(
+                description="Send a message with nobody subscribed, see it lost on the channel "
+                "and read it later from the list or the stream.",
+                met=lambda runs: runs.lost_and_kept,
+            ),
+        },
+    ),
+    "listen": LabKind(
+        title="The blocking listen() trap",
+        url_name="labs:listen",
+        summary="Consume a channel three ways in a sandbox that must keep answering: listen() "
+        "freezes, get_message(timeout=…) and a background thread keep going.",
+        template="labs/listen.html",
+        fold=listen_runs_fold,
+        goals={
+            "see-the-freeze": Goal(
+                description="Run the sandbox and see listen() stop answering while another "
+                "way keeps answering.",
+                met=lambda runs: any(run.shows_the_freeze for run in runs),
+            ),
+        },
+    ),
+    "console": LabKind(
+        title="A Redis console",
+        url_name="labs:console",
+        summary="Type real Redis commands, in a space of your own: publish and subscribe, push "
+        "and pop a list queue, add to a stream and read it.",
+        template="labs/console.html",
+        fold=console_runs_fold,
+        goals={
+            "publish-while-two-listen": Goal(
+                description="Publish 'New data available' on updates while two subscribers listen.",
+                met=console_published_while_two_listen,
+            ),
+            "move-three-jobs": Goal(
+                description="Move three jobs through a list queue: LPUSH them, then take them "
+                "off the other end with RPOP or BRPOP.",
+                met=console_moved_three_jobs,
+            ),
+        },
     ),
 }

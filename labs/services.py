@@ -73,6 +73,14 @@ def _limits_check(*, learner_id: str, lab: str) -> None:
             f"You have {RUNS_IN_FLIGHT} runs in flight, the limit: "
             "wait for one to finish (or cancel one), then start another."
         )
+    lab_rate_check(learner_id=learner_id, lab=lab)
+
+
+def lab_rate_check(*, learner_id: str, lab: str) -> None:
+    """Count one more run of ``lab`` for the learner; RateLimited past RUNS_PER_MINUTE.
+
+    Anything that starts a run counts here, queued or not, so every button of a lab shares it.
+    """
     allowed = rate_limit_allows(
         key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import lab_broker, lab_console, lab_lifecycle, lab_listen, lab_pubsub, views, views_email
 
 app_name = "labs"
 urlpatterns = [
@@ -8,4 +8,37 @@ urlpatterns = [
     path("<slug:kind>/events/", views.lab_events, name="events"),
     path("ping/", views.ping_lab, name="ping"),
     path("ping/start/", views.ping_start, name="ping-start"),
+    path("broker/", lab_broker.broker_lab, name="broker"),
+    path("broker/start/", lab_broker.broker_start, name="broker-start"),
+    path("broker/redis/", lab_broker.broker_read, name="broker-read"),
+    path("email/", views_email.email_lab, name="email"),
+    path("email/send-now/", views_email.email_send_now, name="email-send-now"),
+    path(
+        "email/send-in-background/",
+        views_email.email_send_background,
+        name="email-send-background",
+    ),
+    path("email/ping/", views_email.email_ping, name="email-ping"),
+    path("lifecycle/", lab_lifecycle.lifecycle_lab, name="lifecycle"),
+    path("lifecycle/start/", lab_lifecycle.lifecycle_start, name="lifecycle-start"),
+    path("lifecycle/canvas/", lab_lifecycle.lifecycle_canvas, name="lifecycle-canvas"),
+    path("lifecycle/cancel/", lab_lifecycle.lifecycle_cancel, name="lifecycle-cancel"),
+    path("pubsub/", lab_pubsub.pubsub_lab, name="pubsub"),
+    path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
+    path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),
+    path("pubsub/read/", lab_pubsub.pubsub_read, name="pubsub-read"),
+    path("pubsub/predict/", lab_pubsub.pubsub_predict, name="pubsub-predict"),
+    path(
+        "pubsub/subscriber/start/",
+        lab_pubsub.pubsub_subscriber_start,
+        name="pubsub-subscriber-start",
+    ),
+    path(
+        "pubsub/subscriber/stop/", lab_pubsub.pubsub_subscriber_stop, name="pubsub-subscriber-stop"
+    ),
+    path("listen/", lab_listen.listen_lab, name="listen"),
+    path("listen/start/", lab_listen.listen_start, name="listen-start"),
+    path("listen/predict/", lab_listen.listen_predict, name="listen-predict"),
+    path("console/", lab_console.console_lab, name="console"),
+    path("console/run/", lab_console.console_run, name="console-run"),
 ]

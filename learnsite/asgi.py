@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 # sync work (the session load, the database signal receivers) on a thread of that request's
 # own, which a stream would hold until it closes: one OS thread per open page. Outside that
 # per-request context, the same sync work shares one thread. bench/run.py measures both.
-STREAM_PATHS = re.compile(r"^/(labs/[\w-]+/events|content/changes)/$")
+STREAM_PATHS = re.compile(r"^/(labs/[\w-]+/(events|feed)|content/changes)/$")
 
 
 class Application(ASGIHandler):

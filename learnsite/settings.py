@@ -153,10 +153,35 @@ REDIS_TIMEOUT_SECONDS = 1.0
 # the window, so the answers that arrive meanwhile are in it.
 QUIZ_STATS_DEBOUNCE_SECONDS = 10
 
+# Email goes to the labs' own SMTP server on loopback (`manage.py mail_server`), which holds
+# each reply for as long as the email asks (1 s at most). A short timeout: a mail server that
+# is down or stuck is reported within two seconds. (MAILERS, not the EMAIL_HOST/EMAIL_PORT/
+# EMAIL_TIMEOUT settings, which Django 6.1 deprecates.)
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": "127.0.0.1",
+            "port": int(os.environ.get("LEARNSITE_MAIL_PORT", 8025)),
+            "timeout": 1.5,
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = "learnsite labs <labs@learnsite.invalid>"
+
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+# visibility_timeout: a message a worker took but has not acknowledged (acks_late tasks) goes
+# back on the queue this long after it was taken, if that worker is gone. It must be longer
+# than any task runs or waits for its countdown/ETA, or a healthy task would run twice.
+# Workers look for such messages at start and every 10 s; kombu 5.7 would scan Redis only on
+# every 10th of those looks (100 s) unless unacked_restore_throttle is 1.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

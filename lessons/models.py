@@ -61,9 +61,12 @@ class Lesson(models.Model):
         """The sections in page order, with a bad pattern and the good pattern after it paired,
         so the page can show them side by side."""
         blocks: list[dict] = []
+        labs = 0
         for section in self.sections:
             for part in section["parts"]:
                 if part["type"] == "lab":
+                    labs += 1
+                    part["number"] = labs  # ids stay unique with several labs on a page
                     part["lab"] = LAB_KINDS.get(part["kind"])
                     goal = part["lab"].goals.get(part["goal"]) if part["lab"] else None
                     part["goal_description"] = goal.description if goal else ""

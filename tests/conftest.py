@@ -7,7 +7,14 @@ from django.conf import settings
 
 from .http import LiveClient
 from .settings import TEST_VAR_ROOT
-from .stack import Service, redis_service, web_service, worker_service
+from .stack import (
+    Service,
+    mail_port,
+    mail_service,
+    redis_service,
+    web_service,
+    worker_service,
+)
 
 
 def pytest_sessionstart(session):
@@ -47,6 +54,14 @@ def live_url(redis_url, django_db_setup, worker) -> str:
     service, base_url = web_service(redis_url)
     service.start()
     yield base_url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_server(redis_url, django_db_setup) -> Service:
+    """The labs' real SMTP server on this run's mail port, where the web and worker send."""
+    service = mail_service(redis_url, mail_port()).start()
+    yield service
     service.stop()
 
 

@@ -5,9 +5,15 @@ it never touches a `make run` on the same checkout, nor another test run going o
 """
 
 import os
+import socket
 from pathlib import Path
 
 TEST_VAR_ROOT = Path(__file__).resolve().parent.parent / "var/test"
 os.environ.setdefault("LEARNSITE_VAR_DIR", str(TEST_VAR_ROOT / f"run-{os.getpid()}"))
+# The labs' mail server of this run (tests/stack.py mail_service) gets a free port of its own,
+# whatever the shell says: never the one of a `make run`.
+with socket.socket() as _sock:
+    _sock.bind(("127.0.0.1", 0))
+    os.environ["LEARNSITE_MAIL_PORT"] = str(_sock.getsockname()[1])
 
 from learnsite.settings import *  # noqa: E402, F403

@@ -82,6 +82,11 @@ def database_url() -> str:
     )
 
 
+def mail_port() -> int:
+    """This run's port for the labs' mail server: tests/settings.py picks a free one."""
+    return int(os.environ["LEARNSITE_MAIL_PORT"])
+
+
 def child_env(redis_url: str) -> dict:
     return {
         **os.environ,
@@ -92,6 +97,7 @@ def child_env(redis_url: str) -> dict:
         "DJANGO_DEBUG": "0",
         "DJANGO_HTTPS": "0",
         "PYTHONUNBUFFERED": "1",
+        "LEARNSITE_MAIL_PORT": str(mail_port()),
     }
 
 
@@ -103,7 +109,8 @@ def redis_service(socket_path: Path | None = None) -> tuple[Service, str]:
     return service, f"unix://{socket_path}"
 
 
-def worker_service(redis_url: str) -> Service:
+def worker_service(redis_url: str, **env: str) -> Service:
+    """A Celery worker on ``redis_url``; ``env`` adds to its environment."""
     name = f"test-{next(_names)}-{os.getpid()}@localhost"
     argv = [
         sys.executable,
@@ -121,7 +128,7 @@ def worker_service(redis_url: str) -> Service:
         "--loglevel",
         "INFO",
     ]
-    env = child_env(redis_url)
+    env = child_env(redis_url) | env
 
     # Asks over the broker given to the worker, which may not be this process's own; not the
     # current app, which shared tasks in this process would otherwise send through.
@@ -176,3 +183,18 @@ def load_course(folder: Path, redis_url: str) -> None:
         [sys.executable, "manage.py", "content_load", str(folder)],
         cwd=ROOT, env=child_env(redis_url), check=True, capture_output=True,
     )  # fmt: skip
+
+
+def mail_service(redis_url: str, port: int) -> Service:
+    """The labs' SMTP server (`manage.py mail_server`): ready when its port accepts connections."""
+    argv = [sys.executable, "manage.py", "mail_server", "--port", str(port)]
+
+    def ready() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
+
+    env = child_env(redis_url) | {"LEARNSITE_MAIL_PORT": str(port)}
+    return Service(f"mail-{port}", argv, ready, env)

@@ -1,0 +1,1 @@
+"""Programs the labs run in processes of their own, never inside the web server."""

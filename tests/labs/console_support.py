@@ -1,0 +1,81 @@
+"""Helpers for the console's tests: a Redis of the test's own, neighbours to leave alone, and
+snapshots of everything outside one learner's space."""
+
+import secrets
+
+import redis
+
+from labs.events import KEY_PREFIX, learner_channel, learner_stream_key
+from labs.lab_console import Space, console_channel, console_key
+from learnsite.redis import redis_client
+from tests.stack import redis_service
+
+
+def make_learner_id() -> str:
+    """A learner key shaped like the site's (URL-safe base64)."""
+    return secrets.token_urlsafe(16)
+
+
+def redis_of_its_own(start_services, settings) -> redis.Redis:
+    """A fresh redis-server for one test, which this process's code then uses (settings and
+    the cached clients follow it). Nothing else writes to it, so any change is the test's."""
+    service, url = redis_service()
+    start_services(service)
+    settings.REDIS_URL = url
+    redis_client.cache_clear()
+    return redis.Redis.from_url(url)
+
+
+def neighbours_plant(client: redis.Redis, learner_id: str) -> None:
+    """Keys a console must never touch: another learner's (one whose key starts like this
+    learner's too), and keys with the short names a learner types."""
+    for other in ("someone-else", learner_id[:-1], learner_id + "x"):
+        client.rpush(console_key(other, "jobs"), "their job")
+        client.set(console_key(other, "greeting"), "their greeting")
+        client.xadd(f"{KEY_PREFIX}{other}:events", {"event": "{}"})
+    for name in ("jobs", "greeting", "updates", "*", "celery", "learnsite:learner:x"):
+        client.set(name, "not yours")
+    client.set(f"{KEY_PREFIX}{learner_id}:events-not-the-console", "the site's")
+
+
+def console_owns(learner_id: str, key: str) -> bool:
+    """The learner's console keys, and what the console keeps about them: their lab events,
+    rate counter, key index and subscriptions."""
+    space = Space(learner_id)
+    own = {space.keys_index, space.channels_key, space.patterns_key, space.rate_key}
+    return key.startswith(console_key(learner_id, "")) or key in own | {
+        learner_stream_key(learner_id)
+    }
+
+
+def outside_snapshot(client: redis.Redis, learner_id: str) -> dict[bytes, tuple]:
+    """Every other key, even the learner's own that are not the console's: value, has a TTL."""
+    return {
+        key: (client.dump(key), client.ttl(key) > 0)
+        for key in client.keys("*")
+        if not console_owns(learner_id, key.decode())
+    }
+
+
+class ChannelWatcher:
+    """A real pattern subscriber to every channel: the channels anything was published on."""
+
+    def __init__(self, url: str) -> None:
+        self.pubsub = redis.Redis.from_url(url, decode_responses=True).pubsub()
+        self.pubsub.psubscribe("*")
+        assert self.pubsub.get_message(timeout=2)["type"] == "psubscribe"
+        self.channels: list[str] = []
+
+    def drain(self) -> list[str]:
+        while message := self.pubsub.get_message(timeout=0.05):
+            self.channels.append(message["channel"])
+        return self.channels
+
+    def outside(self, learner_id: str) -> list[str]:
+        """Channels published on that are neither the learner's console channels nor their
+        lab events' announcements."""
+        allowed = (console_channel(learner_id, ""), learner_channel(learner_id))
+        return [channel for channel in self.drain() if not channel.startswith(allowed)]
+
+    def close(self) -> None:
+        self.pubsub.close()

@@ -1,0 +1,350 @@
+"""The lab "A task's whole life" through real processes: uvicorn, Redis and Celery workers.
+
+Each test reads the learner's event stream and checks the states the page shows, in order.
+"""
+
+import contextlib
+import html
+import json
+import re
+import signal
+from dataclasses import dataclass, field
+
+import pytest
+
+from learnsite.celery import app as celery_app
+from learnsite.redis import redis_client
+from tests.http import LiveClient
+from tests.stack import redis_service, web_service, worker_service
+
+PAGE = "/labs/lifecycle/"
+STREAM = "/labs/lifecycle/events/"
+ENTRY = re.compile(
+    r'<li class="entry entry-\w+" data-offset-ms="(?P<offset>-?\d+)">.*?'
+    r'(?:<span class="entry-node">task (?P<node>\d+)</span> )?'
+    r'<strong class="state">(?P<state>\w+)</strong>[^<]*'
+    r'(?:<span class="detail">(?P<detail>[^<]*)</span>)?</li>',
+    re.S,
+)
+
+
+@dataclass
+class Entry:
+    state: str
+    offset_ms: int
+    detail: str
+    node: int | None
+
+
+@dataclass
+class Run:
+    """One run as a frame of the stream (or the page) shows it."""
+
+    state: str
+    task_id: str
+    percent: int
+    entries: list[Entry]
+    nodes: list[str] = field(default_factory=list)
+
+    @property
+    def states(self) -> list[str]:
+        return [entry.state for entry in self.entries]
+
+    def of(self, state: str) -> list[Entry]:
+        return [entry for entry in self.entries if entry.state == state]
+
+
+def run_in(page_html: str, run_id: str) -> Run | None:
+    match = re.search(rf'<article [^>]*id="run-{run_id}".*?</article>', page_html, re.S)
+    if match is None:
+        return None
+    article = match.group(0)
+    entries = [
+        Entry(
+            state=m["state"],
+            offset_ms=int(m["offset"]),
+            detail=html.unescape(m["detail"] or ""),
+            node=int(m["node"]) if m["node"] else None,
+        )
+        for m in ENTRY.finditer(article)
+    ]
+    return Run(
+        state=re.search(r'class="status">(\w+)<', article).group(1),
+        task_id=re.search(r'<code class="task-id">([^<]+)</code>', article).group(1),
+        percent=int(re.search(r'<progress max="100" value="(\d+)"', article).group(1)),
+        entries=entries,
+        nodes=re.findall(r'<span class="node-state">(\w+)</span>', article),
+    )
+
+
+def collapse(states: list[str]) -> list[str]:
+    """The states with each series of PROGRESS shown once."""
+    return [s for i, s in enumerate(states) if not (s == "PROGRESS" and states[i - 1] == s)]
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Fail whatever waits inside (a stream read included) once ``seconds`` have passed."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def watch(stream, run_id: str, until, seconds: float = 30) -> Run:
+    """The run as the first frame that satisfies ``until`` shows it."""
+    with deadline(seconds):
+        for event in stream:
+            if event.event == "runs" and (run := run_in(event.data, run_id)) and until(run):
+                return run
+    raise AssertionError("the stream ended first")
+
+
+def start(client: LiveClient, behaviour: str) -> str:
+    response = client.htmx_post(f"{PAGE}start/", {"behaviour": behaviour})
+    assert response.status == 200, response.text
+    return re.search(r"Run (\w+) is on the queue", response.text).group(1)
+
+
+def start_canvas(client: LiveClient, shape: str) -> str:
+    response = client.htmx_post(f"{PAGE}canvas/", {"shape": shape})
+    assert response.status == 200, response.text
+    return re.search(r"Run (\w+) is on the queue", response.text).group(1)
+
+
+def queued_task_ids() -> set[str]:
+    """The ids of the task messages waiting in the session Redis's default queue."""
+    return {json.loads(raw)["headers"]["id"] for raw in redis_client().lrange("celery", 0, -1)}
+
+
+@pytest.fixture
+def client(live_url) -> LiveClient:
+    """A learner with a fresh session, who has opened the lab page."""
+    client = LiveClient(live_url)
+    page = client.get(PAGE)
+    assert page.status == 200 and "No runs yet" in page.text
+    return client
+
+
+@pytest.fixture
+def stream(client):
+    events = client.events(STREAM)
+    yield events
+    events.close()
+
+
+def test_a_task_that_succeeds_goes_through_each_state_in_order(client, stream):
+    run_id = start(client, "succeed")
+    run = watch(stream, run_id, lambda run: run.state == "SUCCESS")
+
+    assert run.states == ["PENDING", "RECEIVED", "STARTED", *["PROGRESS"] * 5, "SUCCESS"]
+    assert [entry.detail for entry in run.of("PROGRESS")] == [
+        f"{n * 20}% (step {n} of 5)" for n in range(1, 6)
+    ]
+    assert run.percent == 100
+    offsets = [entry.offset_ms for entry in run.entries]
+    assert offsets == sorted(offsets)
+    assert re.fullmatch(r"attempt 1, in process \d+ of test-\d+-\d+@localhost",
+                        run.of("STARTED")[0].detail)  # fmt: skip
+    # The result backend holds the same outcome as the page.
+    assert celery_app.AsyncResult(run.task_id).state == "SUCCESS"
+
+
+def test_a_task_that_fails_once_is_retried_after_its_countdown_then_succeeds(client, stream):
+    run_id = start(client, "retry-once")
+    run = watch(stream, run_id, lambda run: run.state == "SUCCESS")
+
+    assert collapse(run.states) == [
+        "PENDING", "RECEIVED", "STARTED", "PROGRESS", "RETRY",
+        "RECEIVED", "STARTED", "PROGRESS", "SUCCESS",
+    ]  # fmt: skip
+    (retry,) = run.of("RETRY")
+    assert retry.detail == "failed on purpose at step 2 of attempt 1; next attempt in 1 s"
+    first, second = run.of("STARTED")
+    assert first.detail.startswith("attempt 1,") and second.detail.startswith("attempt 2,")
+    # The worker holds the retry's message until its countdown ends.
+    assert "holds it until its countdown ends" in run.of("RECEIVED")[1].detail
+    assert second.offset_ms - retry.offset_ms >= 1000
+    assert run.percent == 100
+
+
+def test_a_task_that_always_fails_backs_off_then_fails_when_its_retries_run_out(client, stream):
+    run_id = start(client, "always-fail")
+    run = watch(stream, run_id, lambda run: run.state == "FAILURE")
+
+    attempt = ["RECEIVED", "STARTED", "PROGRESS"]
+    assert collapse(run.states) == [
+        "PENDING", *attempt, "RETRY", *attempt, "RETRY", *attempt, "FAILURE",
+    ]  # fmt: skip
+    retries = run.of("RETRY")
+    assert [re.search(r"next attempt in (\d+) s", r.detail).group(1) for r in retries] == [
+        "1",
+        "2",
+    ]
+    starts = run.of("STARTED")
+    # Each attempt starts no sooner than its countdown allows: 1 s, then 2 s.
+    assert starts[1].offset_ms - retries[0].offset_ms >= 1000
+    assert starts[2].offset_ms - retries[1].offset_ms >= 2000
+    (failure,) = run.of("FAILURE")
+    assert failure.detail == (
+        "SimulatedFailure: failed on purpose at step 2 of attempt 3, "
+        "with no retries left (max_retries=2)"
+    )
+    assert celery_app.AsyncResult(run.task_id).state == "FAILURE"
+
+
+def test_a_task_that_overruns_its_time_limit_fails_with_that_reason(client, stream):
+    run_id = start(client, "overrun")
+    run = watch(stream, run_id, lambda run: run.state == "FAILURE")
+
+    assert collapse(run.states) == ["PENDING", "RECEIVED", "STARTED", "PROGRESS", "FAILURE"]
+    (started,), (failure,) = run.of("STARTED"), run.of("FAILURE")
+    assert failure.detail.startswith("time limit: still running after its soft time limit of 3 s")
+    assert "SoftTimeLimitExceeded" in failure.detail
+    assert failure.offset_ms - started.offset_ms >= 3000
+    assert run.percent < 100
+    assert celery_app.AsyncResult(run.task_id).state == "FAILURE"
+
+
+def test_cancelling_a_running_task_terminates_it(client, stream):
+    run_id = start(client, "overrun")
+    watch(stream, run_id, lambda run: run.state == "PROGRESS")
+
+    response = client.htmx_post(f"{PAGE}cancel/", {"run": run_id})
+    assert response.status == 200
+    assert f"cancel run {run_id}, terminating its process" in response.text
+    revoked = watch(stream, run_id, lambda run: run.state == "REVOKED")
+    assert collapse(revoked.states) == [
+        "PENDING", "RECEIVED", "STARTED", "PROGRESS", "CANCEL", "REVOKED",
+    ]  # fmt: skip
+    assert revoked.of("CANCEL")[0].detail == "revoke(terminate=True)"
+    assert revoked.of("REVOKED")[0].detail == (
+        "terminated while running: its pool process got SIGTERM"
+    )
+
+    # It stopped: the worker's one process is free for the next task at once, and the revoked
+    # run never reports again (not even the failure its time limit would have caused).
+    next_run = start(client, "succeed")
+    watch(stream, next_run, lambda run: run.state == "SUCCESS")
+    after = run_in(client.get(PAGE).text, run_id)
+    assert after.states == revoked.states
+    assert celery_app.AsyncResult(revoked.task_id).state == "REVOKED"
+
+
+def test_a_chain_runs_its_tasks_one_after_another(client, stream):
+    run_id = start_canvas(client, "chain")
+    task_id = run_in(client.get(PAGE).text, run_id).task_id
+    # A chain sends each task only when the one before it has succeeded.
+    assert not {f"{task_id}-2", f"{task_id}-3"} & queued_task_ids()
+
+    run = watch(stream, run_id, lambda run: run.state == "SUCCESS")
+    assert run.nodes == ["SUCCESS"] * 3
+    for node in (1, 2, 3):
+        node_states = [entry.state for entry in run.entries if entry.node == node]
+        assert collapse(node_states) == ["RECEIVED", "STARTED", "PROGRESS", "SUCCESS"]
+        assert celery_app.AsyncResult(f"{task_id}-{node}").state == "SUCCESS"
+    for node in (1, 2):
+        last_progress = max(
+            i for i, e in enumerate(run.entries) if e.node == node and e.state == "PROGRESS"
+        )
+        next_received = min(
+            i for i, e in enumerate(run.entries) if e.node == node + 1 and e.state == "RECEIVED"
+        )
+        assert last_progress < next_received
+
+
+def test_a_group_sends_its_tasks_at_once_and_each_succeeds(client, stream):
+    run_id = start_canvas(client, "group")
+    task_id = run_in(client.get(PAGE).text, run_id).task_id
+    # All three are sent at once; the worker (one process, one message at a time) has taken at
+    # most the first, which works for a second.
+    assert {f"{task_id}-2", f"{task_id}-3"} <= queued_task_ids()
+
+    run = watch(stream, run_id, lambda run: run.state == "SUCCESS")
+    assert run.nodes == ["SUCCESS"] * 3
+    for node in (1, 2, 3):
+        node_states = [entry.state for entry in run.entries if entry.node == node]
+        assert collapse(node_states) == ["RECEIVED", "STARTED", "PROGRESS", "SUCCESS"]
+        assert celery_app.AsyncResult(f"{task_id}-{node}").state == "SUCCESS"
+
+
+def test_another_learner_cannot_cancel_your_run(live_url):
+    alice, bob = LiveClient(live_url), LiveClient(live_url)
+    alice.get(PAGE)
+    bob.get(PAGE)
+    alice_stream = alice.events(STREAM)
+    run_id = start(alice, "succeed")
+    running = watch(alice_stream, run_id, lambda run: run.state == "PROGRESS")
+
+    # Bob names Alice's run, then her task id: neither is among his runs.
+    for name in (run_id, running.task_id):
+        response = bob.htmx_post(f"{PAGE}cancel/", {"run": name})
+        assert response.status == 404
+        assert "You have no such run to cancel." in response.text
+
+    done = watch(alice_stream, run_id, lambda run: run.state == "SUCCESS")
+    alice_stream.close()
+    assert "CANCEL" not in done.states and "REVOKED" not in done.states
+    # Once finished, not even Alice can cancel it.
+    response = alice.htmx_post(f"{PAGE}cancel/", {"run": run_id})
+    assert response.status == 400
+    assert f"Run {run_id} has already finished (SUCCESS): nothing to cancel." in response.text
+
+
+def test_an_unknown_behaviour_or_shape_is_refused_with_a_message(client):
+    response = client.htmx_post(f"{PAGE}start/", {"behaviour": "explode"})
+    assert response.status == 400
+    assert "Choose how the task behaves: one of succeed, retry-once" in response.text
+    response = client.htmx_post(f"{PAGE}canvas/", {"shape": "tree"})
+    assert response.status == 400
+    assert "Choose a chain or a group: one of chain, group." in response.text
+    # Without htmx (a plain form post), the page itself says so.
+    token = client.csrf_token()
+    response = client.request(
+        "POST", f"{PAGE}start/", data={"behaviour": "", "csrfmiddlewaretoken": token}
+    )
+    assert response.status == 400
+    assert "Choose how the task behaves" in response.text and "No runs yet" in response.text
+    response = client.htmx_post(f"{PAGE}cancel/", {"run": "nope"})
+    assert response.status == 404
+
+
+def test_a_task_whose_worker_is_killed_runs_again_on_a_new_worker(start_services):
+    redis, redis_url = redis_service()
+    start_services(redis)
+    web, base_url = web_service(redis_url)
+    start_services(web)
+    # A message taken but not acknowledged goes back on the queue this long after it was taken.
+    env = {"CELERY_VISIBILITY_TIMEOUT_SECONDS": "3"}
+    first = start_services(worker_service(redis_url, **env))
+    learner = LiveClient(base_url)
+    learner.get(PAGE)
+    stream = learner.events(STREAM, timeout=30)
+    run_id = start(learner, "succeed")
+    watch(stream, run_id, lambda run: run.state == "PROGRESS")
+
+    first.stop(signal.SIGKILL)  # the worker and its pool process, mid-task, with no goodbye
+    second = start_services(worker_service(redis_url, **env))
+    # The new worker looks for abandoned messages when it starts, then every 10 s.
+    run = watch(stream, run_id, lambda run: run.state == "SUCCESS", seconds=60)
+    stream.close()
+
+    assert collapse(run.states) == [
+        "PENDING", "RECEIVED", "STARTED", "PROGRESS", "RECEIVED", "STARTED", "PROGRESS", "SUCCESS",
+    ]  # fmt: skip
+    taken, retaken = run.of("RECEIVED")
+    assert "redelivered" not in taken.detail
+    assert "redelivered: the worker that had it was lost" in retaken.detail
+    began, began_again = run.of("STARTED")
+    assert began.detail.endswith(f"of {first.name}@localhost")
+    # Not a retry: the same first attempt, run again from the start by the new worker.
+    assert began_again.detail.startswith("attempt 1,")
+    assert began_again.detail.endswith(f"of {second.name}@localhost")
+    assert run.percent == 100

@@ -1,0 +1,149 @@
+"""The blocking listen() trap, for real: a worker runs the sandbox process, publishes to it and
+kills it at its limit; the assertions read the timeline the sandbox recorded."""
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+from django.contrib.sessions.backends.db import SessionStore
+
+from labs.events import events_read
+from labs.lab_listen import (
+    HEARTBEAT_MS,
+    MODES,
+    PUBLISH_AT_SECONDS,
+    listen_runs_fold,
+)
+from learnsite.learners import SESSION_KEY
+from tests.http import LiveClient
+
+WAIT_SECONDS = 60
+
+
+def lab_learner(live_url) -> LiveClient:
+    client = LiveClient(live_url)
+    assert client.get("/labs/listen/").status == 200
+    return client
+
+
+def learner_key(client: LiveClient) -> str:
+    session_key = next(cookie.value for cookie in client.cookies if cookie.name == "sessionid")
+    return SessionStore(session_key=session_key)[SESSION_KEY]
+
+
+def start(client: LiveClient) -> str:
+    response = client.htmx_post("/labs/listen/start/")
+    assert response.status == 200, response.text
+    return re.search(r'data-run-id="(\w+)"', response.text).group(1)
+
+
+def frame_until(stream, predicate) -> str:
+    deadline = time.monotonic() + WAIT_SECONDS
+    for event in stream:
+        if event.event == "runs" and predicate(event.data):
+            return event.data
+        assert time.monotonic() < deadline, "no such frame in time"
+    raise AssertionError("the stream ended")
+
+
+def recorded(client: LiveClient, run_id: str) -> list[dict]:
+    """The run's events as recorded in Redis."""
+    return [
+        event
+        for _, event in events_read(learner_id=learner_key(client))
+        if event.get("lab") == "listen" and event.get("run") == run_id
+    ]
+
+
+def timeline(events: list[dict]) -> list[dict]:
+    return [point for event in events if event["kind"] == "timeline" for point in event["points"]]
+
+
+def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving(live_url):
+    client = lab_learner(live_url)
+    lab = client.events("/labs/listen/events/")
+    assert client.htmx_post("/labs/listen/predict/", {"choice": "not-listen"}).status == 200
+    run_id = start(client)
+    frame = frame_until(
+        lab, lambda data: f'data-run-row="{run_id}" data-status="succeeded"' in data
+    )
+    lab.close()
+
+    points = timeline(recorded(client, run_id))
+
+    def times(kind: str, mode: str) -> list[int]:
+        return sorted(p["t"] for p in points if p["kind"] == kind and p.get("mode") == mode)
+
+    # Every mode receives every message: listen() does receive; it is the answering that stops.
+    for mode in MODES:
+        assert len(times("received", mode)) == len(PUBLISH_AT_SECONDS)
+    # The quiet spell between the third message and the fourth, as listen() lived it.
+    arrivals = times("received", "listen")
+    quiet = (arrivals[2] + HEARTBEAT_MS, arrivals[3])
+
+    def answered_in_quiet(mode: str) -> int:
+        return sum(1 for t in times("answered", mode) if quiet[0] < t < quiet[1])
+
+    assert answered_in_quiet("listen") == 0
+    assert answered_in_quiet("get_message") >= 10
+    assert answered_in_quiet("thread") >= 10
+    # listen() answers only in the moment after a message arrives, never otherwise.
+    for t in times("answered", "listen"):
+        assert any(0 <= t - arrival <= 100 for arrival in arrivals)
+
+    # The page's numbers, folded from the same events.
+    listen_events = [
+        (event_id, event)
+        for event_id, event in events_read(learner_id=learner_key(client))
+        if event.get("lab") == "listen"
+    ]
+    run = next(run for run in listen_runs_fold(listen_events, now=time.time()) if run.id == run_id)
+    modes = {summary.mode: summary for summary in run.modes}
+    assert not modes["listen"].kept_answering
+    assert modes["listen"].longest_gap_ms >= quiet[1] - quiet[0]
+    assert modes["get_message"].kept_answering and modes["thread"].kept_answering
+    assert max(modes["get_message"].longest_gap_ms, modes["thread"].longest_gap_ms) < (
+        modes["listen"].longest_gap_ms / 3
+    )
+    # The prediction, compared with what happened; the lesson's goal, met.
+    assert 'data-prediction="not-listen" data-observed="not-listen"' in frame
+    assert "the run showed" in frame and ": right." in frame
+    page = client.get("/labs/listen/").text
+    assert re.search(r'class="goal is-done">.*see listen\(\) stop answering', page, re.S)
+
+
+def test_the_sandbox_is_killed_at_its_limit_and_the_site_answers_meanwhile(live_url):
+    client, other = lab_learner(live_url), LiveClient(live_url)
+    lab = client.events("/labs/listen/events/")
+    run_id = start(client)
+    running = f'data-run-row="{run_id}" data-status="running"'
+    frame = frame_until(lab, lambda data: running in data and "data-sandbox-pid" in data)
+    pid = int(re.search(r'data-sandbox-pid="(\d+)"', frame).group(1))
+    assert Path(f"/proc/{pid}").exists()
+    os.killpg(pid, 0)  # it leads a process group of its own (raises if there is none)
+
+    # While the sandbox runs, the site answers: each page shows the run still running.
+    for _ in range(5):
+        page = client.get("/labs/listen/")
+        assert page.status == 200 and running in page.text
+        assert other.get("/labs/ping/").status == 200
+
+    frame = frame_until(
+        lab, lambda data: f'data-run-row="{run_id}" data-status="succeeded"' in data
+    )
+    lab.close()
+    assert f'data-pid="{pid}" data-gone="yes"' in frame
+    assert not Path(f"/proc/{pid}").exists()
+
+    events = recorded(client, run_id)
+    result = next(event["result"] for event in events if event["kind"] == "succeeded")
+    assert result["pid"] == pid and result["gone"] is True
+    assert result["returncode"] == -signal.SIGKILL  # killed, not ended by itself
+    points = timeline(events)
+    killed = next(point for point in points if point["kind"] == "killed")
+    last_asked = max(point["t"] for point in points if point["kind"] == "asked")
+    # It was alive and serving until the kill, and past the worker's last message.
+    assert killed["t"] - last_asked <= 5 * HEARTBEAT_MS
+    assert last_asked > max(point["t"] for point in points if point["kind"] == "published")

@@ -1,0 +1,223 @@
+"""Publish and subscribe, through real processes: uvicorn, Redis and a Celery worker.
+
+Every subscriber here is a real Redis subscription: a tab's live feed (an event stream that
+holds one while it is open) or the Python subscriber in the worker.
+"""
+
+import html
+import re
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.http import LiveClient
+
+WAIT_SECONDS = 30
+
+
+def lab_learner(live_url) -> LiveClient:
+    client = LiveClient(live_url)
+    assert client.get("/labs/pubsub/").status == 200
+    return client
+
+
+def feed(client: LiveClient, subscribe: str, tab: str):
+    """A tab's live feed, once Redis has confirmed its subscription."""
+    stream = client.events(f"/labs/pubsub/feed/?{urlencode({'subscribe': subscribe, 'tab': tab})}")
+    subscribed = next(stream)
+    assert subscribed.event == "subscribed" and "Subscribed" in subscribed.data
+    return stream
+
+
+def received(stream) -> str:
+    """The next message a feed received, as the tab shows it."""
+    event = next(event for event in stream if event.event == "received")
+    return html.unescape(event.data)
+
+
+def send(client: LiveClient, channel: str, message: str, via: str = "pubsub"):
+    data = {"channel": channel, "message": message, "via": via}
+    return client.htmx_post("/labs/pubsub/send/", data)
+
+
+def receivers(response) -> int:
+    assert response.status == 200, response.text
+    return int(re.search(r'data-sent="pubsub" data-receivers="(\d+)"', response.text).group(1))
+
+
+def read(client: LiveClient, channel: str, via: str):
+    return client.htmx_post("/labs/pubsub/read/", {"channel": channel, "via": via})
+
+
+def frame_until(stream, predicate) -> str:
+    """The lab stream's first "runs" frame that ``predicate`` accepts (bounded)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    for event in stream:
+        if event.event == "runs" and predicate(event.data):
+            return event.data
+        assert time.monotonic() < deadline, "no such frame in time"
+    raise AssertionError("the stream ended")
+
+
+def test_a_publish_with_two_subscribers_reports_two_and_both_receive(live_url):
+    client = lab_learner(live_url)
+    first, second = feed(client, "updates", "aaaa"), feed(client, "updates", "bbbb")
+    lab = client.events("/labs/pubsub/events/")
+
+    assert receivers(send(client, "updates", "hello both")) == 2
+
+    assert "updates</code>: hello both" in received(first)
+    assert "updates</code>: hello both" in received(second)
+    # Each subscriber recorded what it got: the page shows who received it.
+    frame = frame_until(lab, lambda data: "tab aaaa" in data and "tab bbbb" in data)
+    assert re.search(
+        r'data-receivers="2" data-received-by="tab (aaaa\|tab bbbb|bbbb\|tab aaaa)"', frame
+    )
+    for stream in (first, second, lab):
+        stream.close()
+
+
+def test_a_publish_with_nobody_subscribed_reports_zero_and_nothing_waits(live_url):
+    client = lab_learner(live_url)
+    response = send(client, "quiet", "lost message")
+    assert receivers(response) == 0
+    assert "Nobody was listening, so the message is gone" in response.text
+
+    late = feed(client, "quiet", "cccc")
+    assert receivers(send(client, "quiet", "marker")) == 1
+    # The first thing the late subscriber gets is the marker: the earlier message waited nowhere.
+    first = received(late)
+    assert "marker" in first and "lost message" not in first
+    late.close()
+
+
+def test_lpush_then_brpop_later_gets_the_item(live_url):
+    client = lab_learner(live_url)
+    pushed = send(client, "jobs", "kept in a list", via="list")
+    assert 'data-sent="list" data-length="1"' in pushed.text
+
+    first = read(client, "jobs", "list")
+    assert first.status == 200
+    assert "<q data-item>kept in a list</q>" in first.text and "now holds 0" in first.text
+    # BRPOP removed it: a second read finds nothing.
+    assert "nothing was waiting" in read(client, "jobs", "list").text
+
+
+def test_xadd_then_xread_later_gets_it_and_the_stream_keeps_it(live_url):
+    client = lab_learner(live_url)
+    added = send(client, "log", "kept in a stream", via="stream")
+    entry = re.search(r'data-entry="(\d+-\d+)"', added.text).group(1)
+
+    first = read(client, "log", "stream")
+    assert f"<q data-item>kept in a stream</q> (<code>{entry}</code>)" in first.text
+    assert "still holds 1" in first.text
+    # XREAD moved the learner's position: nothing new, yet the entry is still in the stream.
+    again = read(client, "log", "stream")
+    assert "nothing was waiting" in again.text and "still holds 1" in again.text
+
+
+def test_all_three_ways_with_nobody_listening_meets_the_goal(live_url):
+    client = lab_learner(live_url)
+    response = send(client, "nobody", "three ways", via="all")
+    assert receivers(response) == 0
+    assert 'data-sent="list" data-length="1"' in response.text
+    assert 'data-sent="stream" data-entry=' in response.text
+    assert "is-done" not in client.get("/labs/pubsub/").text
+
+    assert "<q data-item>three ways</q>" in read(client, "nobody", "list").text
+    page = client.get("/labs/pubsub/").text
+    assert re.search(r'class="goal is-done">.*see it lost on the channel', page, re.S)
+
+
+def test_a_pattern_subscription_gets_matching_channels_only(live_url):
+    client = lab_learner(live_url)
+    tab = feed(client, "news updates.*", "dddd")
+
+    assert receivers(send(client, "updates.sports", "goal!")) == 1
+    assert receivers(send(client, "weather", "not for this tab")) == 0
+    assert receivers(send(client, "updates", "no dot, no match")) == 0
+    assert receivers(send(client, "news", "several channels at once")) == 1
+
+    first, second = received(tab), received(tab)
+    assert "updates.sports</code> (pattern <code>updates.*</code>): goal!" in first
+    assert "news</code>: several channels at once" in second
+    tab.close()
+
+
+def test_a_channel_and_a_pattern_on_one_connection_count_twice(live_url):
+    client = lab_learner(live_url)
+    tab = feed(client, "updates.sports updates.*", "eeee")
+    assert receivers(send(client, "updates.sports", "twice")) == 2
+    assert "twice" in received(tab) and "twice" in received(tab)
+    tab.close()
+
+
+def test_another_learners_channel_of_the_same_name_is_separate(live_url):
+    alice, bob = lab_learner(live_url), lab_learner(live_url)
+    alice_tab = feed(alice, "updates", "aaaa")
+
+    assert receivers(send(bob, "updates", "from bob")) == 0
+    assert receivers(send(alice, "updates", "from alice")) == 1
+    first = received(alice_tab)
+    assert "from alice" in first and "from bob" not in first
+    alice_tab.close()
+    assert "from alice" not in bob.get("/labs/pubsub/").text
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["has space", "a" * 41, "learnsite:learner:x:announce", "updates*", "ünï", "../x", "a/b"],
+)
+def test_an_invalid_channel_name_is_refused_with_a_message(live_url, name):
+    client = lab_learner(live_url)
+    response = send(client, name, "never sent")
+    assert response.status == 400
+    assert "is not a channel name here" in html.unescape(response.text)
+    assert "letters, digits, dots and dashes" in response.text
+
+
+def test_invalid_names_are_refused_everywhere_a_channel_is_named(live_url):
+    client = lab_learner(live_url)
+    empty = send(client, "", "never sent")
+    assert empty.status == 400 and "Name a channel" in empty.text
+    subscriber = client.htmx_post("/labs/pubsub/subscriber/start/", {"subscribe": "a:b"})
+    assert subscriber.status == 400 and "is not a channel name here" in html.unescape(
+        subscriber.text
+    )
+    feed_response = client.get("/labs/pubsub/feed/?subscribe=x%20y%5B%2A&tab=abcd")
+    assert feed_response.status == 400 and "is not a pattern here" in html.unescape(
+        feed_response.text
+    )
+    # Without JavaScript: the page again, with the message.
+    plain = client.request(
+        "POST",
+        "/labs/pubsub/send/",
+        data={"channel": "no spaces", "message": "x", "via": "pubsub"},
+        headers={"X-CSRFToken": client.csrf_token()},
+    )
+    assert plain.status == 400 and "is not a channel name here" in html.unescape(plain.text)
+
+
+def test_the_python_subscriber_prints_what_it_receives_and_stops_when_asked(live_url):
+    client = lab_learner(live_url)
+    lab = client.events("/labs/pubsub/events/")
+    started = client.htmx_post("/labs/pubsub/subscriber/start/", {"subscribe": "updates alerts.*"})
+    run_id = re.search(r'data-run-id="(\w+)"', started.text).group(1)
+    frame_until(lab, lambda data: f'data-run-row="{run_id}" data-status="listening"' in data)
+
+    assert receivers(send(client, "alerts.fire", "fire!")) == 1
+    assert receivers(send(client, "updates", "hello python")) == 1
+    printed = "alerts.fire (pattern alerts.*): fire!\nupdates: hello python"
+    frame = frame_until(lab, lambda data: printed in html.unescape(data))
+    assert f"Python subscriber {run_id}" in frame  # counted as a receiver of each publish
+
+    stop = client.htmx_post("/labs/pubsub/subscriber/stop/", {"run": run_id})
+    assert stop.status == 200
+    frame = frame_until(
+        lab, lambda data: f'data-run-row="{run_id}" data-status="succeeded"' in data
+    )
+    assert "stopped when you asked" in frame
+    lab.close()
+    # Stopped: nobody is subscribed any more.
+    assert receivers(send(client, "updates", "after the stop")) == 0
