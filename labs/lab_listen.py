@@ -37,12 +37,12 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
+from learnsite.learners import learner_for, learner_id_for
 from learnsite.redis import redis_client
 
 from .events import event_publish, events_read
 from .lab_pubsub import CHANNEL_PREFIX
-from .predictions import Prediction, PredictionOutcome, prediction_record
+from .predictions import PredictionOutcome, prediction_question, prediction_record
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_run_start
 
@@ -75,19 +75,14 @@ MODE_LABELS = {
 CHART_LABELS = {"listen": "listen()", "get_message": "get_message()", "thread": "run_in_thread()"}
 POINT_KINDS = {"start", "ready", "asked", "answered", "received", "error"}
 
-PREDICTION = Prediction(
-    question=(
-        "Each way of consuming the channel must also answer a heartbeat request every 200 ms. "
-        "Messages come every second, then none for four seconds, then two more. Which ways "
-        "keep answering their heartbeats all along?"
-    ),
-    options={
-        "all": "All three",
-        "not-listen": "get_message(timeout=…) and the background thread, not listen()",
-        "thread": "Only the background thread",
-        "none": "None: while a connection waits for Redis, nothing answers",
-    },
-)
+# Predict, then observe: which ways kept answering their heartbeats all along. A lesson's
+# 'predict' question maps each of its options to one of these codes ('observes:').
+OUTCOMES = {
+    "all": "All three",
+    "not-listen": "get_message(timeout=…) and the background thread, not listen()",
+    "thread": "Only the background thread",
+    "none": "None of the three",
+}
 _OBSERVED = {
     frozenset(MODES): "all",
     frozenset({"get_message", "thread"}): "not-listen",
@@ -383,8 +378,11 @@ def listen_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ListenRun
     pending: PredictionOutcome | None = None
     for _event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
-        if kind == "predicted" and event.get("choice") in PREDICTION.options:
-            pending = PredictionOutcome(prediction=PREDICTION, choice=event["choice"])
+        if kind == "predicted" and event.get("choice") in OUTCOMES:
+            choice = event["choice"]
+            pending = PredictionOutcome(
+                choice=choice, choice_label=event.get("label") or OUTCOMES[choice]
+            )
             continue
         if not run_id:
             continue
@@ -413,7 +411,7 @@ def listen_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ListenRun
         _summarize(run)
         if run.prediction is not None and run.status == "succeeded":
             observed = _OBSERVED.get(run.kept_answering, "other")
-            label = PREDICTION.options.get(observed) or "Only " + " and ".join(
+            label = OUTCOMES.get(observed) or "Only " + " and ".join(
                 MODE_LABELS[mode] for mode in MODES if mode in run.kept_answering
             )
             run.prediction = dataclasses.replace(
@@ -577,8 +575,9 @@ def _lab_views():
 
 
 def _page_context() -> dict:
+    question = prediction_question(lab=LAB)
     return {
-        "prediction": PREDICTION,
+        "prediction": question.current_version if question else None,
         "prediction_url": reverse("labs:listen-predict"),
         "limit_seconds": LIMIT_SECONDS,
         "heartbeat_ms": HEARTBEAT_MS,
@@ -615,9 +614,9 @@ def listen_start(request: HtmxHttpRequest) -> HttpResponse:
 def listen_predict(request: HtmxHttpRequest) -> HttpResponse:
     try:
         label = prediction_record(
-            learner_id=learner_id_for(request),
+            learner=learner_for(request),
             lab=LAB,
-            prediction=PREDICTION,
+            version_id=request.POST.get("version", ""),
             choice=request.POST.get("choice", ""),
         )
     except LabError as error:

@@ -26,6 +26,7 @@ Events (all with ``lab: "pubsub"``): ``published`` (with ``receivers``, PUBLISH'
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import re
 import secrets
@@ -46,7 +47,7 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_id_for
+from learnsite.learners import alearner_id, learner_for, learner_id_for
 from learnsite.redis import apubsub_client, redis_client
 
 from .events import (
@@ -65,7 +66,7 @@ from .limits import (
     stream_register,
     stream_unregister,
 )
-from .predictions import Prediction, PredictionOutcome, prediction_record
+from .predictions import PredictionOutcome, prediction_question, prediction_record
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
@@ -109,15 +110,9 @@ PUBLISHES_SHOWN = 8
 SUBSCRIBER_RUNS_SHOWN = 3
 SUBSCRIBER_LINES_SHOWN = 30
 
-# Predict, then observe. The options are what PUBLISH's reply can be; the next publish answers.
-PREDICTION = Prediction(
-    question=(
-        "How many subscribers will receive the next message you PUBLISH? Count the tabs that "
-        "have this page open, and the Python subscriber if it runs, and check what each one "
-        "subscribed to."
-    ),
-    options={"0": "None", "1": "One", "2": "Two", "3+": "Three or more"},
-)
+# Predict, then observe: what the next PUBLISH's reply can show. A lesson's 'predict' question
+# maps each of its options to one of these codes ('observes:').
+OUTCOMES = {"0": "None", "1": "One", "2": "Two", "3+": "Three or more"}
 
 
 def _observed_choice(receivers: int) -> str:
@@ -577,8 +572,11 @@ def pubsub_runs_fold(events: list[tuple[str, dict]], *, now: float) -> PubsubRun
     lost_and_kept = False
     for _event_id, event in events:
         kind, at = event.get("kind"), event.get("at", 0.0)
-        if kind == "predicted" and event.get("choice") in PREDICTION.options:
-            pending = latest = PredictionOutcome(prediction=PREDICTION, choice=event["choice"])
+        if kind == "predicted" and event.get("choice") in OUTCOMES:
+            choice = event["choice"]
+            pending = latest = PredictionOutcome(
+                choice=choice, choice_label=event.get("label") or OUTCOMES[choice]
+            )
         elif kind == "published":
             publish = Publish(
                 channel=event.get("channel", ""),
@@ -588,11 +586,8 @@ def pubsub_runs_fold(events: list[tuple[str, dict]], *, now: float) -> PubsubRun
             )
             if pending is not None:
                 observed = _observed_choice(publish.receivers)
-                publish.prediction = latest = PredictionOutcome(
-                    prediction=PREDICTION,
-                    choice=pending.choice,
-                    observed=observed,
-                    observed_label=PREDICTION.options[observed],
+                publish.prediction = latest = dataclasses.replace(
+                    pending, observed=observed, observed_label=OUTCOMES[observed]
                 )
                 pending = None
             if publish.receivers == 0:
@@ -698,7 +693,7 @@ def _page(request: HtmxHttpRequest, *, subscribe: str, error: LabError | None = 
         "subscription": subscription,
         "tab": tab,
         "feed_url": _feed_url(subscription, tab),
-        "prediction": PREDICTION,
+        "prediction": _prediction_shown(),
         "prediction_url": reverse("labs:pubsub-predict"),
         "vias": VIAS,
         "name_max": NAME_MAX_CHARS,
@@ -707,6 +702,11 @@ def _page(request: HtmxHttpRequest, *, subscribe: str, error: LabError | None = 
         "feed_minutes": FEED_SECONDS // 60,
     }
     return _lab_views().lab_page(request, LAB, context=context, error=error)
+
+
+def _prediction_shown():
+    question = prediction_question(lab=LAB)
+    return question.current_version if question else None
 
 
 def _answer(request: HtmxHttpRequest, context: dict | None = None, *,
@@ -782,12 +782,11 @@ def pubsub_subscriber_stop(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_POST
 def pubsub_predict(request: HtmxHttpRequest) -> HttpResponse:
-    learner_id = learner_id_for(request)
     try:
         label = prediction_record(
-            learner_id=learner_id,
+            learner=learner_for(request),
             lab=LAB,
-            prediction=PREDICTION,
+            version_id=request.POST.get("version", ""),
             choice=request.POST.get("choice", ""),
         )
     except LabError as error:

@@ -14,7 +14,9 @@ from .lab_console import (
 )
 from .lab_email import email_runs_fold
 from .lab_lifecycle import lifecycle_fold
+from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
 from .lab_listen import listen_runs_fold
+from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_runs_fold
 from .runs import runs_fold
 
@@ -37,6 +39,9 @@ class LabKind:
     fold: Callable = runs_fold
     # A lesson's ```lab block names one of these as its goal; a met goal counts as done.
     goals: dict[str, Goal] = field(default_factory=dict)
+    # What a run can show, by outcome code: a lesson's 'predict' question for this lab maps each
+    # option to one ('observes:'). A lab without outcomes asks no prediction.
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 LAB_KINDS = {
@@ -89,6 +94,7 @@ LAB_KINDS = {
         "nobody listening: the message is gone, where a list or a stream keeps it.",
         template="labs/pubsub.html",
         fold=pubsub_runs_fold,
+        outcomes=PUBSUB_OUTCOMES,
         goals={
             "message-lost-and-kept": Goal(
                 description="Send a message with nobody subscribed, see it lost on the channel "
@@ -104,6 +110,7 @@ LAB_KINDS = {
         "freezes, get_message(timeout=…) and a background thread keep going.",
         template="labs/listen.html",
         fold=listen_runs_fold,
+        outcomes=LISTEN_OUTCOMES,
         goals={
             "see-the-freeze": Goal(
                 description="Run the sandbox and see listen() stop answering while another "

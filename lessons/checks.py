@@ -29,7 +29,7 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 IMPACTS = ("low", "medium", "high")
 DIFFICULTIES = ("easy", "medium", "hard")
 QUESTION_TYPES = ("single", "multiple")
-QUESTION_SETS = ("quiz", "practice")
+QUESTION_SETS = ("quiz", "practice", "predict")
 
 COURSE_KEYS = {"title": str, "summary": str, "order": int}
 LESSON_KEYS = {
@@ -37,7 +37,10 @@ LESSON_KEYS = {
     "summary": str, "prerequisites": list,
 }  # fmt: skip
 REQUIRED_LESSON_KEYS = ("slug", "title", "order", "impact", "summary")
-QUESTION_KEYS = {"id": str, "difficulty": str, "type": str, "sets": list, "partial_credit": bool}
+QUESTION_KEYS = {
+    "id": str, "difficulty": str, "type": str, "sets": list, "partial_credit": bool, "lab": str,
+    "observes": list,
+}  # fmt: skip
 REQUIRED_QUESTION_KEYS = ("id", "difficulty", "type")
 LAB_KEYS = {"kind": str, "goal": str}
 
@@ -297,7 +300,56 @@ def question_check(question: QuestionSource, errors: list[ContentError]) -> None
         if name not in question.parts:
             message = f"add a '### {name.capitalize()}' part to this question"
             errors.append(ContentError(path, question.line, message))
+    prediction_check(question, errors)
     code_blocks_check(path, question.blocks, errors)
+
+
+def prediction_check(question: QuestionSource, errors: list[ContentError]) -> None:
+    """A 'sets: [predict]' question: which lab asks it, and which outcome each option means."""
+    path, meta, lines = question.path, question.meta, question.key_lines
+    fallback = min(lines.values(), default=question.line)
+    sets = meta.get("sets")
+    predict = isinstance(sets, list) and "predict" in sets
+    lab, observes = meta.get("lab"), meta.get("observes")
+    if not predict:
+        for key in ("lab", "observes"):
+            if key in meta:
+                message = f"'{key}' is for a prediction: add 'predict' to 'sets', or remove it"
+                errors.append(ContentError(path, lines.get(key, fallback), message))
+        return
+    for key in ("lab", "observes"):
+        if key not in meta:
+            errors.append(ContentError(path, fallback, f"a 'predict' question needs '{key}:'"))
+    predicting = {kind: lab_kind for kind, lab_kind in LAB_KINDS.items() if lab_kind.outcomes}
+    outcomes = None
+    if isinstance(lab, str):
+        if lab in predicting:
+            outcomes = predicting[lab].outcomes
+        else:
+            message = f"'lab' must be a lab that asks predictions ({', '.join(predicting)}), "
+            errors.append(ContentError(path, lines.get("lab", fallback), message + f"not '{lab}'"))
+    options = question.options
+    if isinstance(observes, list):
+        if len(observes) != len(options):
+            message = (
+                f"'observes' needs one outcome per option, in order: {len(options)} options, "
+                f"{len(observes)} outcomes"
+            )
+            errors.append(ContentError(path, lines.get("observes", fallback), message))
+        for code in observes:
+            if not isinstance(code, str):
+                message = f"each outcome in 'observes' is text: quote it, like \"{shown(code)}\""
+                errors.append(ContentError(path, lines.get("observes", fallback), message))
+            elif outcomes is not None and code not in outcomes:
+                message = f"'{lab}' has no outcome '{code}': use one of {', '.join(outcomes)}"
+                errors.append(ContentError(path, lines.get("observes", fallback), message))
+    # 'type: single' already asks for exactly one option marked '- [x]'.
+    if meta.get("type") == "multiple":
+        message = (
+            "a 'predict' question takes one answer, the outcome you expect: use 'type: single' "
+            "and mark that one option '- [x]'"
+        )
+        errors.append(ContentError(path, lines.get("type", fallback), message))
 
 
 def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError]) -> None:

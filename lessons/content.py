@@ -259,6 +259,8 @@ def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadR
             "hints": _list_items(parts["hints"]),
             "mistakes": parts["common mistakes"].text.strip(),
         }
+        if "predict" in meta.get("sets", []):  # other questions keep the hash they had
+            content |= {"lab": meta["lab"], "observes": meta["observes"]}
         digest = _digest(content)
         question, _ = Question.objects.get_or_create(
             key=meta["id"], defaults={"lesson": lesson, "position": position}
@@ -289,6 +291,8 @@ def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadR
                 quick_check_html=markdown_render(content["quick_check"]),
                 hints=[markdown_render(hint) for hint in content["hints"]],
                 mistakes_html=markdown_render(content["mistakes"]),
+                lab=content.get("lab", ""),
+                observes=content.get("observes", []),
             )
             report.question_versions_created += 1
         question.current_version = version

@@ -13,7 +13,8 @@ class Question(models.Model):
     lesson = models.ForeignKey("lessons.Lesson", on_delete=models.PROTECT, related_name="questions")
     key = models.SlugField(max_length=100, unique=True)
     position = models.PositiveIntegerField()
-    sets = models.JSONField(default=list)  # "quiz", "practice"; every question is in the test bank
+    # "quiz", "practice", "predict"; every question without a lab is in the test bank
+    sets = models.JSONField(default=list)
     current_version = models.ForeignKey(
         "QuestionVersion", on_delete=models.PROTECT, null=True, related_name="+"
     )
@@ -46,6 +47,10 @@ class QuestionVersion(models.Model):
     quick_check_html = models.TextField()
     hints = models.JSONField(default=list)  # rendered hints, shown one at a time
     mistakes_html = models.TextField()
+    # A prediction a lab asks before a run: the lab's kind, and the outcome code (one of the
+    # lab's outcomes) each option stands for, in option order. Empty for other questions.
+    lab = models.CharField(max_length=30, blank=True, default="")
+    observes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -83,6 +88,7 @@ class Attempt(models.Model):
         QUIZ = "quiz", "Quiz"
         TEST = "test", "Test"
         REVIEW = "review", "Review"
+        PREDICT = "predict", "Predict"  # one answer, given on a lab's page before a run
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="attempts")
     # Null for a review, which spans the whole course.

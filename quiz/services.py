@@ -58,7 +58,12 @@ def grade(*, version: QuestionVersion, chosen: list[str]) -> Grade:
 
 
 def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
-    bank = list(Question.objects.active().filter(lesson=lesson).select_related("current_version"))
+    # A lab's prediction is asked on the lab's page, before a run, never in a test.
+    bank = list(
+        Question.objects.active()
+        .filter(lesson=lesson, current_version__lab="")
+        .select_related("current_version")
+    )
     if mode in (Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ):
         return [question for question in bank if mode in question.sets]
     drawn: list[Question] = []
@@ -88,6 +93,8 @@ def attempt_start(*, learner: Learner, mode: str, lesson: Lesson | None = None) 
     if mode not in Attempt.Mode.values:
         modes = ", ".join(Attempt.Mode.values)
         raise SubmissionError(f"There is no '{str(mode)[:20]}' mode: choose one of {modes}.")
+    if mode == Attempt.Mode.PREDICT:
+        raise SubmissionError("A prediction is made on its lab's page, before a run.")
     if mode == Attempt.Mode.REVIEW:
         questions = review_due(learner=learner)
     elif lesson is None:
@@ -176,8 +183,9 @@ def _record(item: AttemptQuestion, picked: list[str]) -> tuple[Answer, bool]:
             )
     except IntegrityError:  # the same answer, sent twice at once: the first one stands
         return _record(item, picked)
-    review_schedule(learner=item.attempt.learner, question_id=item.version.question_id,
-                    correct=result.correct)  # fmt: skip
+    if item.attempt.mode != Attempt.Mode.PREDICT:  # a prediction needs its lab to make sense
+        review_schedule(learner=item.attempt.learner, question_id=item.version.question_id,
+                        correct=result.correct)  # fmt: skip
     return answer, True
 
 
@@ -200,6 +208,23 @@ def attempt_answer(*, attempt: Attempt, position: object, chosen: object) -> Ans
     answer, _ = _record(item, picked)
     if not attempt.items.filter(answer__isnull=True).exists():
         _finish(attempt)
+    return answer
+
+
+@transaction.atomic
+def prediction_answer(*, learner: Learner, question: Question, chosen: object) -> Answer:
+    """A lab's prediction, answered before a run: an attempt of its own, graded at once against
+    the option the author expects."""
+    version = question.current_version
+    keys = [option["key"] for option in version.options]
+    attempt = Attempt.objects.create(
+        learner=learner, lesson=question.lesson, mode=Attempt.Mode.PREDICT, max_score=1
+    )
+    item = AttemptQuestion.objects.create(
+        attempt=attempt, position=1, version=version, option_order=keys
+    )
+    answer, _ = _record(item, _validated_choice(item, chosen))
+    _finish(attempt)
     return answer
 
 

@@ -13,11 +13,15 @@ from labs.events import events_read
 from labs.lab_listen import (
     HEARTBEAT_MS,
     MODES,
+    OUTCOMES,
     PUBLISH_AT_SECONDS,
     listen_runs_fold,
 )
 from learnsite.learners import SESSION_KEY
+from quiz.models import Answer, Attempt
 from tests.http import LiveClient
+from tests.lessons.factory import make_lesson, make_questions, predict_question_text
+from tests.stack import load_course
 
 WAIT_SECONDS = 60
 
@@ -61,10 +65,26 @@ def timeline(events: list[dict]) -> list[dict]:
     return [point for event in events if event["kind"] == "timeline" for point in event["points"]]
 
 
-def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving(live_url):
+def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving(
+    live_url, redis_url, tmp_path
+):
+    options = {code: f"{label}." for code, label in OUTCOMES.items()}
+    question = predict_question_text(
+        qid="listen-which", lab="listen", options=options, expected="not-listen"
+    )
+    make_questions(make_lesson(tmp_path / "course", slug="listen-predicting"), question)
+    load_course(tmp_path, redis_url)
     client = lab_learner(live_url)
+    page = client.get("/labs/listen/").text
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
     lab = client.events("/labs/listen/events/")
-    assert client.htmx_post("/labs/listen/predict/", {"choice": "not-listen"}).status == 200
+    # Options a-d stand for all, not-listen, thread, none.
+    predicted = client.htmx_post("/labs/listen/predict/", {"version": version, "choice": "b"})
+    assert predicted.status == 200
+    answer = Answer.objects.get(item__attempt__learner__key=learner_key(client))
+    assert (answer.item.attempt.mode, answer.chosen, answer.correct) == (
+        Attempt.Mode.PREDICT, ["b"], True,
+    )  # fmt: skip
     run_id = start(client)
     frame = frame_until(
         lab, lambda data: f'data-run-row="{run_id}" data-status="succeeded"' in data

@@ -10,8 +10,14 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 
+from labs.lab_pubsub import OUTCOMES
+from learnsite.learners import SESSION_KEY
+from quiz.models import Answer, Attempt
 from tests.http import LiveClient
+from tests.lessons.factory import make_lesson, make_questions, predict_question_text
+from tests.stack import load_course
 
 WAIT_SECONDS = 30
 
@@ -221,3 +227,60 @@ def test_the_python_subscriber_prints_what_it_receives_and_stops_when_asked(live
     lab.close()
     # Stopped: nobody is subscribed any more.
     assert receivers(send(client, "updates", "after the stop")) == 0
+
+
+def load_prediction(folder, redis_url: str, *, expected: str) -> None:
+    """A lesson whose questions hold the pubsub lab's prediction, loaded as `make run` does."""
+    options = {code: f"{label} receive it" for code, label in OUTCOMES.items()}
+    question = predict_question_text(
+        qid="pubsub-how-many", lab="pubsub", options=options, expected=expected
+    )
+    make_questions(make_lesson(folder / "course", slug="pubsub-predicting"), question)
+    load_course(folder, redis_url)
+
+
+def learner_key(client: LiveClient) -> str:
+    session_key = next(cookie.value for cookie in client.cookies if cookie.name == "sessionid")
+    return SessionStore(session_key=session_key)[SESSION_KEY]
+
+
+def test_without_a_prediction_question_the_lab_asks_none(live_url):
+    page = lab_learner(live_url).get("/labs/pubsub/").text
+    assert "Record my prediction" not in page
+
+
+def test_a_prediction_is_an_answer_and_the_publish_answers_it(live_url, redis_url, tmp_path):
+    load_prediction(tmp_path, redis_url, expected="1")
+    client = lab_learner(live_url)
+    page = client.get("/labs/pubsub/").text
+    assert "Predict first." in page and "Two receive it" in page
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    # Options a-d stand for 0, 1, 2, 3+: the learner predicts two, the author expects one.
+    predicted = client.htmx_post("/labs/pubsub/predict/", {"version": version, "choice": "c"})
+    assert predicted.status == 200 and "Prediction recorded: Two receive it" in predicted.text
+
+    answer = Answer.objects.get(item__attempt__learner__key=learner_key(client))
+    assert (answer.item.attempt.mode, answer.chosen, answer.correct) == (
+        Attempt.Mode.PREDICT, ["c"], False,
+    )  # fmt: skip
+    assert answer.item.version.question.key == "pubsub-how-many"
+
+    tab = feed(client, "updates", "ffff")
+    assert receivers(send(client, "updates", "who hears this?")) == 1
+    tab.close()
+    page = client.get("/labs/pubsub/").text
+    assert 'data-prediction="2" data-observed="1"' in page
+    assert "You predicted <strong>Two receive it</strong>; the run showed <strong>One" in page
+
+
+def test_a_prediction_for_another_version_or_option_is_refused(live_url, redis_url, tmp_path):
+    load_prediction(tmp_path, redis_url, expected="1")
+    client = lab_learner(live_url)
+    version = re.search(r'name="version" value="(\d+)"', client.get("/labs/pubsub/").text)
+    stale = client.htmx_post("/labs/pubsub/predict/", {"version": "0", "choice": "a"})
+    assert stale.status == 400 and "reload the page" in stale.text
+    unknown = client.htmx_post(
+        "/labs/pubsub/predict/", {"version": version.group(1), "choice": "z"}
+    )
+    assert unknown.status == 400 and "Choose one of the answers" in unknown.text
+    assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()

@@ -111,3 +111,16 @@ def line_of(path: Path, needle: str) -> int:
     """The number of the first line of ``path`` that contains ``needle``."""
     lines = path.read_text().splitlines()
     return next(number for number, line in enumerate(lines, start=1) if needle in line)
+
+
+def predict_question_text(*, lab: str, options: dict[str, str], expected: str, qid: str = "",
+                          meta: dict | None = None) -> str:  # fmt: skip
+    """A lab's 'predict' question: ``options`` maps each outcome code to the option's text, in
+    order, and the option of the ``expected`` code is the one marked right."""
+    lines = "".join(
+        f"- [{'x' if code == expected else ' '}] {text}\n  Feedback on {code}.\n"
+        for code, text in options.items()
+    )
+    observes = ", ".join(f'"{code}"' for code in options)
+    meta = {"sets": "[predict]", "lab": lab, "observes": f"[{observes}]"} | (meta or {})
+    return question_text(qid=qid, meta=meta, options=lines)

@@ -11,7 +11,14 @@ import pytest
 
 from lessons.content import content_validate
 
-from .factory import line_of, make_course, make_lesson, make_questions, question_text
+from .factory import (
+    line_of,
+    make_course,
+    make_lesson,
+    make_questions,
+    predict_question_text,
+    question_text,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -380,7 +387,7 @@ def test_links_that_work_and_links_in_code_are_fine(tmp_path):
         ({"type": "essay"}, "type:", "'type' must be one of single, multiple, not 'essay'"),
         ({"id": "Bad_Id"}, "id:", "'id' must be lowercase words joined by '-'"),
         ({"id": "7"}, "id:", "'id' must be a text, not 7"),
-        ({"sets": "[quiz, exam]"}, "sets:", "'sets' may hold quiz, practice, not 'exam'"),
+        ({"sets": "[quiz, exam]"}, "sets:", "'sets' may hold quiz, practice, predict, not"),
         ({"sets": "quiz"}, "sets:", "'sets' must be a list, not 'quiz'"),
         ({"partial_credit": "true"}, "partial_credit:", "'partial_credit' only applies to 'type:"),
         ({"partial_credit": "1", "type": "multiple"}, "partial_credit:", "'partial_credit' must"),
@@ -494,3 +501,55 @@ def test_questions_without_their_lesson(tmp_path):
     assert only_error(tmp_path) == (
         f"{orphan}:1: no lesson file 02-renamed.md for these questions: rename one to match"
     )
+
+
+# A lab's prediction: 'sets: [predict]' with 'lab' and 'observes'.
+
+PUBSUB_OPTIONS = {"0": "None.", "1": "One.", "2": "Two.", "3+": "Three or more."}
+
+
+def test_a_prediction_question_is_valid(tmp_path):
+    text = predict_question_text(lab="pubsub", options=PUBSUB_OPTIONS, expected="1")
+    make_questions(make_lesson(tmp_path / "course"), text)
+    assert errors_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("meta", "needle", "message"),
+    [
+        (
+            {"lab": "ping"},
+            "lab:",
+            "'lab' must be a lab that asks predictions (pubsub, listen), not",
+        ),
+        ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
+        ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
+        ({"observes": '["0", "1", "2"]'}, "observes:", "'observes' needs one outcome per option"),
+        ({"observes": '["0", "1", "2", "9"]'}, "observes:", "'pubsub' has no outcome '9': use"),
+        ({"observes": '[0, "1", "2", "3+"]'}, "observes:", "each outcome in 'observes' is text"),
+        ({"type": "multiple"}, "type:", "a 'predict' question takes one answer"),
+    ],
+)
+def test_a_wrong_prediction(tmp_path, meta, needle, message):
+    text = predict_question_text(lab="pubsub", options=PUBSUB_OPTIONS, expected="1", meta=meta)
+    questions = make_questions(make_lesson(tmp_path / "course"), text)
+    assert only_error(tmp_path).startswith(f"{questions}:{line_of(questions, needle)}: {message}")
+
+
+def test_a_prediction_marks_exactly_one_expected_outcome(tmp_path):
+    text = predict_question_text(lab="pubsub", options=PUBSUB_OPTIONS, expected="1")
+    questions = make_questions(
+        make_lesson(tmp_path / "course"), text.replace("- [ ] Two.", "- [x] Two.")
+    )
+    message = "a single-answer question has two options marked '- [x]'"
+    assert only_error(tmp_path).startswith(f"{questions}:{line_of(questions, 'Two.')}: {message}")
+
+
+@pytest.mark.parametrize("key", ["lab", "observes"])
+def test_lab_and_observes_belong_to_a_prediction(tmp_path, key):
+    meta = {"lab": "listen", "observes": '["all", "none"]'}
+    questions = make_questions(
+        make_lesson(tmp_path / "course"), question_text(meta={key: meta[key]})
+    )
+    message = f"'{key}' is for a prediction: add 'predict' to 'sets', or remove it"
+    assert only_error(tmp_path) == f"{questions}:{line_of(questions, key + ':')}: {message}"

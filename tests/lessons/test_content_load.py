@@ -14,7 +14,7 @@ from lessons.content import (
 from lessons.models import ContentProblem, Course, Lesson
 from quiz.models import Question, QuestionVersion
 
-from .factory import make_lesson, make_questions, question_text
+from .factory import make_lesson, make_questions, predict_question_text, question_text
 
 pytestmark = pytest.mark.django_db
 
@@ -278,3 +278,33 @@ def test_problems_are_recorded_relative_to_the_root(tmp_path):
 
     content_problems_record(errors=[], root=tmp_path)
     assert not ContentProblem.objects.exists()
+
+
+def test_a_prediction_keeps_its_lab_and_outcomes_in_its_versions(tmp_path):
+    options = {"0": "None.", "1": "One.", "2": "Two.", "3+": "Three or more."}
+    lesson = make_lesson(tmp_path / "course", slug="predicting")
+    questions = make_questions(
+        lesson,
+        predict_question_text(qid="how-many", lab="pubsub", options=options, expected="1"),
+        question_text(qid="plain"),
+    )
+    content_load(root=tmp_path)
+
+    question = Question.objects.get(key="how-many")
+    version = question.current_version
+    assert (question.sets, version.lab, version.observes) == (
+        ["predict"], "pubsub", ["0", "1", "2", "3+"],
+    )  # fmt: skip
+    assert [option["correct"] for option in version.options] == [False, True, False, False]
+    plain = Question.objects.get(key="plain").current_version
+    assert (plain.lab, plain.observes) == ("", [])
+
+    # Which outcome an option stands for is part of what the question says: a new version.
+    edit(questions, 'observes: ["0", "1", "2", "3+"]', 'observes: ["0", "1", "3+", "2"]')
+    report = content_load(root=tmp_path)
+    assert report.question_versions_created == 1
+    question.refresh_from_db()
+    assert (question.current_version.number, question.current_version.observes) == (
+        2, ["0", "1", "3+", "2"],
+    )  # fmt: skip
+    assert question.versions.get(number=1).observes == ["0", "1", "2", "3+"]
