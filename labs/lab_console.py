@@ -27,13 +27,14 @@ and no other argument is ever a name:
 - commands that reach beyond one key (KEYS, SCAN, EVAL, CONFIG, FLUSHALL, CLIENT, MONITOR...)
   are not on the list; replies that name keys (BRPOP, XREAD) show the short names.
 
-Subscriptions. A console is a form, not a connection, so SUBSCRIBE and PSUBSCRIBE do not hold a
-Redis subscription: they add the channel or pattern to a Redis set of the learner's (with a
-TTL). PUBLISH sends a real PUBLISH, whose reply counts the real Redis subscribers of the channel
-(the pubsub lab's, redis-cli in a terminal), and then, for each of the learner's
-console subscriptions that matches, records a ``message`` lab event, which the page's event
-stream shows. So the console's own subscriptions are not in PUBLISH's count, and a message
-published by anyone else (redis-cli) is not shown in the console: the page says both.
+Subscriptions. SUBSCRIBE and PSUBSCRIBE add the channel or pattern to a Redis set of the
+learner's (with a TTL); UNSUBSCRIBE and PUNSUBSCRIBE take it out. The subscription itself is
+real: each open console page has a feed (``console_feed``, a server-sent event stream) holding
+one Redis PubSub of its own, subscribed to what the sets hold, which it reads again whenever the
+learner's lab events are announced (SUBSCRIBE records one) and at each heartbeat. Every message
+it gets, from any publisher (the console's PUBLISH, the pubsub lab, redis-cli), goes into the
+page's transcript as redis-cli prints it; so PUBLISH's reply, Redis's own count, includes each
+open console page subscribed to the channel. Closing the page ends its subscription.
 
 Limits: ``COMMANDS_PER_MINUTE`` lines a minute, lines, names and values bounded in bytes, at
 most ``MAX_KEYS`` keys of at most ``MAX_ENTRIES`` entries each, reads of at most ``READ_MAX``
@@ -41,27 +42,39 @@ entries, waits (BRPOP, XREAD BLOCK) of at most ``BLOCK_MAX_SECONDS``, and every 
 writes gets a TTL of at most ``KEY_TTL_SECONDS``.
 """
 
+import asyncio
+import contextlib
 import functools
 import re
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import redis
+import redis.asyncio
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError, ResponseError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
+from learnsite.learners import alearner_id, learner_id_for
 
-from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish
-from .lab_pubsub import real_channel
-from .limits import rate_limit_allows
+from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel
+from .lab_pubsub import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
+from .limits import (
+    STREAMS_PER_LEARNER,
+    rate_limit_allows,
+    stream_refresh,
+    stream_register,
+    stream_unregister,
+)
 from .services import BROKER_DOWN, BrokerUnavailable, RateLimited
+from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
 
 LAB = "console"
 
@@ -83,7 +96,6 @@ BLOCKING_CONNECTIONS = 20
 SLOW_SECONDS = 0.5
 
 TRANSCRIPT_SHOWN = 30
-MESSAGES_SHOWN = 20
 RECORDED_TEXT_MAX = 4000
 
 ALLOWED = (
@@ -485,51 +497,6 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-@functools.lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern:
-    """Redis's glob (``stringmatchlen``) as a regular expression over bytes, read as latin-1."""
-    p, out, i = pattern.encode(errors="surrogateescape").decode("latin-1"), [], 0
-    while i < len(p):
-        c = p[i]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            i += 1
-            negate = p[i : i + 1] == "^"
-            i += negate
-            members = []
-            while i < len(p) and p[i] != "]":
-                if p[i] == "\\" and i + 1 < len(p):
-                    i += 1
-                    members.append(re.escape(p[i]))
-                elif i + 2 < len(p) and p[i + 1] == "-":
-                    low, high = sorted((p[i], p[i + 2]))
-                    members.append(f"{re.escape(low)}-{re.escape(high)}")
-                    i += 2
-                else:
-                    members.append(re.escape(p[i]))
-                i += 1
-            if not members:
-                out.append("[^\\x00-\\xff]" if not negate else ".")
-            else:
-                out.append(f"[{'^' if negate else ''}{''.join(members)}]")
-        elif c == "\\" and i + 1 < len(p):
-            i += 1
-            out.append(re.escape(p[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def glob_match(pattern: str, name: str) -> bool:
-    """Whether ``name`` matches ``pattern`` as Redis's PSUBSCRIBE matches them, byte for byte."""
-    subject = name.encode(errors="surrogateescape").decode("latin-1")
-    return _glob_regex(pattern).fullmatch(subject) is not None
-
-
 @dataclass(frozen=True)
 class Space:
     learner_id: str
@@ -633,7 +600,6 @@ class Outcome:
     value: object
     facts: dict = field(default_factory=dict)
     note: str = ""
-    messages: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -882,16 +848,8 @@ def _unsubscribe_run(client, space, command: Command) -> Outcome:
 def _publish_run(client, space, command: Command) -> Outcome:
     channel, message = command.channels[0], command.args[0]
     receivers = client.execute_command("PUBLISH", space.channel(channel), message)
-    channels, patterns = _subscriptions(client, space)
-    base = {"lab": LAB, "kind": "message", "channel": channel, "message": message}
-    messages = [base | {"pattern": ""}] if channel in channels else []
-    messages += [
-        base | {"pattern": pattern}
-        for pattern in sorted(patterns)
-        if glob_match(space.pattern(pattern), space.channel(channel))
-    ]
     facts = {"channel": channel, "message": message, "receivers": receivers}
-    return Outcome(receivers, facts=facts, messages=messages)
+    return Outcome(receivers, facts=facts)
 
 
 RUNNERS = {
@@ -904,9 +862,8 @@ RUNNERS = {
 }  # fmt: skip
 
 
-def _record(*, learner_id: str, reply: Reply, name: str, facts: dict,
-            messages: list[dict]) -> bool:  # fmt: skip
-    """Keep the line and its reply (and the messages it delivered) in the learner's events."""
+def _record(*, learner_id: str, reply: Reply, name: str, facts: dict) -> bool:
+    """Keep the line and its reply in the learner's events."""
     event = {
         "lab": LAB,
         "kind": "command",
@@ -919,8 +876,6 @@ def _record(*, learner_id: str, reply: Reply, name: str, facts: dict,
     }
     try:
         event_publish(learner_id=learner_id, event=event)
-        for message in messages:
-            event_publish(learner_id=learner_id, event=message)
     except (RedisError, OSError):
         return False
     return True
@@ -965,7 +920,6 @@ def console_execute(*, learner_id: str, line: str) -> Reply:
         reply=reply,
         name=parsed.name if isinstance(parsed, Command) else "",
         facts=outcome.facts,
-        messages=outcome.messages if status == "ok" else [],
     )
     return Reply(line, text, status=status, note=outcome.note, recorded=recorded)
 
@@ -975,13 +929,12 @@ def console_execute(*, learner_id: str, line: str) -> Reply:
 
 @dataclass
 class ConsoleEntry:
-    """A line run in the console (``kind`` "command") or a message one of its subscriptions
-    received ("message"); LabRun-like for the event stream (id, status, waiting)."""
+    """A line run in the console; LabRun-like for the event stream (id, status, waiting)."""
 
     id: str
     kind: str
     at: float
-    status: str  # commands: "ok", "error", "refused"; messages: "received"
+    status: str  # "ok", "error", "refused"
     name: str = ""
     line: str = ""
     text: str = ""
@@ -995,11 +948,7 @@ class ConsoleRuns(list):
 
     @property
     def transcript(self) -> list[ConsoleEntry]:
-        return [entry for entry in self if entry.kind == "command"][-TRANSCRIPT_SHOWN:]
-
-    @property
-    def messages(self) -> list[ConsoleEntry]:
-        return [entry for entry in self if entry.kind == "message"][-MESSAGES_SHOWN:]
+        return self[-TRANSCRIPT_SHOWN:]
 
     @property
     def subscriptions(self) -> dict:
@@ -1019,15 +968,6 @@ def console_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ConsoleR
             entry.name, entry.line, entry.text = event["name"], event["line"], event["text"]
             entry.note, entry.facts = event.get("note", ""), event.get("facts") or {}
             entries.append(entry)
-        elif kind == "message":
-            pattern, channel, message = event["pattern"], event["channel"], event["message"]
-            value = ["message", channel, message]
-            if pattern:
-                value = ["pmessage", pattern, channel, message]
-            entry = ConsoleEntry(id=event_id, kind=kind, at=event["at"], status="received")
-            entry.text = reply_format(value)
-            entry.facts = {"channel": channel, "pattern": pattern, "message": message}
-            entries.append(entry)
     return entries
 
 
@@ -1039,8 +979,7 @@ UPDATES_CHANNEL, UPDATES_MESSAGE = "updates", "New data available"
 def console_published_while_two_listen(runs: list[ConsoleEntry]) -> bool:
     """A PUBLISH of "New data available" on updates that reached two (or more) subscribers."""
     return any(
-        entry.kind == "command"
-        and entry.name == "PUBLISH"
+        entry.name == "PUBLISH"
         and entry.facts.get("channel") == UPDATES_CHANNEL
         and entry.facts.get("message") == UPDATES_MESSAGE
         and entry.facts.get("receivers", 0) >= 2
@@ -1053,7 +992,7 @@ def console_moved_three_jobs(runs: list[ConsoleEntry]) -> bool:
     waiting: dict[str, Counter] = {}
     moved: Counter = Counter()
     for entry in runs:
-        if entry.kind != "command" or entry.status != "ok":
+        if entry.status != "ok":
             continue
         key = entry.facts.get("key")
         if entry.name == "LPUSH":
@@ -1116,3 +1055,118 @@ def console_run(request: HtmxHttpRequest) -> HttpResponse:
     error_class = {429: RateLimited, 503: BrokerUnavailable}.get(reply.http_status)
     error = error_class(reply.text.removeprefix("(error) ")) if error_class else None
     return _lab_page(request, context=_page(learner_id) | {"reply": reply}, error=error)
+
+
+# The page's feed: a real subscription, held while the page is open.
+
+
+def _feed_client() -> redis.asyncio.Redis:
+    """The feed's own connections (no read timeout: the subscription waits for messages), with
+    replies as they are, like the console's."""
+    options = _options() | {"socket_timeout": None, "health_check_interval": 15}
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **options)
+    client.response_callbacks.clear()
+    return client
+
+
+def _feed_html(part: str, **context) -> str:
+    return render_to_string(f"{TEMPLATE}#{part}", context)
+
+
+def console_feed_message(space: Space, message: dict) -> str:
+    """A message the feed got, as redis-cli prints it, with the learner's short names."""
+    channel = message["channel"].removeprefix(space.channel(""))
+    if message["type"] == "pmessage":
+        pattern = message["pattern"].removeprefix(space.pattern(""))
+        return reply_format(["pmessage", pattern, channel, message["data"]])
+    return reply_format(["message", channel, message["data"]])
+
+
+async def _feed_follow(client, pubsub, space: Space, held: tuple[set, set]) -> bool:
+    """Subscribe ``pubsub`` to what the learner's console subscription sets hold now, given
+    ``held`` (updated in place); True when that changed anything. A PING follows the changes:
+    its pong says Redis has made them."""
+    pipe = client.pipeline(transaction=False)
+    pipe.execute_command("SMEMBERS", space.channels_key)
+    pipe.execute_command("SMEMBERS", space.patterns_key)
+    channels, patterns = (set(names) for names in await pipe.execute())
+    held_channels, held_patterns = held
+    if channels == held_channels and patterns == held_patterns:
+        return False
+    if gone := held_channels - channels:
+        await pubsub.unsubscribe(*map(space.channel, gone))
+    if gone := held_patterns - patterns:
+        await pubsub.punsubscribe(*map(space.pattern, gone))
+    if new := channels - held_channels:
+        await pubsub.subscribe(*map(space.channel, new))
+    if new := patterns - held_patterns:
+        await pubsub.psubscribe(*map(space.pattern, new))
+    held_channels.clear(), held_channels.update(channels)
+    held_patterns.clear(), held_patterns.update(patterns)
+    await pubsub.ping()
+    return True
+
+
+async def _feed(*, learner_id: str, stream_id: str) -> AsyncIterator[str]:
+    space, client = Space(learner_id), _feed_client()
+    pubsub = client.pubsub()
+    announce = learner_channel(learner_id)
+    held: tuple[set, set] = (set(), set())
+    loop = asyncio.get_running_loop()
+    try:
+        yield f"retry: {FEED_RECONNECT_MS}\n\n"
+        closes_at, refreshed = loop.time() + FEED_SECONDS, loop.time()
+        try:
+            # The learner's event announcements wake the feed when a SUBSCRIBE changes the sets.
+            await pubsub.subscribe(announce)
+            if not await _feed_follow(client, pubsub, space, held):
+                await pubsub.ping()  # its pong: the feed is ready, with nothing to follow yet
+            while loop.time() < closes_at:
+                if stream_id and loop.time() - refreshed > HEARTBEAT_SECONDS:
+                    refreshed = loop.time()
+                    with contextlib.suppress(RedisError, OSError):
+                        await stream_refresh(learner_id=learner_id, stream_id=stream_id)
+                message = await pubsub.get_message(timeout=HEARTBEAT_SECONDS)
+                kind = message["type"] if message else ""
+                if not message or (kind == "message" and message["channel"] == announce):
+                    await _feed_follow(client, pubsub, space, held)
+                    if not message:
+                        yield KEEP_ALIVE
+                elif kind == "pong":
+                    channels, patterns = (sorted(names) for names in held)
+                    status = _feed_html(
+                        "feed-status", state="subscribed", channels=channels, patterns=patterns
+                    )
+                    yield sse_event("subscribed", status)
+                elif kind in ("message", "pmessage"):
+                    text = console_feed_message(space, message)
+                    yield sse_event("message", _feed_html("message", text=text))
+        except (RedisError, OSError):
+            yield sse_event("subscribed", _feed_html("feed-status", state="down"))
+            return
+        closed = _feed_html("feed-status", state="closed", feed_minutes=FEED_SECONDS // 60)
+        yield sse_event("feed-closed", closed)
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()
+            await client.aclose()
+        if stream_id:
+            with contextlib.suppress(RedisError, OSError):
+                await stream_unregister(learner_id=learner_id, stream_id=stream_id)
+
+
+@require_GET
+async def console_feed(request: HtmxHttpRequest) -> HttpResponse:
+    """This page's feed: a Redis subscription to the learner's console subscriptions, held while
+    the page is open, whose messages come to the transcript as server-sent events."""
+    learner_id = await alearner_id(request)
+    if learner_id is None:
+        return HttpResponseBadRequest("Open the console first: it starts your lab session.")
+    try:
+        stream_id = await stream_register(learner_id=learner_id)
+    except (RedisError, OSError):
+        stream_id = ""  # not counted: the feed itself will say that Redis is away
+    if stream_id is None:
+        message = f"You have {STREAMS_PER_LEARNER} lab pages and feeds open, the limit: close one."
+        return HttpResponse(message, status=429)
+    return sse_response(_feed(learner_id=learner_id, stream_id=stream_id))

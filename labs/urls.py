@@ -41,4 +41,5 @@ urlpatterns = [
     path("listen/predict/", lab_listen.listen_predict, name="listen-predict"),
     path("console/", lab_console.console_lab, name="console"),
     path("console/run/", lab_console.console_run, name="console-run"),
+    path("console/feed/", lab_console.console_feed, name="console-feed"),
 ]

@@ -1,6 +1,6 @@
 // The Redis console: command history on the up and down arrows, as in redis-cli, and a short
-// spoken note when a subscription receives a message. Progressive enhancement: without this
-// file (or without JavaScript) the form still posts each line and the reply still shows.
+// spoken note when the page's subscription receives a message. Progressive enhancement: without
+// this file (or without JavaScript) the form still posts each line and the reply still shows.
 (() => {
   "use strict";
 
@@ -49,18 +49,11 @@
 
   transcript.scrollTop = transcript.scrollHeight;
 
-  // Messages arrive in the part the event stream re-renders: say the new ones, once each.
-  const seen = new Set(Array.from(document.querySelectorAll("[data-message]"), (n) => n.dataset.message));
-  document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (!announce || event.target.id !== "runs") return;
-    const fresh = Array.from(event.target.querySelectorAll("[data-message]")).filter(
-      (node) => !seen.has(node.dataset.message),
-    );
-    fresh.forEach((node) => seen.add(node.dataset.message));
-    if (fresh.length === 1) {
-      announce.textContent = `A message on ${fresh[0].dataset.channel}.`;
-    } else if (fresh.length > 1) {
-      announce.textContent = `${fresh.length} messages arrived.`;
-    }
+  // The page's subscription appends each message it receives to the transcript: keep it in
+  // view, and say it.
+  transcript.addEventListener("htmx:sseMessage", (event) => {
+    if (event.detail.type !== "message") return;
+    transcript.scrollTop = transcript.scrollHeight;
+    if (announce) announce.textContent = "A message arrived.";
   });
 })();

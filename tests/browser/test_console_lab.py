@@ -68,9 +68,11 @@ def test_a_subscription_shows_what_is_published_and_a_challenge_runs_to_done(pag
     expect(goal).not_to_have_class(re.compile("is-done"))
 
     type_line(page, "SUBSCRIBE updates")
+    # The page's own subscription, real: PUBLISH counts it, and the message comes back.
+    expect(page.locator("#console-feed-status")).to_contain_text("listens to updates")
     type_line(page, "PUBLISH updates 'hello page'")
-    expect(last_reply(page)).to_have_text("(integer) 0")  # no real subscriber: see the page
-    expect(page.locator("#runs .console-message")).to_have_text(
+    expect(last_reply(page)).to_have_text("(integer) 1")
+    expect(page.locator("#console-transcript .console-message")).to_have_text(
         '1) "message"\n2) "updates"\n3) "hello page"'
     )
 

@@ -1,6 +1,7 @@
 """The Redis console against a real Redis: redis-cli's replies, the learner's own space, limits,
 the lost message and the waiting job, the challenges, and the page with and without htmx."""
 
+import html
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from labs.events import KEY_PREFIX, LEARNER_TTL_SECONDS, events_read
+from labs.events import KEY_PREFIX, LEARNER_TTL_SECONDS
 from labs.lab_console import (
     BLOCK_MAX_SECONDS,
     BLOCKING_CONNECTIONS,
@@ -51,11 +52,6 @@ def own_redis(start_services, settings):
 
 def run(learner_id: str, *lines: str) -> list[str]:
     return [console_execute(learner_id=learner_id, line=line).text for line in lines]
-
-
-def messages_of(learner_id: str) -> list[str]:
-    runs = console_runs_fold(events_read(learner_id=learner_id), now=0)
-    return [entry.text for entry in runs.messages]
 
 
 def subscriber(client: redis.Redis, channel: str):
@@ -234,23 +230,6 @@ def test_a_refusal_says_why(redis_url, line, message):
     assert reply.status == "refused" and message in reply.text
 
 
-def test_a_star_pattern_matches_only_the_learners_channels(own_redis):
-    learner, other = make_learner_id(), make_learner_id()
-    assert run(learner, "PSUBSCRIBE *", "SUBSCRIBE updates")[0] == (
-        '1) "psubscribe"\n2) "*"\n3) (integer) 1'
-    )
-    run(other, "PUBLISH updates theirs", "PUBLISH news.x theirs")
-    own_redis.publish("updates", "bare")
-    own_redis.publish(console_channel(other, "updates"), "theirs")
-    assert messages_of(learner) == []
-
-    run(learner, "PUBLISH updates mine")
-    assert messages_of(learner) == [
-        '1) "message"\n2) "updates"\n3) "mine"',
-        '1) "pmessage"\n2) "*"\n3) "updates"\n4) "mine"',
-    ]
-
-
 def test_a_message_nobody_hears_is_lost_but_a_pushed_job_waits(own_redis):
     learner = make_learner_id()
     assert run(learner, "PUBLISH updates 'New data available'") == ["(integer) 0"]
@@ -258,7 +237,6 @@ def test_a_message_nobody_hears_is_lost_but_a_pushed_job_waits(own_redis):
     late = subscriber(own_redis, console_channel(learner, "updates"))
     run(learner, "SUBSCRIBE updates")
     assert late.get_message(timeout=0.3) is None
-    assert messages_of(learner) == []
     assert not [key for key in own_redis.keys("*") if b"updates" in key]
 
     assert run(learner, "LPUSH jobs 'resize photo 7'") == ["(integer) 1"]
@@ -272,9 +250,7 @@ def test_another_learner_does_not_see_your_keys(own_redis):
     assert run(other, "GET secret", "LLEN jobs", "RPOP jobs", "DEL secret jobs") == [
         "(nil)", "(integer) 0", "(nil)", "(integer) 0",
     ]  # fmt: skip
-    run(other, "PUBLISH updates theirs")
     assert run(learner, "GET secret", "LLEN jobs") == ['"42"', "(integer) 1"]
-    assert messages_of(learner) == []
 
 
 def test_every_key_the_console_writes_expires(own_redis):
@@ -414,16 +390,108 @@ def test_the_page_runs_a_line_with_htmx_and_without(live_url):
     assert "&quot;hello&quot;</pre>" in transcript
 
 
-def test_subscribed_messages_stream_into_the_page(live_url):
+# The page's feed: a real subscription to the learner's console subscriptions.
+
+
+def console_page(live_url: str) -> tuple[LiveClient, str]:
+    """A learner with the console open, and the prefix of their channels."""
     learner = LiveClient(live_url)
-    learner.get("/labs/console/")
-    stream = learner.events("/labs/console/events/")
-    assert next(stream).event == "broker"
-    learner.htmx_post("/labs/console/run/", {"line": "SUBSCRIBE updates"})
-    learner.htmx_post("/labs/console/run/", {"line": "PUBLISH updates 'hello page'"})
-    frame = next(event for event in stream if event.event == "runs" and "hello page" in event.data)
+    return learner, channel_prefix_of(learner.get("/labs/console/").text)
+
+
+def console_feed(learner: LiveClient):
+    """The page's feed, once Redis has made its subscriptions."""
+    stream = learner.events("/labs/console/feed/")
+    assert next(stream).event == "subscribed"
+    return stream
+
+
+def console_line(learner: LiveClient, stream, line: str, listens_to: str) -> None:
+    """Run a (P)SUBSCRIBE line; wait until the feed says it listens to ``listens_to``."""
+    assert learner.htmx_post("/labs/console/run/", {"line": line}).status == 200
+    wanted = f"<code>{listens_to}</code>"
+    next(event for event in stream if event.event == "subscribed" and wanted in event.data)
+
+
+def next_message(stream) -> str:
+    """The next message the feed streamed, as the transcript shows it."""
+    event = next(event for event in stream if event.event == "message")
+    return html.unescape(re.sub(r"<[^>]+>", "", event.data))
+
+
+def numbers(client: redis.Redis, channel: str) -> tuple[int, int]:
+    """Subscribers of ``channel``, and pattern subscriptions on the server."""
+    return client.pubsub_numsub(channel)[0][1], client.pubsub_numpat()
+
+
+def test_a_message_published_anywhere_streams_into_the_console(live_url, redis_url):
+    learner, prefix = console_page(live_url)
+    other, other_prefix = console_page(live_url)
+    stream, other_stream = console_feed(learner), console_feed(other)
+    console_line(learner, stream, "SUBSCRIBE updates", "updates")
+    console_line(other, other_stream, "SUBSCRIBE updates", "updates")
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.publish(prefix + "updates", "hello") == 1  # plain redis-py, not the console
+    assert next_message(stream) == '1) "message"\n2) "updates"\n3) "hello"'
+    client.publish(other_prefix + "updates", "theirs")
+    assert next_message(other_stream) == '1) "message"\n2) "updates"\n3) "theirs"'
+    stream.close(), other_stream.close()
+
+
+def test_a_pattern_gets_its_channels_only(live_url, redis_url):
+    learner, prefix = console_page(live_url)
+    stream = console_feed(learner)
+    console_line(learner, stream, "PSUBSCRIBE updates.*", "updates.*")
+    client = redis.Redis.from_url(redis_url)
+    client.publish(prefix + "news", "not this")
+    client.publish("updates.x", "nor this: not the learner's channel")
+    client.publish(prefix + "updates.x", "this")
+    assert next_message(stream) == '1) "pmessage"\n2) "updates.*"\n3) "updates.x"\n4) "this"'
     stream.close()
-    assert "1) &quot;message&quot;" in frame.data and "&quot;updates&quot;" in frame.data
+
+
+def test_publish_counts_the_open_page_and_nobody_else_gets_it(live_url, redis_url):
+    learner, prefix = console_page(live_url)
+    other, _ = console_page(live_url)
+    stream, other_stream = console_feed(learner), console_feed(other)
+    console_line(other, other_stream, "PSUBSCRIBE *", "*")
+    console_line(learner, stream, "SUBSCRIBE updates", "updates")
+    client = redis.Redis.from_url(redis_url)
+    patterns = client.pubsub_numpat()
+
+    reply = learner.htmx_post("/labs/console/run/", {"line": "PUBLISH updates 'hello page'"})
+    assert '<pre class="console-reply">(integer) 1</pre>' in reply.text
+    assert next_message(stream) == '1) "message"\n2) "updates"\n3) "hello page"'
+    with_listener = subscriber(client, prefix + "updates")
+    reply = learner.htmx_post("/labs/console/run/", {"line": "PUBLISH updates again"})
+    assert '<pre class="console-reply">(integer) 2</pre>' in reply.text
+    with_listener.close()
+    # The other learner's page (subscribed to every channel of theirs) got none of it.
+    other.htmx_post("/labs/console/run/", {"line": "PUBLISH mine theirs"})
+    assert next_message(other_stream) == '1) "pmessage"\n2) "*"\n3) "mine"\n4) "theirs"'
+
+    # A closed page lets go of its subscription.
+    assert numbers(client, prefix + "updates") == (1, patterns)
+    stream.close(), other_stream.close()
+    deadline = time.monotonic() + 10
+    while numbers(client, prefix + "updates") != (0, patterns - 1):
+        assert time.monotonic() < deadline, numbers(client, prefix + "updates")
+        time.sleep(0.1)
+
+
+def test_unsubscribe_ends_the_pages_subscription(live_url, redis_url):
+    learner, prefix = console_page(live_url)
+    stream = console_feed(learner)
+    console_line(learner, stream, "SUBSCRIBE updates news", "news")
+    client = redis.Redis.from_url(redis_url)
+    assert numbers(client, prefix + "updates")[0] == 1
+    learner.htmx_post("/labs/console/run/", {"line": "UNSUBSCRIBE updates"})
+    next(event for event in stream if event.event == "subscribed" and "updates" not in event.data)
+    assert numbers(client, prefix + "updates")[0] == 0
+    assert client.publish(prefix + "news", "still") == 1
+    assert next_message(stream) == '1) "message"\n2) "news"\n3) "still"'
+    stream.close()
 
 
 def test_the_two_challenges_are_met_and_recorded(live_url, redis_url):
