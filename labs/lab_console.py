@@ -66,15 +66,9 @@ from learnsite.learners import alearner_id, learner_id_for
 
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel
 from .lab_pubsub import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
-from .limits import (
-    STREAMS_PER_LEARNER,
-    rate_limit_allows,
-    stream_refresh,
-    stream_register,
-    stream_unregister,
-)
+from .limits import rate_limit_allows
 from .services import BROKER_DOWN, BrokerUnavailable, RateLimited
-from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
+from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 
 LAB = "console"
 
@@ -1107,7 +1101,7 @@ async def _feed_follow(client, pubsub, space: Space, held: tuple[set, set]) -> b
     return True
 
 
-async def _feed(*, learner_id: str, stream_id: str) -> AsyncIterator[str]:
+async def _feed(*, learner_id: str) -> AsyncIterator[str]:
     space, client = Space(learner_id), _feed_client()
     pubsub = client.pubsub()
     announce = learner_channel(learner_id)
@@ -1115,17 +1109,13 @@ async def _feed(*, learner_id: str, stream_id: str) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     try:
         yield f"retry: {FEED_RECONNECT_MS}\n\n"
-        closes_at, refreshed = loop.time() + FEED_SECONDS, loop.time()
+        closes_at = loop.time() + FEED_SECONDS
         try:
             # The learner's event announcements wake the feed when a SUBSCRIBE changes the sets.
             await pubsub.subscribe(announce)
             if not await _feed_follow(client, pubsub, space, held):
                 await pubsub.ping()  # its pong: the feed is ready, with nothing to follow yet
             while loop.time() < closes_at:
-                if stream_id and loop.time() - refreshed > HEARTBEAT_SECONDS:
-                    refreshed = loop.time()
-                    with contextlib.suppress(RedisError, OSError):
-                        await stream_refresh(learner_id=learner_id, stream_id=stream_id)
                 message = await pubsub.get_message(timeout=HEARTBEAT_SECONDS)
                 kind = message["type"] if message else ""
                 if not message or (kind == "message" and message["channel"] == announce):
@@ -1150,9 +1140,6 @@ async def _feed(*, learner_id: str, stream_id: str) -> AsyncIterator[str]:
         with contextlib.suppress(RedisError, OSError):
             await pubsub.aclose()
             await client.aclose()
-        if stream_id:
-            with contextlib.suppress(RedisError, OSError):
-                await stream_unregister(learner_id=learner_id, stream_id=stream_id)
 
 
 @require_GET
@@ -1162,11 +1149,4 @@ async def console_feed(request: HtmxHttpRequest) -> HttpResponse:
     learner_id = await alearner_id(request)
     if learner_id is None:
         return HttpResponseBadRequest("Open the console first: it starts your lab session.")
-    try:
-        stream_id = await stream_register(learner_id=learner_id)
-    except (RedisError, OSError):
-        stream_id = ""  # not counted: the feed itself will say that Redis is away
-    if stream_id is None:
-        message = f"You have {STREAMS_PER_LEARNER} lab pages and feeds open, the limit: close one."
-        return HttpResponse(message, status=429)
-    return sse_response(_feed(learner_id=learner_id, stream_id=stream_id))
+    return await counted_sse_response(learner_id=learner_id, stream=_feed(learner_id=learner_id))

@@ -59,17 +59,11 @@ from .events import (
     learner_channel,
     learner_stream_key,
 )
-from .limits import (
-    STREAMS_PER_LEARNER,
-    rate_limit_allows,
-    stream_refresh,
-    stream_register,
-    stream_unregister,
-)
+from .limits import rate_limit_allows
 from .predictions import PredictionOutcome, prediction_question, prediction_record
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
-from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
+from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 
 LAB = "pubsub"
 TEMPLATE = "labs/pubsub.html"
@@ -808,22 +802,15 @@ async def pubsub_feed(request: HtmxHttpRequest) -> HttpResponse:
         subscription = subscription_parse(request.GET.get("subscribe", ""))
     except ChannelInvalid as error:
         return HttpResponseBadRequest(error.message)
-    try:
-        stream_id = await stream_register(learner_id=learner_id)
-    except (RedisError, OSError):
-        stream_id = ""  # not counted: the feed itself will say that Redis is away
-    if stream_id is None:
-        message = f"You have {STREAMS_PER_LEARNER} lab pages and feeds open, the limit: close one."
-        return HttpResponse(message, status=429)
-    feed = _feed(learner_id=learner_id, subscription=subscription, tab=tab, stream_id=stream_id)
-    return sse_response(feed)
+    feed = _feed(learner_id=learner_id, subscription=subscription, tab=tab)
+    return await counted_sse_response(learner_id=learner_id, stream=feed)
 
 
 def _feed_html(part: str, **context) -> str:
     return render_to_string(f"{TEMPLATE}#{part}", context)
 
 
-async def _feed(*, learner_id: str, subscription: Subscription, tab: str, stream_id: str
+async def _feed(*, learner_id: str, subscription: Subscription, tab: str
                 ) -> AsyncIterator[str]:  # fmt: skip
     client = apubsub_client()
     pubsub = client.pubsub()
@@ -853,12 +840,8 @@ async def _feed(*, learner_id: str, subscription: Subscription, tab: str, stream
             return
         status = _feed_html("feed-status", state="subscribed", subscription=subscription, tab=tab)
         yield sse_event("subscribed", status)
-        closes_at, refreshed = loop.time() + FEED_SECONDS, loop.time()
+        closes_at = loop.time() + FEED_SECONDS
         while loop.time() < closes_at:
-            if stream_id and loop.time() - refreshed > HEARTBEAT_SECONDS:
-                refreshed = loop.time()
-                with contextlib.suppress(RedisError, OSError):
-                    await stream_refresh(learner_id=learner_id, stream_id=stream_id)
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS
             )
@@ -875,6 +858,3 @@ async def _feed(*, learner_id: str, subscription: Subscription, tab: str, stream
         with contextlib.suppress(RedisError, OSError):
             await pubsub.aclose()
             await client.aclose()
-        if stream_id:
-            with contextlib.suppress(RedisError, OSError):
-                await stream_unregister(learner_id=learner_id, stream_id=stream_id)

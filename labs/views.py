@@ -1,5 +1,4 @@
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -17,10 +16,9 @@ from learnsite.learners import alearner_id, learner_for, learner_id_for
 from .events import aevents_read, events_read, learner_channel
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
-from .limits import STREAMS_PER_LEARNER, stream_refresh, stream_register, stream_unregister
 from .registry import LAB_KINDS, LabKind
 from .services import LabError, lab_run_start
-from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event, sse_response
+from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 from .tasks import ping_worker
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -112,34 +110,8 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     after = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0-0"
     if not STREAM_ID.match(after):
         return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
-    try:
-        stream_id = await stream_register(learner_id=learner_id)
-    except (RedisError, OSError):
-        stream_id = ""  # not counted: the stream itself will say that Redis is away
-    if stream_id is None:
-        message = f"You have {STREAMS_PER_LEARNER} lab pages open, the limit: close one."
-        return HttpResponse(message, status=429)
     stream = _event_stream(learner_id=learner_id, kind=kind, lab=lab, after=after)
-    return sse_response(_counted(stream, learner_id=learner_id, stream_id=stream_id))
-
-
-async def _counted(stream: AsyncIterator[str], *, learner_id: str, stream_id: str
-                   ) -> AsyncIterator[str]:  # fmt: skip
-    """The stream, kept in the learner's count of open streams until it closes (for any reason:
-    under ASGI a closed tab cancels the stream at its current await, and ``finally`` runs)."""
-    refreshed = time.monotonic()
-    try:
-        async for chunk in stream:
-            if stream_id and time.monotonic() - refreshed > HEARTBEAT_SECONDS:
-                refreshed = time.monotonic()
-                with contextlib.suppress(RedisError, OSError):
-                    await stream_refresh(learner_id=learner_id, stream_id=stream_id)
-            yield chunk
-    finally:
-        await stream.aclose()
-        if stream_id:
-            with contextlib.suppress(RedisError, OSError):
-                await stream_unregister(learner_id=learner_id, stream_id=stream_id)
+    return await counted_sse_response(learner_id=learner_id, stream=stream)
 
 
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
