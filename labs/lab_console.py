@@ -72,6 +72,14 @@ from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_
 
 LAB = "console"
 
+# Predict, then observe: what the next RPOP or BRPOP of a list takes, against the order of the
+# LPUSHes that filled it.
+OUTCOMES = {
+    "first": "The first job pushed",
+    "last": "The last job pushed",
+    "nil": "Nothing: (nil)",
+}
+
 COMMANDS_PER_MINUTE = 60
 MAX_LINE_BYTES = 1024
 MAX_ARGS = 24  # the command's name included

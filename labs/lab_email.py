@@ -30,6 +30,13 @@ from .runs import WAITING_HINT_AFTER_SECONDS, TimelineEntry
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_rate_check
 
 LAB = "email"
+
+# Predict, then observe: what the next delivered email's request shows. A lesson's 'predict'
+# question maps each of its options to one of these codes ('observes:').
+OUTCOMES = {
+    "waits": "The request waits for the mail server",
+    "returns": "The request returns before the email is sent",
+}
 LATENCY_MIN_MS, LATENCY_MAX_MS, LATENCY_DEFAULT_MS = 100, 500, 300
 LATENCY_INVALID = (
     "Set the mail server's latency to a whole number of milliseconds from "

@@ -42,6 +42,14 @@ from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_run_start
 log = logging.getLogger(__name__)
 
 LAB = "lifecycle"
+
+# Predict, then observe: how the next single-task run ends.
+OUTCOMES = {
+    "success": "SUCCESS at the first try",
+    "retry-success": "RETRY, then SUCCESS",
+    "failure": "FAILURE",
+    "revoked": "REVOKED",
+}
 TASK_NAMES = {"labs.lifecycle_task", "labs.lifecycle_step"}
 
 BEHAVIOURS = {

@@ -7,18 +7,30 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .lab_console import OUTCOMES as CONSOLE_OUTCOMES
 from .lab_console import (
     console_moved_three_jobs,
     console_published_while_two_listen,
     console_runs_fold,
 )
+from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_runs_fold
+from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from .lab_lifecycle import lifecycle_fold
 from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
 from .lab_listen import listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_runs_fold
+from .runs import OUTCOMES as PING_OUTCOMES
 from .runs import runs_fold
+
+# Predict, then observe: where the message of a task held by a worker is. Kept here, not in
+# lab_broker, because lab_broker imports the views, which import this module.
+BROKER_OUTCOMES = {
+    "list": "Still in the queue's list",
+    "unacked": "Taken by the worker, with a copy in unacked",
+    "nowhere": "Nowhere in Redis",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ LAB_KINDS = {
         url_name="labs:ping",
         summary="Queue a real Celery task and watch a worker report each step.",
         template="labs/ping.html",
+        outcomes=PING_OUTCOMES,
         goals={
             "finish-a-run": Goal(
                 description="Queue a task and watch a worker finish it.",
@@ -62,6 +75,7 @@ LAB_KINDS = {
         url_name="labs:broker",
         summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
         template="labs/broker.html",
+        outcomes=BROKER_OUTCOMES,
     ),
     "email": LabKind(
         title="Offload the slow email",
@@ -69,6 +83,7 @@ LAB_KINDS = {
         summary="Send a real email inside the request, then through a worker, and time both.",
         template="labs/email.html",
         fold=email_runs_fold,
+        outcomes=EMAIL_OUTCOMES,
         goals={
             "compare-both": Goal(
                 description="Send one email each way and see both delivered.",
@@ -86,6 +101,7 @@ LAB_KINDS = {
         "limits, cancelling, a chain and a group, and a worker killed mid-task.",
         template="labs/lifecycle.html",
         fold=lifecycle_fold,
+        outcomes=LIFECYCLE_OUTCOMES,
     ),
     "pubsub": LabKind(
         title="Publish and subscribe",
@@ -126,6 +142,7 @@ LAB_KINDS = {
         "and pop a list queue, add to a stream and read it.",
         template="labs/console.html",
         fold=console_runs_fold,
+        outcomes=CONSOLE_OUTCOMES,
         goals={
             "publish-while-two-listen": Goal(
                 description="Publish 'New data available' on updates while two subscribers listen.",

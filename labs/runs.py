@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 WAITING_HINT_AFTER_SECONDS = 3.0
 RUNS_SHOWN = 5
 
+# Predict, then observe (the ping lab, as "this site's own stream"): what a page shows of a run
+# whose stream was dropped and resumed while the run was going.
+OUTCOMES = {
+    "all": "Every step, once",
+    "gap": "Some steps are missing",
+    "twice": "Some steps appear twice",
+}
+
 # Statuses only move forward, so a late or repeated event never turns a run back.
 STATUS_RANK = {"queued": 0, "started": 1, "running": 2, "succeeded": 3, "failed": 3}
 STATUS_LABELS = {
