@@ -16,7 +16,6 @@ of the sandbox's points, and the task's own ``published`` and ``killed`` points)
 """
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import os
@@ -32,17 +31,16 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_for, learner_id_for
+from learnsite.learners import learner_id_for
 from learnsite.redis import redis_client
 
 from .events import event_publish, events_read
 from .lab_pubsub import CHANNEL_PREFIX
-from .predictions import PredictionOutcome, prediction_question, prediction_record
+from .predictions import PredictionPairing, Runs
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_run_start
 
@@ -323,7 +321,6 @@ class ListenRun:
     points: list[dict] = field(default_factory=list)
     result: dict = field(default_factory=dict)
     error: str = ""
-    prediction: PredictionOutcome | None = None
     waiting: bool = False
     modes: list[ModeSummary] = field(default_factory=list)
     chart: "ListenChart | None" = None
@@ -364,34 +361,30 @@ class ListenRun:
         )
 
 
-class ListenRuns(list):
-    """The runs, newest first, and a prediction not yet paired with a run."""
-
-    pending_prediction: PredictionOutcome | None
-
-
 RUNS_SHOWN = 3
 
 
-def listen_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ListenRuns:
+def listen_observed(run: ListenRun) -> str | None:
+    """Which ways kept answering all along, once the run has been killed at its limit; None
+    for a run that fits none of the outcomes."""
+    if run.status != "succeeded":
+        return None
+    _summarize(run)  # all its points are in: the last batch comes before "succeeded"
+    return _OBSERVED.get(run.kept_answering)
+
+
+def listen_runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     runs: dict[str, ListenRun] = {}
-    pending: PredictionOutcome | None = None
+    pairing = PredictionPairing()
     for _event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
-        if kind == "predicted" and event.get("choice") in OUTCOMES:
-            choice = event["choice"]
-            pending = PredictionOutcome(
-                choice=choice, choice_label=event.get("label") or OUTCOMES[choice]
-            )
-            continue
-        if not run_id:
+        if pairing.take(event) or not run_id:
             continue
         run = runs.get(run_id)
         if run is None:
             if kind != "queued":
                 continue  # its start fell out of the capped event stream
             run = runs[run_id] = ListenRun(id=run_id, queued_at=event.get("at", 0.0))
-            run.prediction, pending = pending, None
         status = kind
         if kind == "started":
             run.worker = event.get("worker", "")
@@ -406,20 +399,13 @@ def listen_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ListenRun
             run.error = event.get("error", "")
         if status in STATUS and STATUS[status][0] >= STATUS[run.status][0]:
             run.status = status
+        pairing.seen(run)
     for run in runs.values():
         run.waiting = run.status == "queued" and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
         _summarize(run)
-        if run.prediction is not None and run.status == "succeeded":
-            observed = _OBSERVED.get(run.kept_answering, "other")
-            label = OUTCOMES.get(observed) or "Only " + " and ".join(
-                MODE_LABELS[mode] for mode in MODES if mode in run.kept_answering
-            )
-            run.prediction = dataclasses.replace(
-                run.prediction, observed=observed, observed_label=label
-            )
     newest = sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)
-    shown = ListenRuns(newest[:RUNS_SHOWN])
-    shown.pending_prediction = pending
+    shown = Runs(newest[:RUNS_SHOWN])
+    shown.prediction = pairing.latest
     return shown
 
 
@@ -575,10 +561,7 @@ def _lab_views():
 
 
 def _page_context() -> dict:
-    question = prediction_question(lab=LAB)
     return {
-        "prediction": question.current_version if question else None,
-        "prediction_url": reverse("labs:listen-predict"),
         "limit_seconds": LIMIT_SECONDS,
         "heartbeat_ms": HEARTBEAT_MS,
         "publish_at": PUBLISH_AT_SECONDS,
@@ -608,17 +591,3 @@ def listen_start(request: HtmxHttpRequest) -> HttpResponse:
     except LabError as error:
         return _answer(request, error=error)
     return _answer(request, {"run_id": run_id})
-
-
-@require_POST
-def listen_predict(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        label = prediction_record(
-            learner=learner_for(request),
-            lab=LAB,
-            version_id=request.POST.get("version", ""),
-            choice=request.POST.get("choice", ""),
-        )
-    except LabError as error:
-        return _answer(request, error=error)
-    return _answer(request, {"predicted": label})

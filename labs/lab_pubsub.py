@@ -26,7 +26,6 @@ Events (all with ``lab: "pubsub"``): ``published`` (with ``receivers``, PUBLISH'
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import re
 import secrets
@@ -47,7 +46,7 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_for, learner_id_for
+from learnsite.learners import alearner_id, learner_id_for
 from learnsite.redis import apubsub_client, redis_client
 
 from .events import (
@@ -60,7 +59,7 @@ from .events import (
     learner_stream_key,
 )
 from .limits import rate_limit_allows
-from .predictions import PredictionOutcome, prediction_question, prediction_record
+from .predictions import PredictionPairing, Runs
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
@@ -107,10 +106,6 @@ SUBSCRIBER_LINES_SHOWN = 30
 # Predict, then observe: what the next PUBLISH's reply can show. A lesson's 'predict' question
 # maps each of its options to one of these codes ('observes:').
 OUTCOMES = {"0": "None", "1": "One", "2": "Two", "3+": "Three or more"}
-
-
-def _observed_choice(receivers: int) -> str:
-    return "3+" if receivers >= 3 else str(receivers)
 
 
 class ChannelInvalid(LabError):
@@ -491,12 +486,17 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
 
 @dataclass
 class Publish:
+    id: str  # its event's id
     channel: str
     data: str
     receivers: int
     at: float
     received_by: list[str] = field(default_factory=list)
-    prediction: PredictionOutcome | None = None
+
+
+def pubsub_observed(publish: Publish) -> str:
+    """How many subscribers the PUBLISH reached, as an outcome code."""
+    return "3+" if publish.receivers >= 3 else str(publish.receivers)
 
 
 @dataclass
@@ -544,14 +544,14 @@ class SubscriberRun:
         return " ".join(self.channels + self.patterns)
 
 
-class PubsubRuns(list):
+class PubsubRuns(Runs):
     """The Python subscriber's runs, newest first (what the lab stream watches), and the rest of
-    the page: the three panels, the prediction, and whether the lesson's point was seen."""
+    the page: the three panels, the prediction (answered by the next PUBLISH), and whether the
+    lesson's point was seen."""
 
     publishes: list[Publish]
     list_actions: list[PanelAction]
     stream_actions: list[PanelAction]
-    prediction: PredictionOutcome | None
     lost_and_kept: bool
 
 
@@ -560,30 +560,22 @@ def pubsub_runs_fold(events: list[tuple[str, dict]], *, now: float) -> PubsubRun
     publishes: list[Publish] = []
     list_actions: list[PanelAction] = []
     stream_actions: list[PanelAction] = []
-    pending: PredictionOutcome | None = None
-    latest: PredictionOutcome | None = None
+    pairing = PredictionPairing()
     lost: set[tuple[str, str]] = set()  # (channel, message) published with nobody listening
     lost_and_kept = False
-    for _event_id, event in events:
+    for event_id, event in events:
         kind, at = event.get("kind"), event.get("at", 0.0)
-        if kind == "predicted" and event.get("choice") in OUTCOMES:
-            choice = event["choice"]
-            pending = latest = PredictionOutcome(
-                choice=choice, choice_label=event.get("label") or OUTCOMES[choice]
-            )
-        elif kind == "published":
+        if pairing.take(event):
+            continue
+        if kind == "published":
             publish = Publish(
+                id=event_id,
                 channel=event.get("channel", ""),
                 data=event.get("data", ""),
                 receivers=int(event.get("receivers", 0)),
                 at=at,
             )
-            if pending is not None:
-                observed = _observed_choice(publish.receivers)
-                publish.prediction = latest = dataclasses.replace(
-                    pending, observed=observed, observed_label=OUTCOMES[observed]
-                )
-                pending = None
+            pairing.seen(publish)
             if publish.receivers == 0:
                 lost.add((publish.channel, publish.data))
             publishes.append(publish)
@@ -605,7 +597,7 @@ def pubsub_runs_fold(events: list[tuple[str, dict]], *, now: float) -> PubsubRun
     shown.publishes = publishes[::-1][:PUBLISHES_SHOWN]
     shown.list_actions = list_actions[::-1][:PANEL_ACTIONS_SHOWN]
     shown.stream_actions = stream_actions[::-1][:PANEL_ACTIONS_SHOWN]
-    shown.prediction = latest
+    shown.prediction = pairing.latest
     shown.lost_and_kept = lost_and_kept
     return shown
 
@@ -687,8 +679,6 @@ def _page(request: HtmxHttpRequest, *, subscribe: str, error: LabError | None = 
         "subscription": subscription,
         "tab": tab,
         "feed_url": _feed_url(subscription, tab),
-        "prediction": _prediction_shown(),
-        "prediction_url": reverse("labs:pubsub-predict"),
         "vias": VIAS,
         "name_max": NAME_MAX_CHARS,
         "message_max": MESSAGE_MAX_CHARS,
@@ -696,11 +686,6 @@ def _page(request: HtmxHttpRequest, *, subscribe: str, error: LabError | None = 
         "feed_minutes": FEED_SECONDS // 60,
     }
     return _lab_views().lab_page(request, LAB, context=context, error=error)
-
-
-def _prediction_shown():
-    question = prediction_question(lab=LAB)
-    return question.current_version if question else None
 
 
 def _answer(request: HtmxHttpRequest, context: dict | None = None, *,
@@ -772,20 +757,6 @@ def pubsub_subscriber_stop(request: HtmxHttpRequest) -> HttpResponse:
     except LabError as error:
         return _answer(request, error=error)
     return _answer(request, {"stopping": run_id})
-
-
-@require_POST
-def pubsub_predict(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        label = prediction_record(
-            learner=learner_for(request),
-            lab=LAB,
-            version_id=request.POST.get("version", ""),
-            choice=request.POST.get("choice", ""),
-        )
-    except LabError as error:
-        return _answer(request, error=error)
-    return _answer(request, {"predicted": label})
 
 
 @require_GET

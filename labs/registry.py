@@ -18,9 +18,9 @@ from .lab_email import email_runs_fold
 from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from .lab_lifecycle import lifecycle_fold
 from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
-from .lab_listen import listen_runs_fold
+from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
-from .lab_pubsub import pubsub_runs_fold
+from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import OUTCOMES as PING_OUTCOMES
 from .runs import runs_fold
 
@@ -52,8 +52,12 @@ class LabKind:
     # A lesson's ```lab block names one of these as its goal; a met goal counts as done.
     goals: dict[str, Goal] = field(default_factory=dict)
     # What a run can show, by outcome code: a lesson's 'predict' question for this lab maps each
-    # option to one ('observes:'). A lab without outcomes asks no prediction.
+    # option to one ('observes:').
     outcomes: dict[str, str] = field(default_factory=dict)
+    # How one of the runs the fold returns came out, as an outcome code; None while it cannot
+    # tell (the run is not over, or shows none of them). The page asks a prediction only of a
+    # lab with outcomes and this (labs/predictions.py).
+    observed: Callable[..., str | None] | None = None
 
 
 LAB_KINDS = {
@@ -111,6 +115,7 @@ LAB_KINDS = {
         template="labs/pubsub.html",
         fold=pubsub_runs_fold,
         outcomes=PUBSUB_OUTCOMES,
+        observed=pubsub_observed,
         goals={
             "message-lost-and-kept": Goal(
                 description="Send a message with nobody subscribed, see it lost on the channel "
@@ -127,6 +132,7 @@ LAB_KINDS = {
         template="labs/listen.html",
         fold=listen_runs_fold,
         outcomes=LISTEN_OUTCOMES,
+        observed=listen_observed,
         goals={
             "see-the-freeze": Goal(
                 description="Run the sandbox and see listen() stop answering while another "

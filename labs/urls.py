@@ -6,6 +6,7 @@ app_name = "labs"
 urlpatterns = [
     path("", views.lab_index, name="index"),
     path("<slug:kind>/events/", views.lab_events, name="events"),
+    path("<slug:kind>/predict/", views.lab_predict, name="predict"),
     path("ping/", views.ping_lab, name="ping"),
     path("ping/start/", views.ping_start, name="ping-start"),
     path("broker/", lab_broker.broker_lab, name="broker"),
@@ -27,7 +28,6 @@ urlpatterns = [
     path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
     path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),
     path("pubsub/read/", lab_pubsub.pubsub_read, name="pubsub-read"),
-    path("pubsub/predict/", lab_pubsub.pubsub_predict, name="pubsub-predict"),
     path(
         "pubsub/subscriber/start/",
         lab_pubsub.pubsub_subscriber_start,
@@ -38,7 +38,6 @@ urlpatterns = [
     ),
     path("listen/", lab_listen.listen_lab, name="listen"),
     path("listen/start/", lab_listen.listen_start, name="listen-start"),
-    path("listen/predict/", lab_listen.listen_predict, name="listen-predict"),
     path("console/", lab_console.console_lab, name="console"),
     path("console/run/", lab_console.console_run, name="console-run"),
     path("console/feed/", lab_console.console_feed, name="console-feed"),

@@ -2,11 +2,14 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
@@ -16,6 +19,7 @@ from learnsite.learners import alearner_id, learner_for, learner_id_for
 from .events import aevents_read, events_read, learner_channel
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
+from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind
 from .services import LabError, lab_run_start
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
@@ -34,7 +38,8 @@ def _of_lab(events: list[tuple[str, dict]], kind: str) -> list[tuple[str, dict]]
 
 def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None,
              error: LabError | None = None) -> HttpResponse:  # fmt: skip
-    """A lab's page, with the learner's runs of that lab as they stand now."""
+    """A lab's page, with the learner's runs of that lab as they stand now, and the prediction
+    it asks: the one of the lesson the learner came from (``?lesson=``), if it has one."""
     lab = LAB_KINDS[kind]
     learner_id = learner_id_for(request)
     try:
@@ -46,6 +51,8 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     met = lab_goals_met(lab=lab, runs=runs)
     lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
+    lesson = request.GET.get("lesson", "")
+    question = prediction_question(lab=kind, lesson=lesson)
     page = {
         "lab": lab,
         "lab_kind": kind,
@@ -54,6 +61,8 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         "after": events[-1][0] if events else "0-0",
         "broker_error": broker_error,
         "error": error,
+        "prediction": question.current_version if question else None,
+        "from_lesson": lesson,
         **(context or {}),
     }
     return render(request, lab.template, page, status=error.status if error else 200)
@@ -78,6 +87,34 @@ def lab_started(request: HtmxHttpRequest, kind: str, start) -> HttpResponse:
     if not request.htmx:
         return redirect(LAB_KINDS[kind].url_name)
     return render(request, "labs/_start_result.html", {"run_id": run_id})
+
+
+@require_POST
+def lab_predict(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """The learner's prediction, before a run of the lab ``kind``: with htmx, the answer for the
+    form's status line; without, back to the lab page (and the lesson it was reached from),
+    which shows the same."""
+    lab = LAB_KINDS.get(kind)
+    if lab is None:
+        raise Http404("No such lab.")
+    try:
+        label = prediction_record(
+            learner=learner_for(request),
+            lab=kind,
+            version_id=request.POST.get("version", ""),
+            choice=request.POST.get("choice", ""),
+        )
+    except LabError as error:
+        messages.error(request, error.message)
+        status = error.status
+    else:
+        messages.success(request, f"Prediction recorded: {label}.")
+        status = 200
+    if request.htmx:
+        return render(request, "labs/_prediction.html#result", status=status)
+    lesson = request.POST.get("lesson", "")
+    url = reverse(lab.url_name)
+    return redirect(f"{url}?{urlencode({'lesson': lesson})}" if lesson else url)
 
 
 @require_GET

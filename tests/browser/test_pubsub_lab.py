@@ -51,7 +51,7 @@ def test_a_prediction_then_what_the_publish_showed(page, redis_url, tmp_path):
     open_subscribed(page)
     page.get_by_label("Two", exact=True).check()
     page.get_by_role("button", name="Record my prediction").click()
-    expect(page.locator("#pubsub-result")).to_contain_text("Prediction recorded: Two")
+    expect(page.locator("#prediction-result")).to_contain_text("Prediction recorded: Two")
     outcome = page.locator(".prediction-outcome")
     expect(outcome).to_contain_text("You predicted Two. Now publish")
 
