@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from .events import event_publish
 from .mail_server import LAB_HEADER, LATENCY_HEADER, LEARNER_HEADER, RUN_HEADER
+from .predictions import PredictionPairing, Runs
 from .runs import WAITING_HINT_AFTER_SECONDS, TimelineEntry
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_rate_check
 
@@ -199,17 +200,26 @@ class EmailRun:
         return MODES.get(self.mode, "")
 
 
-class EmailRuns(list):
+class EmailRuns(Runs):
     """The runs shown, newest first, with the chart of the recent runs of both kinds."""
 
     chart: "EmailChart | None" = None
 
 
+def email_observed(run: EmailRun) -> str | None:
+    """Once the email is delivered: did its request wait for the mail server (its server time
+    is at least the latency the server held its reply for) or return before?"""
+    if run.delivered_ms is None or run.request_ms is None:
+        return None
+    return "waits" if run.request_ms >= run.latency_ms else "returns"
+
+
 def email_runs_fold(events: list[tuple[str, dict]], *, now: float) -> EmailRuns:
     runs: dict[str, EmailRun] = {}
+    pairing = PredictionPairing()
     for _event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
-        if kind not in LABELS or not run_id:
+        if pairing.take(event) or kind not in LABELS or not run_id:
             continue
         run = runs.get(run_id)
         if run is None:
@@ -238,11 +248,13 @@ def email_runs_fold(events: list[tuple[str, dict]], *, now: float) -> EmailRuns:
         run.timeline.append(
             TimelineEntry(kind=kind, label=LABELS[kind], offset_ms=offset_ms, detail=detail)
         )
+        pairing.seen(run)
     for run in runs.values():
         run.waiting = run.status == "queued" and now - run.started_at >= WAITING_HINT_AFTER_SECONDS
     newest_first = sorted(runs.values(), key=lambda run: run.started_at, reverse=True)
     shown = EmailRuns(newest_first[:RUNS_SHOWN])
     shown.chart = email_chart(newest_first)
+    shown.prediction = pairing.latest
     return shown
 
 

@@ -36,6 +36,7 @@ from learnsite.learners import learner_id_for
 
 from . import tasks
 from .events import event_publish, events_read
+from .predictions import PredictionPairing, Runs
 from .runs import RUNS_SHOWN, WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, lab_run_start
 
@@ -454,11 +455,24 @@ def _canvas_state(nodes: list[CanvasNode]) -> str:
     return "PENDING" if states == {"PENDING"} else "STARTED"
 
 
-def lifecycle_fold(events: list[tuple[str, dict]], *, now: float) -> list[LifecycleRun]:
+def lifecycle_observed(run: LifecycleRun) -> str | None:
+    """How a single task's run ended; None for a chain or a group, or a run not over."""
+    if run.shape:
+        return None
+    if run.state == "SUCCESS":
+        retried = any(entry.state == "RETRY" for entry in run.timeline)
+        return "retry-success" if retried else "success"
+    return {"FAILURE": "failure", "REVOKED": "revoked"}.get(run.state)
+
+
+def lifecycle_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     """The learner's most recent lifecycle runs as of ``now``, newest first."""
     runs: dict[str, LifecycleRun] = {}
+    pairing = PredictionPairing()
     for _event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
+        if pairing.take(event):
+            continue
         if kind == "queued" and run_id and run_id not in runs:
             run = runs[run_id] = LifecycleRun(
                 id=run_id,
@@ -472,6 +486,7 @@ def lifecycle_fold(events: list[tuple[str, dict]], *, now: float) -> list[Lifecy
                     CanvasNode(number=n, task_id=f"{run.task_id}-{n}") for n in range(1, size + 1)
                 ]
             run.timeline.append(TimelineEntry("PENDING", event["at"], 0))
+            pairing.seen(run)
             continue
         run = runs.get(run_id)
         if run is None:  # its "queued" event is older than the stream keeps
@@ -495,12 +510,15 @@ def lifecycle_fold(events: list[tuple[str, dict]], *, now: float) -> list[Lifecy
                 run.error = event.get("error", "")
         entry = TimelineEntry(event["state"], event["at"], offset_ms, _detail(event), node)
         run.timeline.append(entry)
+        pairing.seen(run)
     for run in runs.values():
         if run.nodes:
             run.state = _canvas_state(run.nodes)
             run.percent = sum(n.percent for n in run.nodes) // len(run.nodes)
         run.waiting = run.state == "PENDING" and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
-    return sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN]
+    shown = Runs(sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN])
+    shown.prediction = pairing.latest
+    return shown
 
 
 # ---- Views

@@ -14,9 +14,9 @@ from .lab_console import (
     console_runs_fold,
 )
 from .lab_email import OUTCOMES as EMAIL_OUTCOMES
-from .lab_email import email_runs_fold
+from .lab_email import email_observed, email_runs_fold
 from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
-from .lab_lifecycle import lifecycle_fold
+from .lab_lifecycle import lifecycle_fold, lifecycle_observed
 from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
 from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
@@ -88,6 +88,7 @@ LAB_KINDS = {
         template="labs/email.html",
         fold=email_runs_fold,
         outcomes=EMAIL_OUTCOMES,
+        observed=email_observed,
         goals={
             "compare-both": Goal(
                 description="Send one email each way and see both delivered.",
@@ -106,6 +107,7 @@ LAB_KINDS = {
         template="labs/lifecycle.html",
         fold=lifecycle_fold,
         outcomes=LIFECYCLE_OUTCOMES,
+        observed=lifecycle_observed,
     ),
     "pubsub": LabKind(
         title="Publish and subscribe",
