@@ -16,6 +16,8 @@ celery 5.7):
 
 Everything here only reads, with bounded commands. A message is the learner's when its task id
 is one recorded in the learner's own "queued" events; nothing in the request names a Redis key.
+The page's first read while a worker holds the learner's countdown task records where it found
+the message (a ``found`` event, in the learner's own event stream): what a prediction observes.
 """
 
 import base64
@@ -41,9 +43,15 @@ from .limits import rate_limit_allows
 from .runs import LabRun, runs_fold
 from .services import LabError, lab_run_start
 from .tasks import broker_specimen
-from .views import BROKER_PAUSED, lab_page, lab_started
 
 LAB = "broker"
+
+# Predict, then observe: where the message of a task held by a worker is.
+OUTCOMES = {
+    "list": "Still in the queue's list",
+    "unacked": "Taken by the worker, with a copy in unacked",
+    "nowhere": "Nowhere in Redis",
+}
 SPECIMEN_STEPS = 4
 SPECIMEN_STEP_SECONDS = 1.0
 # The second button's countdown: long enough to watch the worker hold the message.
@@ -421,11 +429,36 @@ def broker_specimen_execute(*, learner_id: str, run_id: str, worker: str) -> dic
 
 def broker_run_start(*, learner_id: str, hold_seconds: int = 0) -> str:
     """Queue a specimen for the learner; with ``hold_seconds``, as a countdown (ETA) task."""
-    task = broker_specimen.signature(countdown=hold_seconds) if hold_seconds else broker_specimen
-    return lab_run_start(learner_id=learner_id, lab=LAB, task=task)
+    return lab_run_start(
+        learner_id=learner_id, lab=LAB, task=broker_specimen, countdown=hold_seconds
+    )
 
 
-# Views.
+def broker_found_record(*, learner_id: str, snapshot: BrokerSnapshot) -> None:
+    """Record where the snapshot found the message of the learner's countdown task, if this is
+    the first read of it while a worker holds it (sent, not started)."""
+    run = snapshot.run
+    if run is None or not run.countdown or run.status != "queued" or run.found:
+        return
+    where = "list" if snapshot.inspected else "unacked" if snapshot.unacked else "nowhere"
+    event = {"kind": "found", "lab": LAB, "run": run.id, "where": where}
+    event_publish(learner_id=learner_id, event=event)
+
+
+def broker_observed(run: LabRun) -> str | None:
+    """Where the first read while a worker held the run's task found its message."""
+    return run.found or None
+
+
+# Views. labs.views imports the registry, and the registry imports this module, so the view
+# helpers are looked up when a view runs (workers import this module, never views).
+
+
+def _lab_views():
+    from . import views
+
+    return views
+
 
 HOLD_CHOICES = {"0": 0, str(HOLD_SECONDS): HOLD_SECONDS}
 BAD_RUN_ID = "A run id is 8 to 32 characters from 0-9 and a-f."
@@ -454,10 +487,11 @@ def _inspector(*, learner_id: str, run_id: str | None) -> tuple[dict, int]:
         if not allowed:
             return context | {"inspector_error": SNAPSHOTS_LIMITED}, 429
         context["snapshot"] = broker_snapshot(learner_id=learner_id, run_id=run_id)
+        broker_found_record(learner_id=learner_id, snapshot=context["snapshot"])
     except RunNotFound:
         raise Http404("None of your recent runs of this lab has that id.") from None
     except (RedisError, OSError):
-        return context | {"inspector_error": BROKER_PAUSED}, 503
+        return context | {"inspector_error": _lab_views().BROKER_PAUSED}, 503
     return context, 200
 
 
@@ -469,7 +503,8 @@ def broker_lab(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(BAD_RUN_ID)
     context, _status = _inspector(learner_id=learner_id_for(request), run_id=run_id)
     specimen_seconds = round(SPECIMEN_STEPS * SPECIMEN_STEP_SECONDS)
-    return lab_page(request, LAB, context=context | {"specimen_seconds": specimen_seconds})
+    context |= {"specimen_seconds": specimen_seconds}
+    return _lab_views().lab_page(request, LAB, context=context)
 
 
 @require_POST
@@ -482,7 +517,7 @@ def broker_start(request: HtmxHttpRequest) -> HttpResponse:
             raise LabError(f"Choose no countdown or a {HOLD_SECONDS} s countdown.")
         return broker_run_start(learner_id=learner_id, hold_seconds=HOLD_CHOICES[hold])
 
-    response = lab_started(request, LAB, start)
+    response = _lab_views().lab_started(request, LAB, start)
     if request.htmx and response.status_code == 200:
         response["HX-Trigger"] = "broker-queued"  # the page reads Redis for the new run at once
     return response

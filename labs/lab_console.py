@@ -67,6 +67,7 @@ from learnsite.learners import alearner_id, learner_id_for
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel
 from .lab_pubsub import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
 from .limits import rate_limit_allows
+from .predictions import PredictionPairing, Runs
 from .services import BROKER_DOWN, BrokerUnavailable, RateLimited
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 
@@ -943,9 +944,12 @@ class ConsoleEntry:
     note: str = ""
     facts: dict = field(default_factory=dict)
     waiting: bool = False
+    # An RPOP or BRPOP: which of the list's LPUSHed jobs it took, as an outcome code ("first",
+    # "last", "nil"), or "" when that says nothing (a job in the middle, the only one...).
+    took: str = ""
 
 
-class ConsoleRuns(list):
+class ConsoleRuns(Runs):
     """Every console entry, oldest first (the goals read them in order)."""
 
     @property
@@ -963,14 +967,49 @@ class ConsoleRuns(list):
 
 def console_runs_fold(events: list[tuple[str, dict]], *, now: float) -> ConsoleRuns:
     entries = ConsoleRuns()
+    pairing = PredictionPairing()
+    jobs: dict[str, list[str]] = {}  # each list's LPUSHed jobs still in it, first pushed first
     for event_id, event in events:
         kind = event.get("kind")
+        if pairing.take(event):
+            continue
         if kind == "command":
             entry = ConsoleEntry(id=event_id, kind=kind, at=event["at"], status=event["status"])
             entry.name, entry.line, entry.text = event["name"], event["line"], event["text"]
             entry.note, entry.facts = event.get("note", ""), event.get("facts") or {}
+            _jobs_follow(jobs, entry)
             entries.append(entry)
+            pairing.seen(entry)
+    entries.prediction = pairing.latest
     return entries
+
+
+def _jobs_follow(jobs: dict[str, list[str]], entry: ConsoleEntry) -> None:
+    """Follow the jobs LPUSHed onto each list and taken off it; say which one an RPOP or a
+    BRPOP took (``entry.took``)."""
+    if entry.status != "ok":
+        return
+    key, values = entry.facts.get("key"), entry.facts.get("values", [])
+    waiting = jobs.setdefault(key, []) if key else []
+    if entry.name == "LPUSH":
+        waiting.extend(values)
+        return
+    if entry.name not in ("LPOP", "RPOP", "BRPOP"):
+        return
+    if entry.name != "LPOP":
+        first, last = (waiting[0], waiting[-1]) if waiting else (None, None)
+        if not values:
+            entry.took = "nil"
+        elif first != last:  # with one job waiting, it is the first and the last
+            entry.took = {first: "first", last: "last"}.get(values[0], "")
+    for value in values:
+        if value in waiting:
+            waiting.remove(value)
+
+
+def console_observed(entry: ConsoleEntry) -> str | None:
+    """Which of the list's LPUSHed jobs an RPOP or BRPOP took."""
+    return entry.took or None
 
 
 # Goals, checked from the fold.

@@ -7,9 +7,12 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .lab_broker import OUTCOMES as BROKER_OUTCOMES
+from .lab_broker import broker_observed
 from .lab_console import OUTCOMES as CONSOLE_OUTCOMES
 from .lab_console import (
     console_moved_three_jobs,
+    console_observed,
     console_published_while_two_listen,
     console_runs_fold,
 )
@@ -23,14 +26,6 @@ from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import OUTCOMES as PING_OUTCOMES
 from .runs import runs_fold
-
-# Predict, then observe: where the message of a task held by a worker is. Kept here, not in
-# lab_broker, because lab_broker imports the views, which import this module.
-BROKER_OUTCOMES = {
-    "list": "Still in the queue's list",
-    "unacked": "Taken by the worker, with a copy in unacked",
-    "nowhere": "Nowhere in Redis",
-}
 
 
 @dataclass(frozen=True)
@@ -80,6 +75,7 @@ LAB_KINDS = {
         summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
         template="labs/broker.html",
         outcomes=BROKER_OUTCOMES,
+        observed=broker_observed,
     ),
     "email": LabKind(
         title="Offload the slow email",
@@ -151,6 +147,7 @@ LAB_KINDS = {
         template="labs/console.html",
         fold=console_runs_fold,
         outcomes=CONSOLE_OUTCOMES,
+        observed=console_observed,
         goals={
             "publish-while-two-listen": Goal(
                 description="Publish 'New data available' on updates while two subscribers listen.",

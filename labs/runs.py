@@ -1,11 +1,15 @@
 """Lab runs as the learner sees them, folded from their recorded events.
 
 A run's events, in order: ``queued`` (by the web request), ``started`` (by the worker), any
-number of ``progress``, then ``succeeded`` or ``failed``. The fold is a pure function of the
-events, so the page, a fresh stream and a reconnected stream all show the same thing.
+number of ``progress``, then ``succeeded`` or ``failed``; and, for a run of the broker lab sent
+with a countdown, ``found``: where the page's first read of Redis while a worker held it found
+its message. The fold is a pure function of the events, so the page, a fresh stream and a
+reconnected stream all show the same thing.
 """
 
 from dataclasses import dataclass, field
+
+from .predictions import PredictionPairing, Runs
 
 # A run still queued after this long gets an explanation instead of a silent spinner.
 WAITING_HINT_AFTER_SECONDS = 3.0
@@ -52,6 +56,8 @@ class LabRun:
     queued_at: float
     task_id: str = ""
     options: dict = field(default_factory=dict)
+    countdown: int = 0  # seconds a worker holds the task before running it
+    found: str = ""  # the broker lab's first read while held: "list", "unacked" or "nowhere"
     status: str = "queued"
     percent: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -65,11 +71,19 @@ class LabRun:
         return STATUS_LABELS[self.status]
 
 
-def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
+def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     """The learner's most recent runs as of ``now``, newest first."""
     runs: dict[str, LabRun] = {}
+    pairing = PredictionPairing()
     for _event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
+        if pairing.take(event):
+            continue
+        if kind == "found" and run_id in runs:
+            run = runs[run_id]
+            run.found = run.found or event.get("where", "")
+            pairing.seen(run)
+            continue
         if kind not in LABELS or not run_id:
             continue
         run = runs.get(run_id)
@@ -77,6 +91,7 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
             run = runs[run_id] = LabRun(id=run_id, lab=event.get("lab", ""), queued_at=event["at"])
         if kind == "queued":
             run.task_id, run.options = event.get("task_id", ""), event.get("options", {})
+            run.countdown = int(event.get("countdown", 0))
         detail = ""
         if kind == "progress":
             run.percent = int(event.get("percent", run.percent))
@@ -98,6 +113,9 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
                 detail=detail,
             )
         )
+        pairing.seen(run)
     for run in runs.values():
         run.waiting = run.status == "queued" and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
-    return sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN]
+    shown = Runs(sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN])
+    shown.prediction = pairing.latest
+    return shown

@@ -91,17 +91,21 @@ def lab_rate_check(*, learner_id: str, lab: str) -> None:
         )
 
 
-def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = None) -> str:
-    """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments)
-    for the learner, within their limits; returns the run id at once."""
+def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = None,
+                  countdown: int = 0) -> str:  # fmt: skip
+    """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments and
+    sent with ``countdown``, if any) for the learner, within their limits; returns the run id
+    at once."""
     try:
         _limits_check(learner_id=learner_id, lab=lab)
         run_id, task_id = secrets.token_hex(4), str(uuid.uuid4())
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
         queued = {"kind": "queued", "run": run_id, "lab": lab, "task_id": task_id}
-        event_publish(learner_id=learner_id, event=queued | {"options": options or {}})
+        queued |= {"options": options or {}, "countdown": countdown}
+        event_publish(learner_id=learner_id, event=queued)
         kwargs = {"learner_id": learner_id, "run_id": run_id, **(options or {})}
-        task.apply_async(kwargs=kwargs, task_id=task_id, retry=False)
+        sending = {"countdown": countdown} if countdown else {}
+        task.apply_async(kwargs=kwargs, task_id=task_id, retry=False, **sending)
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     return run_id
