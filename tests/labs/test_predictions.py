@@ -10,10 +10,12 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from labs.lab_console import OUTCOMES as CONSOLE_OUTCOMES
+from labs.lab_console import console_runs_fold
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
+from labs.lab_lifecycle import lifecycle_fold
 from learnsite.learners import SESSION_KEY
-from quiz.models import Answer
+from quiz.models import Answer, Question
 from tests.http import LiveClient
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
@@ -177,3 +179,176 @@ def test_the_console_compares_the_job_a_pop_takes_with_the_order_they_were_pushe
     predict(client, "console", CONSOLE_OUTCOMES["nil"])
     console(client, "BRPOP nothing-here 0.1")
     assert outcome_in(client.get("/labs/console/").text) == ("nil", "nil")
+
+
+def lifecycle_events(*events: tuple) -> list[tuple[str, dict]]:
+    """Lifecycle lab events, one a second: ("predicted", choice), ("queued", run[, shape]) or
+    (state, run) for a state the worker reports."""
+    folded = []
+    for second, (kind, value, *shape) in enumerate(events, start=1):
+        if kind == "predicted":
+            event = {"kind": kind, "choice": value}
+        elif kind == "queued":
+            event = {"kind": kind, "run": value, "options": {"shape": shape[0]} if shape else {}}
+        else:
+            event = {"kind": "state", "run": value, "state": kind}
+        folded.append((f"{second}-0", {"lab": "lifecycle", "at": float(second), **event}))
+    return folded
+
+
+def test_a_prediction_is_answered_by_the_first_run_begun_after_it_that_shows_an_outcome():
+    events = lifecycle_events(
+        ("queued", "before"),
+        ("predicted", "success"),
+        ("queued", "group", "group"),
+        ("queued", "slow"),
+        ("queued", "fast"),
+        ("SUCCESS", "before"),  # begun before the prediction: not its run
+        ("SUCCESS", "group"),  # a group: says nothing of how one task ends
+        ("FAILURE", "fast"),
+        ("SUCCESS", "slow"),  # ends after "fast": too late
+    )
+    prediction = lifecycle_fold(events, now=100.0).prediction
+    assert (prediction.choice, prediction.observed, prediction.run) == (
+        "success",
+        "failure",
+        "fast",
+    )
+    assert not prediction.right and prediction.observed_label == "FAILURE"
+
+
+def test_a_newer_prediction_replaces_one_still_waiting_and_waits_for_its_own_run():
+    events = lifecycle_events(
+        ("predicted", "success"),
+        ("predicted", "revoked"),
+        ("queued", "run"),
+        ("RETRY", "run"),
+        ("STARTED", "run"),
+    )
+    waiting = lifecycle_fold(events, now=100.0).prediction
+    assert (waiting.choice, waiting.observed) == ("revoked", None)
+    answered = lifecycle_fold([*events, *lifecycle_events(("SUCCESS", "run"))], now=100.0)
+    assert answered.prediction.observed == "retry-success"
+
+
+def test_a_console_pop_is_compared_with_the_order_of_the_lists_lpushes():
+    def took(*lines: tuple[str, str, list]) -> list[str]:
+        events = [
+            (f"{n}-0", {"lab": "console", "kind": "command", "at": float(n), "status": "ok",
+                        "name": name, "line": "", "text": "",
+                        "facts": {"key": key, "values": values}})
+            for n, (name, key, values) in enumerate(lines, start=1)
+        ]  # fmt: skip
+        return [entry.took for entry in console_runs_fold(events, now=100.0)]
+
+    assert took(("LPUSH", "jobs", ["a", "b", "c"]), ("RPOP", "jobs", ["a"])) == ["", "first"]
+    assert took(("LPUSH", "jobs", ["a", "b"]), ("BRPOP", "jobs", ["b"]))[-1] == "last"
+    assert took(("RPOP", "jobs", []))[-1] == "nil"
+    # One job waiting is the first and the last: that pop says neither.
+    assert took(("LPUSH", "jobs", ["a"]), ("RPOP", "jobs", ["a"]))[-1] == ""
+    # What was taken is gone: the next pop is compared with what is left.
+    lines = [("LPUSH", "jobs", ["a", "b", "c"]), ("RPOP", "jobs", ["a"]), ("LPOP", "jobs", ["c"])]
+    assert took(*lines, ("LPUSH", "jobs", ["d"]), ("RPOP", "jobs", ["b"]))[-1] == "first"
+    assert took(("LPUSH", "jobs", ["a", "b"]), ("RPOP", "other", ["x"]))[-1] == ""
+
+
+def make_two_lifecycle_lessons(folder, redis_url: str) -> tuple[Question, Question]:
+    """Lessons 3 and 4 of a course, each with a prediction for the lifecycle lab; the second
+    places the lab on its page."""
+    options = {code: f"{label}." for code, label in LIFECYCLE_OUTCOMES.items()}
+    lab_block = "Watch it for real.\n\n```lab\nkind: lifecycle\n```"
+    slugs = ("lesson-three", "lesson-four")
+    for slug, order, expected in zip(slugs, (3, 4), ("success", "failure"), strict=True):
+        section = {"Check it yourself": lab_block}
+        lesson = make_lesson(folder / "course", slug=slug, order=order, sections=section)
+        question = predict_question_text(
+            qid=f"{slug}-predicts", lab="lifecycle", options=options, expected=expected
+        )
+        make_questions(lesson, question)
+    load_course(folder, redis_url)
+    three, four = (Question.objects.get(key=f"{slug}-predicts") for slug in slugs)
+    return three, four
+
+
+def test_a_lab_reached_from_a_lesson_asks_that_lessons_prediction(live_url, redis_url, tmp_path):
+    three, four = make_two_lifecycle_lessons(tmp_path, redis_url)
+    client = lab_learner(live_url, "lifecycle")
+    lesson_page = client.get("/lessons/lesson-four/").text
+    assert 'href="/labs/lifecycle/?lesson=lesson-four"' in lesson_page
+
+    from_four = client.get("/labs/lifecycle/?lesson=lesson-four").text
+    assert asked_version(from_four) == str(four.current_version_id)
+    assert '<input type="hidden" name="lesson" value="lesson-four">' in from_four
+    # Reached otherwise (or from a lesson with none), the lab asks the first in course order.
+    assert asked_version(client.get("/labs/lifecycle/").text) == str(three.current_version_id)
+    from_elsewhere = client.get("/labs/lifecycle/?lesson=no-such-lesson").text
+    assert asked_version(from_elsewhere) == str(three.current_version_id)
+
+    # Either lesson's question is one this lab asks: both are recorded.
+    for question in (four, three):
+        answer = {"version": str(question.current_version_id), "choice": "a"}
+        assert client.htmx_post("/labs/lifecycle/predict/", answer).status == 200
+    answered = Answer.objects.filter(item__attempt__learner__key=learner_key(client))
+    assert sorted(a.item.version.question.key for a in answered) == [
+        "lesson-four-predicts", "lesson-three-predicts",
+    ]  # fmt: skip
+
+    # Without JavaScript, the answer goes back to the lab as reached from the lesson.
+    plain = {"version": str(four.current_version_id), "choice": "b", "lesson": "lesson-four"}
+    redirected = client.request(
+        "POST", "/labs/lifecycle/predict/", data=plain,
+        headers={"X-CSRFToken": client.csrf_token()},
+    )  # fmt: skip
+    assert redirected.status == 200
+    assert "Prediction recorded: RETRY, then SUCCESS" in html.unescape(redirected.text)
+    assert asked_version(redirected.text) == str(four.current_version_id)
+
+
+def test_a_version_this_lab_does_not_ask_is_refused_with_a_message(live_url, redis_url, tmp_path):
+    three, _four = make_two_lifecycle_lessons(tmp_path, redis_url)
+    other_lab = predict_question_text(
+        qid="pubsub-predicts", lab="pubsub", options={"0": "None.", "1": "One."}, expected="1"
+    )
+    make_questions(make_lesson(tmp_path / "other", slug="pubsub-lesson"), other_lab)
+    old_version = three.current_version_id
+    # The author edits lesson three's question: a new version; the old one is no longer asked.
+    questions = next((tmp_path / "course").glob("*lesson-three.questions.md"))
+    questions.write_text(questions.read_text().replace("Pick one.", "Pick the one you expect."))
+    load_course(tmp_path, redis_url)
+    three.refresh_from_db()
+    assert three.current_version_id != old_version
+    client = lab_learner(live_url, "lifecycle")
+
+    for version in (
+        Question.objects.get(key="pubsub-predicts").current_version_id,  # another lab's
+        old_version,  # retired
+        "not-a-number",
+    ):
+        refused = client.htmx_post("/labs/lifecycle/predict/", {"version": version, "choice": "a"})
+        assert refused.status == 400
+        assert "The question has changed since the page was loaded: reload the page" in (
+            refused.text
+        )
+    unknown = client.htmx_post(
+        "/labs/lifecycle/predict/", {"version": three.current_version_id, "choice": "z"}
+    )
+    assert unknown.status == 400 and "Choose one of the answers" in unknown.text
+    assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()
+    assert client.htmx_post("/labs/nothing/predict/", {}).status == 404
+
+
+def test_a_lab_that_asks_no_prediction_refuses_one(live_url):
+    client = lab_learner(live_url, "ping")
+    refused = client.htmx_post("/labs/ping/predict/", {"version": "1", "choice": "a"})
+    assert refused.status == 400 and "This lab asks no prediction now" in refused.text
+
+
+def test_a_prediction_needs_the_csrf_token(live_url, redis_url, tmp_path):
+    three, _four = make_two_lifecycle_lessons(tmp_path, redis_url)
+    client = lab_learner(live_url, "lifecycle")
+    answer = {"version": str(three.current_version_id), "choice": "a"}
+    forged = client.request(
+        "POST", "/labs/lifecycle/predict/", data=answer, headers={"HX-Request": "true"}
+    )
+    assert forged.status == 403
+    assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()
