@@ -518,9 +518,10 @@ def test_a_prediction_question_is_valid(tmp_path):
     ("meta", "needle", "message"),
     [
         (
-            {"lab": "ping"},
+            {"lab": "pong"},
             "lab:",
-            "'lab' must be a lab that asks predictions (pubsub, listen), not",
+            "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
+            "listen, console), not 'pong'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
