@@ -52,6 +52,7 @@ OUTCOMES = {
     "unacked": "Taken by the worker, with a copy in unacked",
     "nowhere": "Nowhere in Redis",
 }
+
 SPECIMEN_STEPS = 4
 SPECIMEN_STEP_SECONDS = 1.0
 # The second button's countdown: long enough to watch the worker hold the message.

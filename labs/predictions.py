@@ -64,8 +64,8 @@ class PredictionPairing:
         self._waiting: PredictionOutcome | None = None
         self._observed = None
         self._outcomes: dict[str, str] = {}
-        self._seen: set[str] = set()  # runs begun before the waiting prediction
-        self._begun_since: set[str] = set()
+        self._seen: set[str] = set()  # every run so far
+        self._begun_since: set[str] = set()  # the runs begun since the waiting prediction
 
     def take(self, event: dict) -> bool:
         """True for a ``predicted`` event, which is then the one waiting for a run."""
