@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labs.registry import LAB_KINDS
 from lessons.content import content_validate
 
 from .factory import (
@@ -67,6 +68,14 @@ def test_the_examples_in_the_authoring_guide_pass(tmp_path):
     courses, errors = content_validate(root=tmp_path)
     assert [str(error) for error in errors] == []
     assert [len(lesson.questions) for lesson in courses[0].lessons] == [1]
+
+
+def test_the_authoring_guide_lists_every_lab_and_its_goals():
+    guide = (REPO / "content" / "README.md").read_text()
+    table = guide.split("| Kind | Title | What the learner does | Goals |")[1].split("\n\n")[0]
+    rows = re.findall(r"^\| `([\w-]+)` \| [^|]+ \| [^|]+ \| ([^|]+) \|$", table, flags=re.MULTILINE)
+    listed = {kind: set(re.findall(r"`([\w-]+)`", goals)) for kind, goals in rows}
+    assert listed == {kind: set(lab.goals) for kind, lab in LAB_KINDS.items()}
 
 
 # The command: its exit status and output, once for each kind of file.
@@ -518,9 +527,10 @@ def test_a_prediction_question_is_valid(tmp_path):
     ("meta", "needle", "message"),
     [
         (
-            {"lab": "ping"},
+            {"lab": "nope"},
             "lab:",
-            "'lab' must be a lab that asks predictions (pubsub, listen), not",
+            "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
+            "listen, console), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
