@@ -457,6 +457,7 @@ def course_check(course: CourseSource, slugs: set[str], errors: list[ContentErro
             orders.setdefault(order, lesson.path.name)
         for question in lesson.questions:
             question_check(question, errors)
+            links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
 
 
 def content_check(courses: list[CourseSource], errors: list[ContentError]) -> None:

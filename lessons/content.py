@@ -82,7 +82,7 @@ def content_load(*, root: Path) -> LoadReport:
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
         for lesson_source in source.lessons:
             lesson = _lesson_sync(lesson_source, course, root, links, report)
-            _questions_sync(lesson, lesson_source.questions, report)
+            _questions_sync(lesson, lesson_source.questions, links, report)
             loaded_slugs.append(lesson.slug)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
@@ -243,7 +243,11 @@ def _list_items(section: Section) -> list[str]:
     return items or [section.text.strip()]
 
 
-def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadReport) -> None:
+def _questions_sync(lesson: Lesson, sources: list[QuestionSource], links: dict[str, str],
+                    report: LoadReport) -> None:  # fmt: skip
+    def render(text: str) -> str:
+        return markdown_render(_with_site_links(text, links))
+
     keys = []
     for position, source in enumerate(sources, start=1):
         meta, parts = source.meta, source.parts
@@ -277,20 +281,20 @@ def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadR
                 kind=content["kind"],
                 partial_credit=content["partial_credit"],
                 title_html=markdown_render_inline(source.title),
-                prompt_html=markdown_render(source.prompt),
+                prompt_html=render(source.prompt),
                 options=[
                     {
                         "key": OPTION_KEYS[index],
                         "html": markdown_render_inline(option.text),
                         "correct": option.correct,
-                        "feedback_html": markdown_render(option.feedback),
+                        "feedback_html": render(option.feedback),
                     }
                     for index, option in enumerate(source.options)
                 ],
-                solution_html=markdown_render(content["solution"]),
-                quick_check_html=markdown_render(content["quick_check"]),
-                hints=[markdown_render(hint) for hint in content["hints"]],
-                mistakes_html=markdown_render(content["mistakes"]),
+                solution_html=render(content["solution"]),
+                quick_check_html=render(content["quick_check"]),
+                hints=[render(hint) for hint in content["hints"]],
+                mistakes_html=render(content["mistakes"]),
                 lab=content.get("lab", ""),
                 observes=content.get("observes", []),
             )

@@ -97,6 +97,7 @@ class QuestionSource:
     options: list[OptionSource]
     parts: dict[str, Section]  # "solution", "quick check", "hints", "common mistakes"
     blocks: list[Block]
+    lines: list[str]  # everything under the heading, from the line after it
 
 
 @dataclass
@@ -288,6 +289,7 @@ def question_read(
         options=options,
         parts=_parts_by_name(path, parts, errors),
         blocks=[block for block in blocks if block is not meta_block],
+        lines=section.lines,
     )
 
 

@@ -365,6 +365,15 @@ def test_a_broken_link(tmp_path, link, message):
     assert only_error(tmp_path).startswith(f"{path}:{line_of(path, '[this]')}: {message}")
 
 
+def test_a_broken_link_in_a_questions_file(tmp_path):
+    lesson = make_lesson(tmp_path / "course")
+    hints = "- Look again.\n- See [the other lesson](02-gone.md)."
+    path = make_questions(lesson, question_text(), question_text(parts={"Hints": hints}))
+    assert only_error(tmp_path).startswith(
+        f"{path}:{line_of(path, '[the other')}: broken link 02-gone.md: no lesson file"
+    )
+
+
 def test_a_broken_link_before_the_first_section(tmp_path):
     path = make_lesson(tmp_path / "course")
     path.write_text(
