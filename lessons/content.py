@@ -19,7 +19,7 @@ from django.utils.text import slugify
 
 from quiz.models import Question, QuestionVersion
 
-from .checks import SECTION_KINDS, content_check
+from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .markdown import markdown_render, markdown_render_inline
 from .models import ContentProblem, Course, Lesson
 from .sources import (
@@ -127,7 +127,10 @@ def _course_sync(source, position: int) -> Course:
 
 
 def _with_site_links(text: str, links: dict[str, str]) -> str:
-    """Links to sibling lesson files (which work on any markdown viewer) become site URLs."""
+    """Links to sibling lesson files (which work on any markdown viewer) become site URLs.
+
+    Code is left as written, fenced or in backticks, as the link checks leave it.
+    """
 
     def replace(match: re.Match) -> str:
         slug = links.get(match.group(2))
@@ -135,7 +138,18 @@ def _with_site_links(text: str, links: dict[str, str]) -> str:
             return match.group(0)
         return f"{match.group(1)}/lessons/{slug}/{match.group(3) or ''}{match.group(4)}"
 
-    return RELATIVE_MD_LINK.sub(replace, text)
+    def outside_code_spans(line: str) -> str:
+        pieces = CODE_SPAN.split(line)
+        spans = CODE_SPAN.findall(line)
+        rewritten = [RELATIVE_MD_LINK.sub(replace, piece) for piece in pieces]
+        return "".join(p + c for p, c in zip(rewritten, [*spans, ""], strict=True))
+
+    lines = text.split("\n")
+    inside, _ = split_fences(lines, 0)
+    return "\n".join(
+        line if in_code else outside_code_spans(line)
+        for line, in_code in zip(lines, inside, strict=True)
+    )
 
 
 def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
