@@ -458,6 +458,38 @@ def course_check(course: CourseSource, slugs: set[str], errors: list[ContentErro
         for question in lesson.questions:
             question_check(question, errors)
             links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
+    prerequisites_loop_check(course, errors)
+
+
+def prerequisites_loop_check(course: CourseSource, errors: list[ContentError]) -> None:
+    """A lesson must not need itself, through any chain of prerequisites."""
+    needs = {
+        lesson.meta.get("slug"): [item for item in lesson.meta.get("prerequisites") or []
+                                  if isinstance(item, str)]
+        for lesson in course.lessons
+        if isinstance(lesson.meta.get("prerequisites"), list)
+    }  # fmt: skip
+    for lesson in course.lessons:
+        slug = lesson.meta.get("slug")
+        path = _needs_path(slug, needs)
+        if path:
+            message = f"the prerequisites go round in a loop: {' → '.join(path)}: break it"
+            line = lesson.key_lines.get("prerequisites", 2)
+            errors.append(ContentError(lesson.path, line, message))
+
+
+def _needs_path(start: object, needs: dict) -> list[str]:
+    """The chain of prerequisites from ``start`` back to itself, or [] if there is none."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        slug, path = stack.pop()
+        for needed in needs.get(slug, []):
+            if needed == start:
+                return [*path, needed]
+            if needed not in seen:
+                seen.add(needed)
+                stack.append((needed, [*path, needed]))
+    return []
 
 
 def content_check(courses: list[CourseSource], errors: list[ContentError]) -> None:

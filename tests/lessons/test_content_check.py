@@ -340,6 +340,27 @@ def test_code_in_other_languages_is_not_parsed(tmp_path):
     assert errors_in(tmp_path) == []
 
 
+def test_prerequisites_in_a_loop(tmp_path):
+    first = make_lesson(tmp_path / "course", slug="first", front={"prerequisites": "[third]"})
+    second = make_lesson(tmp_path / "course", slug="second", front={"prerequisites": "[first]"})
+    third = make_lesson(tmp_path / "course", slug="third", front={"prerequisites": "[second]"})
+    make_lesson(tmp_path / "course", slug="outside", front={"prerequisites": "[first]"})
+    assert errors_in(tmp_path) == [
+        f"{first}:{line_of(first, 'prerequisites')}: the prerequisites go round in a loop: "
+        "first → third → second → first: break it",
+        f"{second}:{line_of(second, 'prerequisites')}: the prerequisites go round in a loop: "
+        "second → first → third → second: break it",
+        f"{third}:{line_of(third, 'prerequisites')}: the prerequisites go round in a loop: "
+        "third → second → first → third: break it",
+    ]
+
+
+def test_a_lesson_that_needs_itself(tmp_path):
+    path = make_lesson(tmp_path / "course", slug="selfish", front={"prerequisites": "[selfish]"})
+    assert only_error(tmp_path).endswith("loop: selfish → selfish: break it")
+    assert only_error(tmp_path).startswith(f"{path}:{line_of(path, 'prerequisites')}:")
+
+
 # Links.
 
 
