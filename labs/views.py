@@ -17,7 +17,7 @@ from .events import aevents_read, events_read, learner_channel
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
 from .registry import LAB_KINDS, LabKind
-from .services import LabError, lab_run_start
+from .services import LabError, lab_run_start, lab_stream_drop
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 from .tasks import ping_worker
 
@@ -98,6 +98,21 @@ def ping_start(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
+def ping_drop(request: HtmxHttpRequest) -> HttpResponse:
+    """End this learner's open streams of the ping lab: their browsers reconnect by themselves."""
+    try:
+        lab_stream_drop(learner_id=learner_id_for(request), lab="ping")
+    except LabError as error:
+        if not request.htmx:
+            return lab_page(request, "ping", error=error)
+        context = {"error": error}
+        return render(request, "labs/_start_result.html", context, status=error.status)
+    if not request.htmx:
+        return redirect("labs:ping")
+    return render(request, "labs/ping.html#dropped", {"retry_ms": RECONNECT_MS})
+
+
 @require_GET
 async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """One lab's events for this learner as server-sent events: runs re-rendered as they change."""
@@ -118,10 +133,12 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
                         ) -> AsyncIterator[str]:  # fmt: skip
     events: list[tuple[str, dict]] = []
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
-    async with event_hub().listen(learner_channel(learner_id)) as wakeup:
+    async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
         yield f"retry: {RECONNECT_MS}\n\n"
         while True:
             wakeup.clear()
+            if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
+                return
             try:
                 new = await aevents_read(learner_id=learner_id, after=last_id)
                 broker_error = ""
