@@ -1,8 +1,29 @@
-"""'Drop my stream' through real processes: the server ends the learner's ping stream."""
+"""'Drop my stream' through real processes: the server ends the learner's ping stream, a
+reconnect with Last-Event-ID gets what it missed, and the resume is recorded on the run."""
 
+import re
+
+from labs.events import STREAM_RESUMED, events_read
+from labs.runs import runs_fold
 from labs.services import DROPS_PER_MINUTE
 from tests.http import LiveClient
 from tests.labs.ping_support import events_until_done, run_id_of
+
+RESUMED = "Stream dropped and resumed"
+
+
+def timeline(frame_html: str) -> list[str]:
+    return re.findall(r"</time> ([^<]+)</li>", frame_html)
+
+
+def frames_until_running(stream) -> list:
+    """The stream's events up to the first frame that shows a run going (a step done)."""
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event.event == "runs" and ">Running<" in event.data:
+            return seen
+    raise AssertionError("the stream ended before the run got going")
 
 
 def frames_until_the_end(stream) -> list:
@@ -12,6 +33,63 @@ def frames_until_the_end(stream) -> list:
         assert ">Done<" not in event.data, "the stream went on after the drop"
         seen.append(event)
     return seen
+
+
+def test_a_drop_mid_run_ends_the_stream_and_the_reconnect_replays_what_it_missed(learner):
+    stream = learner.events("/labs/ping/events/")
+    next(stream)  # connected
+    run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
+    seen = frames_until_running(stream)
+
+    dropped = learner.htmx_post("/labs/ping/drop/")
+    assert dropped.status == 200 and "Last-Event-ID" in dropped.text
+    seen += frames_until_the_end(stream)
+
+    # Meanwhile the run goes on to its end (another tab of the learner's sees it finish)...
+    other_tab = learner.events("/labs/ping/events/")
+    events_until_done(other_tab, run_id)
+    other_tab.close()
+    # ...and the browser reconnects, with the id of the last frame that carried one.
+    last = [event for event in seen if event.id][-1]
+    resumed = learner.events("/labs/ping/events/", last_event_id=last.id)
+    caught_up = events_until_done(resumed, run_id)[-1]
+    resumed.close()
+
+    # Its first frame of runs holds what the page had, then exactly the events it missed, then
+    # the resume, which counted them.
+    had, final = timeline(last.data), timeline(caught_up.data)
+    at = next(n for n, entry in enumerate(final) if entry.startswith(RESUMED))
+    assert final[: len(had)] == had and at > len(had)
+    missed = at - len(had)
+    assert final[at] == f"{RESUMED}: {missed} event{'' if missed == 1 else 's'} replayed"
+    # Nothing twice, nothing lost: every step once, and one resume.
+    steps = [f"Progress: step {n} of 5" for n in range(1, 6)]
+    assert [entry for entry in final if not entry.startswith(RESUMED)] == [
+        "Queued on the broker", "Picked up by a worker", *steps, "Finished",
+    ]  # fmt: skip
+    assert sum(entry.startswith(RESUMED) for entry in final) == 1
+
+    # The resume is on the record, and the fold marks the run that was going.
+    events = events_read(learner_id=learner.learner_key())
+    [record] = [event for _, event in events if event["kind"] == STREAM_RESUMED]
+    assert (record["lab"], record["after"], record["replayed"]) == ("ping", last.id, missed)
+    [run] = runs_fold(events, now=0)
+    assert run.id == run_id and run.resumed and run.steps == [1, 2, 3, 4, 5]
+
+
+def test_a_run_the_page_saw_end_is_not_marked_by_a_later_resume(learner):
+    stream = learner.events("/labs/ping/events/")
+    next(stream)
+    run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
+    done = events_until_done(stream, run_id)[-1]
+    stream.close()
+
+    resumed = learner.events("/labs/ping/events/", last_event_id=done.id)
+    frame = next(event for event in resumed if event.event == "runs")
+    resumed.close()
+    assert RESUMED not in frame.data
+    [run] = runs_fold(events_read(learner_id=learner.learner_key()), now=0)
+    assert not run.resumed and run.steps == [1, 2, 3, 4, 5]
 
 
 def test_a_drop_ends_only_the_callers_streams(live_url):
