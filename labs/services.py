@@ -19,7 +19,7 @@ RUNS_IN_FLIGHT = 3
 IN_FLIGHT_WINDOW_SECONDS = 300
 # Over this many messages waiting for the workers, no new run is queued by anyone.
 MAX_QUEUE_DEPTH = 200
-# "Drop my stream": each drop makes the browser reconnect, so it is counted like a run.
+# "Drop my stream" makes every open ping page of the learner reconnect: this many a minute.
 DROPS_PER_MINUTE = 10
 PING_STEPS = 5
 PING_STEP_SECONDS = 0.4
