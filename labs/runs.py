@@ -3,9 +3,14 @@
 A run's events, in order: ``queued`` (by the web request), ``started`` (by the worker), any
 number of ``progress``, then ``succeeded`` or ``failed``. The fold is a pure function of the
 events, so the page, a fresh stream and a reconnected stream all show the same thing.
+
+A ``stream-resumed`` event (the page's stream came back with Last-Event-ID) belongs to no run:
+it goes in the timeline of every run that the page had not seen end when its stream dropped.
 """
 
 from dataclasses import dataclass, field
+
+from .events import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after
 
 # A run still queued after this long gets an explanation instead of a silent spinner.
 WAITING_HINT_AFTER_SECONDS = 3.0
@@ -43,6 +48,7 @@ class TimelineEntry:
     label: str
     offset_ms: int
     detail: str = ""
+    step: int | None = None  # a progress entry's step
 
 
 @dataclass
@@ -59,17 +65,29 @@ class LabRun:
     error: str = ""
     # Queued for longer than WAITING_HINT_AFTER_SECONDS: the page explains why.
     waiting: bool = False
+    # The page's stream dropped and resumed between this run's queued event and its end.
+    resumed: bool = False
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    @property
+    def steps(self) -> list[int]:
+        """The steps of the run's timeline, in order: what a prediction about a resumed stream
+        (OUTCOMES) is checked against."""
+        return [entry.step for entry in self.timeline if entry.step is not None]
+
 
 def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
     """The learner's most recent runs as of ``now``, newest first."""
     runs: dict[str, LabRun] = {}
-    for _event_id, event in events:
+    ended: dict[str, str] = {}  # run id -> id of its first terminal event
+    for event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
+        if kind == STREAM_RESUMED:
+            _resume_apply(runs, ended, event)
+            continue
         if kind not in LABELS or not run_id:
             continue
         run = runs.get(run_id)
@@ -77,10 +95,13 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
             run = runs[run_id] = LabRun(id=run_id, lab=event.get("lab", ""), queued_at=event["at"])
         if kind == "queued":
             run.task_id, run.options = event.get("task_id", ""), event.get("options", {})
-        detail = ""
+        if kind in TERMINAL_KINDS:
+            ended.setdefault(run_id, event_id)
+        detail, step = "", None
         if kind == "progress":
             run.percent = int(event.get("percent", run.percent))
-            detail = f"step {event.get('step')} of {event.get('of')}"
+            step = int(event["step"])
+            detail = f"step {step} of {event.get('of')}"
         elif kind == "succeeded":
             run.percent = 100
             run.result = event.get("result", {})
@@ -96,8 +117,27 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> list[LabRun]:
                 label=LABELS[kind],
                 offset_ms=round((event["at"] - run.queued_at) * 1000),
                 detail=detail,
+                step=step,
             )
         )
     for run in runs.values():
         run.waiting = run.status == "queued" and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
     return sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN]
+
+
+def _resume_apply(runs: dict[str, LabRun], ended: dict[str, str], event: dict) -> None:
+    """Mark the runs going when the page's stream dropped: queued before it came back, and not
+    seen to end by the page (no end, or an end after the last event id the page had)."""
+    after, replayed = event["after"], int(event["replayed"])
+    for run in runs.values():
+        if run.id in ended and not stream_id_after(ended[run.id], after):
+            continue
+        run.resumed = True
+        run.timeline.append(
+            TimelineEntry(
+                kind=STREAM_RESUMED,
+                label="Stream dropped and resumed",
+                offset_ms=round((event["at"] - run.queued_at) * 1000),
+                detail=f"{replayed} event{'' if replayed == 1 else 's'} replayed",
+            )
+        )
