@@ -16,6 +16,9 @@ STREAM_MAX_EVENTS = 500
 LEARNER_TTL_SECONDS = 3600
 # The events after which a run is over, whatever its lab.
 TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
+# Recorded by a lab's event stream that a browser reconnected to with Last-Event-ID: ``after``
+# (that id) and ``replayed`` (how many of the lab's events it had missed).
+STREAM_RESUMED = "stream-resumed"
 
 # XADD, EXPIRE and PUBLISH as one step: the announcement carries the new event's id, and no
 # reader can see the announcement before the event is in the stream.
@@ -35,19 +38,36 @@ def learner_channel(learner_id: str) -> str:
     return f"{KEY_PREFIX}{learner_id}:announce"
 
 
-def event_publish(*, learner_id: str, event: dict) -> str:
-    """Record one event for the learner and announce it; returns its stream id."""
-    event = {"at": time.time(), **event}
-    client = redis_client()
-    return client.eval(
+def _publish_args(learner_id: str, event: dict) -> tuple:
+    return (
         _PUBLISH,
         2,
         learner_stream_key(learner_id),
         learner_channel(learner_id),
-        json.dumps(event),
+        json.dumps({"at": time.time(), **event}),
         STREAM_MAX_EVENTS,
         LEARNER_TTL_SECONDS,
     )
+
+
+def event_publish(*, learner_id: str, event: dict) -> str:
+    """Record one event for the learner and announce it; returns its stream id."""
+    return redis_client().eval(*_publish_args(learner_id, event))
+
+
+async def aevent_publish(*, learner_id: str, event: dict) -> str:
+    """``event_publish`` from a streaming view."""
+    return await aredis_client().eval(*_publish_args(learner_id, event))
+
+
+def stream_id_after(stream_id: str, than: str) -> bool:
+    """Whether ``stream_id`` comes after ``than``: ids compare as two numbers, not as text."""
+
+    def key(value: str) -> tuple[int, int]:
+        ms, _, seq = value.partition("-")
+        return int(ms), int(seq or 0)
+
+    return key(stream_id) > key(than)
 
 
 def _decode(entries: list) -> list[tuple[str, dict]]:

@@ -4,6 +4,10 @@ Every streaming connection registers a wake-up (an ``asyncio.Event``) for its le
 the hub holds a single pattern subscription and sets the wake-ups of the channel a message
 arrives on. A wake-up only means "read the stream again", so wake-ups coalesce: a connection
 that is slow to read loses nothing and never makes the hub wait.
+
+A stream that listens under a name can also be told to end: ``streams_end`` publishes
+``end:<name>`` on its channel, and every process's hub marks the wake-ups of that name on that
+channel ``ended``. The channel is the learner's own, so only their streams hear it.
 """
 
 import asyncio
@@ -14,25 +18,43 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
-from learnsite.redis import apubsub_client
+from learnsite.redis import apubsub_client, redis_client
 
 log = logging.getLogger(__name__)
 # The site's own announcement channels, and nothing else: a pattern subscriber counts in the
 # reply of every PUBLISH it matches, and the labs show learners those counts.
 CHANNEL_PATTERNS = ("learnsite:learner:*:announce", "learnsite:content:*")
 RECONNECT_DELAY_SECONDS = 1.0
+# Announcements carry stream ids (digits), so this prefix can never be mistaken for one.
+END_PREFIX = "end:"
+
+
+class Wakeup(asyncio.Event):
+    """Set whenever its channel is announced; ``ended`` once its streams were told to end."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.ended = False
+
+
+def streams_end(*, channel: str, name: str) -> int:
+    """Tell the streams listening on ``channel`` as ``name``, in every web process, to end;
+    returns how many processes heard it."""
+    return redis_client().publish(channel, f"{END_PREFIX}{name}")
 
 
 class EventHub:
     def __init__(self) -> None:
-        self._wakeups: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._wakeups: dict[str, set[Wakeup]] = defaultdict(set)
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def listen(self, channel: str) -> AsyncIterator[asyncio.Event]:
-        """A wake-up set whenever ``channel`` is announced, or the hub's connection changes."""
-        wakeup = asyncio.Event()
+    async def listen(self, channel: str, *, name: str = "") -> AsyncIterator[Wakeup]:
+        """A wake-up set whenever ``channel`` is announced, or the hub's connection changes;
+        with a ``name``, ended (and set) by ``streams_end`` for that name."""
+        wakeup = Wakeup(name)
         self._wakeups[channel].add(wakeup)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="learnsite-event-hub")
@@ -52,6 +74,15 @@ class EventHub:
             for wakeup in listeners:
                 wakeup.set()
 
+    def _deliver(self, channel: str, data: str) -> None:
+        ends = data.removeprefix(END_PREFIX) if data.startswith(END_PREFIX) else None
+        for wakeup in self._wakeups.get(channel, ()):
+            if ends is None:
+                wakeup.set()
+            elif wakeup.name and wakeup.name == ends:
+                wakeup.ended = True
+                wakeup.set()
+
     async def _run(self) -> None:
         while True:
             client = apubsub_client()
@@ -61,8 +92,7 @@ class EventHub:
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
                 async for message in pubsub.listen():
-                    for wakeup in self._wakeups.get(message["channel"], ()):
-                        wakeup.set()
+                    self._deliver(message["channel"], message["data"])
             except (RedisError, OSError) as error:
                 log.warning("event hub lost Redis: %s", error)
             finally:

@@ -5,10 +5,14 @@ number of ``progress``, then ``succeeded`` or ``failed``; and, for a run of the 
 with a countdown, ``found``: where the page's first read of Redis while a worker held it found
 its message. The fold is a pure function of the events, so the page, a fresh stream and a
 reconnected stream all show the same thing.
+
+A ``stream-resumed`` event (the page's stream came back with Last-Event-ID) belongs to no run:
+it goes in the timeline of every run that the page had not seen end when its stream dropped.
 """
 
 from dataclasses import dataclass, field
 
+from .events import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after
 from .predictions import PredictionPairing, Runs
 
 # A run still queued after this long gets an explanation instead of a silent spinner.
@@ -47,6 +51,7 @@ class TimelineEntry:
     label: str
     offset_ms: int
     detail: str = ""
+    step: int | None = None  # a progress entry's step
 
 
 @dataclass
@@ -65,19 +70,31 @@ class LabRun:
     error: str = ""
     # Queued for longer than WAITING_HINT_AFTER_SECONDS: the page explains why.
     waiting: bool = False
+    # The page's stream dropped and resumed between this run's queued event and its end.
+    resumed: bool = False
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    @property
+    def steps(self) -> list[int]:
+        """The steps of the run's timeline, in order: what a prediction about a resumed stream
+        (OUTCOMES) is checked against."""
+        return [entry.step for entry in self.timeline if entry.step is not None]
+
 
 def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     """The learner's most recent runs as of ``now``, newest first."""
     runs: dict[str, LabRun] = {}
+    ended: dict[str, str] = {}  # run id -> id of its first terminal event
     pairing = PredictionPairing()
-    for _event_id, event in events:
+    for event_id, event in events:
         kind, run_id = event.get("kind"), event.get("run")
         if pairing.take(event):
+            continue
+        if kind == STREAM_RESUMED:
+            _resume_apply(runs, ended, event)
             continue
         if kind == "found" and run_id in runs:
             run = runs[run_id]
@@ -92,10 +109,13 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
         if kind == "queued":
             run.task_id, run.options = event.get("task_id", ""), event.get("options", {})
             run.countdown = int(event.get("countdown", 0))
-        detail = ""
+        if kind in TERMINAL_KINDS:
+            ended.setdefault(run_id, event_id)
+        detail, step = "", None
         if kind == "progress":
             run.percent = int(event.get("percent", run.percent))
-            detail = f"step {event.get('step')} of {event.get('of')}"
+            step = int(event["step"])
+            detail = f"step {step} of {event.get('of')}"
         elif kind == "succeeded":
             run.percent = 100
             run.result = event.get("result", {})
@@ -111,6 +131,7 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
                 label=LABELS[kind],
                 offset_ms=round((event["at"] - run.queued_at) * 1000),
                 detail=detail,
+                step=step,
             )
         )
         pairing.seen(run)
@@ -119,3 +140,21 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     shown = Runs(sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN])
     shown.prediction = pairing.latest
     return shown
+
+
+def _resume_apply(runs: dict[str, LabRun], ended: dict[str, str], event: dict) -> None:
+    """Mark the runs going when the page's stream dropped: queued before it came back, and not
+    seen to end by the page (no end, or an end after the last event id the page had)."""
+    after, replayed = event["after"], int(event["replayed"])
+    for run in runs.values():
+        if run.id in ended and not stream_id_after(ended[run.id], after):
+            continue
+        run.resumed = True
+        run.timeline.append(
+            TimelineEntry(
+                kind=STREAM_RESUMED,
+                label="Stream dropped and resumed",
+                offset_ms=round((event["at"] - run.queued_at) * 1000),
+                detail=f"{replayed} event{'' if replayed == 1 else 's'} replayed",
+            )
+        )

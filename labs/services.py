@@ -8,7 +8,8 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read
+from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read, learner_channel
+from .hub import streams_end
 from .limits import queue_depth, rate_limit_allows
 
 RUNS_PER_MINUTE = 10
@@ -18,6 +19,8 @@ RUNS_IN_FLIGHT = 3
 IN_FLIGHT_WINDOW_SECONDS = 300
 # Over this many messages waiting for the workers, no new run is queued by anyone.
 MAX_QUEUE_DEPTH = 200
+# "Drop my stream" makes every open ping page of the learner reconnect: this many a minute.
+DROPS_PER_MINUTE = 10
 PING_STEPS = 5
 PING_STEP_SECONDS = 0.4
 
@@ -109,6 +112,28 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     return run_id
+
+
+def lab_stream_drop(*, learner_id: str, lab: str) -> None:
+    """End the learner's open event streams of ``lab``, in whatever web process holds them.
+
+    Each ends its response normally, so the browser's EventSource reconnects by itself after
+    the stream's ``retry:`` interval, sending Last-Event-ID, and is sent what it missed.
+    """
+    try:
+        allowed = rate_limit_allows(
+            key=f"{KEY_PREFIX}{learner_id}:rate:{lab}-drop",
+            limit=DROPS_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not allowed:
+            raise RateLimited(
+                f"You dropped your stream {DROPS_PER_MINUTE} times in the last minute, the "
+                "limit: watch it reconnect, then try again in a minute."
+            )
+        streams_end(channel=learner_channel(learner_id), name=lab)
+    except (RedisError, OSError) as error:
+        raise BrokerUnavailable(BROKER_DOWN) from error
 
 
 def lab_ping_execute(*, learner_id: str, run_id: str, worker: str) -> dict:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<slug:kind>/predict/", views.lab_predict, name="predict"),
     path("ping/", views.ping_lab, name="ping"),
     path("ping/start/", views.ping_start, name="ping-start"),
+    path("ping/drop/", views.ping_drop, name="ping-drop"),
     path("broker/", lab_broker.broker_lab, name="broker"),
     path("broker/start/", lab_broker.broker_start, name="broker-start"),
     path("broker/redis/", lab_broker.broker_read, name="broker-read"),

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -16,12 +17,19 @@ from redis.exceptions import RedisError
 from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import alearner_id, learner_for, learner_id_for
 
-from .events import aevents_read, events_read, learner_channel
+from .events import (
+    STREAM_RESUMED,
+    aevent_publish,
+    aevents_read,
+    events_read,
+    learner_channel,
+    stream_id_after,
+)
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
 from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind
-from .services import LabError, lab_run_start
+from .services import LabError, lab_run_start, lab_stream_drop
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
 from .tasks import ping_worker
 
@@ -135,6 +143,21 @@ def ping_start(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
+def ping_drop(request: HtmxHttpRequest) -> HttpResponse:
+    """End this learner's open streams of the ping lab: their browsers reconnect by themselves."""
+    try:
+        lab_stream_drop(learner_id=learner_id_for(request), lab="ping")
+    except LabError as error:
+        if not request.htmx:
+            return lab_page(request, "ping", error=error)
+        context = {"error": error}
+        return render(request, "labs/_start_result.html", context, status=error.status)
+    if not request.htmx:
+        return redirect("labs:ping")
+    return render(request, "labs/ping.html#dropped", {"retry_ms": RECONNECT_MS})
+
+
 @require_GET
 async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """One lab's events for this learner as server-sent events: runs re-rendered as they change."""
@@ -144,21 +167,39 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     learner_id = await alearner_id(request)
     if learner_id is None:
         return HttpResponseBadRequest("Open a lab page first: it starts your lab session.")
-    after = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0-0"
+    # An EventSource sends Last-Event-ID when it reconnects by itself; the page's first
+    # connection says where the page it was rendered in stands (?after=).
+    last_event_id = request.headers.get("Last-Event-ID", "")
+    after = last_event_id or request.GET.get("after") or "0-0"
     if not STREAM_ID.match(after):
         return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
-    stream = _event_stream(learner_id=learner_id, kind=kind, lab=lab, after=after)
+    stream = _event_stream(
+        learner_id=learner_id, kind=kind, lab=lab, after=after, resumed=bool(last_event_id)
+    )
     return await counted_sse_response(learner_id=learner_id, stream=stream)
 
 
-async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
+async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
+    """Record that a browser came back to the lab's stream with Last-Event-ID ``after``, and how
+    many of the lab's events it had missed: the stream's first frame sends them."""
+    with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
+        missed = _of_lab(await aevents_read(learner_id=learner_id, after=after), kind)
+        event = {"kind": STREAM_RESUMED, "lab": kind, "after": after, "replayed": len(missed)}
+        await aevent_publish(learner_id=learner_id, event=event)
+
+
+async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool
                         ) -> AsyncIterator[str]:  # fmt: skip
+    if resumed:
+        await _resume_record(learner_id=learner_id, kind=kind, after=after)
     events: list[tuple[str, dict]] = []
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
-    async with event_hub().listen(learner_channel(learner_id)) as wakeup:
+    async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
         yield f"retry: {RECONNECT_MS}\n\n"
         while True:
             wakeup.clear()
+            if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
+                return
             try:
                 new = await aevents_read(learner_id=learner_id, after=last_id)
                 broker_error = ""
@@ -174,7 +215,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
                 events.extend(new)
             runs = lab.fold(events, now=time.time())
             waiting = {run.id for run in runs if run.waiting}
-            if (new and _id_after(last_id, after)) or waiting != shown_waiting:
+            if (new and stream_id_after(last_id, after)) or waiting != shown_waiting:
                 html = render_to_string(f"{lab.template}#runs", {"runs": runs})
                 yield sse_event("runs", html, event_id=last_id)
                 shown_waiting = waiting
@@ -193,11 +234,3 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str
                 await asyncio.wait_for(wakeup.wait(), timeout)
             except TimeoutError:
                 yield KEEP_ALIVE
-
-
-def _id_after(stream_id: str, than: str) -> bool:
-    def key(value: str) -> tuple[int, int]:
-        ms, _, seq = value.partition("-")
-        return int(ms), int(seq or 0)
-
-    return key(stream_id) > key(than)

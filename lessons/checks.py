@@ -64,6 +64,10 @@ PARSERS = {
     "yaml": yaml.safe_load,
     "yml": yaml.safe_load,
 }
+PYTHON = {"python", "py"}
+RUN_FLAGS = ("run", "worker")
+# One code span, in single or double backticks (``a `b` c`` holds a backtick).
+CODE_OPTION = re.compile(r"^(`+)(?!`)(.+?)(?<!`)\1$")
 # Link text may hold one level of brackets ('[`a[0]`](x.md)'); more would make the search slow
 # on long lines.
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*([^)\s]+)")
@@ -124,6 +128,80 @@ def code_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError
             errors.append(
                 ContentError(path, line, f"this {block.info} block does not parse: {reason}")
             )
+
+
+def runnable_blocks_check(
+    path: Path, blocks: list[Block], line_text: dict[int, str] | None, errors: list[ContentError]
+) -> None:
+    """```python run examples: the test suite runs them (content/README.md, "Runnable examples").
+
+    In a lesson (``line_text`` given) each is followed directly by the ```output it prints; in
+    a question the right option is the output, so an ```output block would give it away.
+    """
+    for index, block in enumerate(blocks):
+        unknown = [flag for flag in block.flags if flag not in RUN_FLAGS]
+        if unknown:
+            message = (
+                f"unknown word '{unknown[0]}' after ```{block.info}: a runnable example is "
+                "```python run, or ```python run worker for one that needs a Celery worker"
+            )
+            errors.append(ContentError(path, block.line, message))
+        elif block.flags and ("run" not in block.flags or block.info.lower() not in PYTHON):
+            message = "only python blocks run: write ```python run or ```python run worker"
+            errors.append(ContentError(path, block.line, message))
+        elif block.info == "output":
+            before = blocks[index - 1] if index else None
+            if line_text is None:
+                message = (
+                    "a question's runnable example has no ```output block: its right option "
+                    "is what it prints"
+                )
+                errors.append(ContentError(path, block.line, message))
+            elif before is None or "run" not in before.flags:
+                message = (
+                    "an ```output block shows what the example above it prints: put it right "
+                    "after a ```python run block"
+                )
+                errors.append(ContentError(path, block.line, message))
+        elif "run" in block.flags and line_text is not None:
+            after = blocks[index + 1] if index + 1 < len(blocks) else None
+            between = range(block.end_line + 1, after.line) if after else range(0)
+            if (
+                after is None
+                or after.info != "output"
+                or any(line_text.get(line, "").strip() for line in between)
+            ):
+                message = (
+                    "follow this runnable example directly with an ```output block of what it "
+                    "prints"
+                )
+                errors.append(ContentError(path, block.line, message))
+
+
+def snippet_question_check(question: QuestionSource, errors: list[ContentError]) -> None:
+    """A question whose text holds a ```python run block asks what it prints; the test suite
+    runs it and compares the output with the right option, so that option must be code."""
+    runnable = [block for block in question.blocks if "run" in block.flags]
+    if not runnable:
+        return
+    path, options = question.path, question.options
+    first_option = options[0].line if options else question.line
+    if len(runnable) > 1 or runnable[0].line > first_option:
+        message = "give a question one ```python run block, in its text above the options"
+        errors.append(ContentError(path, runnable[0].line, message))
+    if question.meta.get("type") != "single":
+        message = "a question about what an example prints is 'type: single'"
+        errors.append(ContentError(path, runnable[0].line, message))
+    for option in options:
+        if option.correct and not snippet_answer(option.text):
+            message = "write the right option as the exact output in backticks, like `[b'a']`"
+            errors.append(ContentError(path, option.line, message))
+
+
+def snippet_answer(option_text: str) -> str | None:
+    """The output an option of a snippet question stands for: its text, if it is one code span."""
+    match = CODE_OPTION.match(option_text)
+    return match.group(2).strip() if match else None
 
 
 def lab_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]) -> None:
@@ -218,10 +296,20 @@ def lesson_check(lesson: LessonSource, course: CourseSource, slugs: set[str],
             message = f"questions go in {path.stem}{QUESTIONS_SUFFIX}, next to the lesson"
             errors.append(ContentError(path, block.line, message))
     code_blocks_check(path, lesson.blocks, errors)
+    runnable_blocks_check(path, lesson.blocks, _line_text(lesson), errors)
     lab_blocks_check(path, lesson.blocks, errors)
     for section in [lesson.intro, *lesson.sections]:
         first_line = section.line + (1 if section.title else 0)
         links_check(path, section.lines, first_line, course, slugs, errors)
+
+
+def _line_text(lesson: LessonSource) -> dict[int, str]:
+    """Each line of a lesson's body by its number in the file."""
+    text = {}
+    for section in [lesson.intro, *lesson.sections]:
+        first_line = section.line + (1 if section.title else 0)
+        text.update(enumerate(section.lines, start=first_line))
+    return text
 
 
 def _section_check(kind: str, section, path: Path, errors: list[ContentError]) -> None:
@@ -302,6 +390,8 @@ def question_check(question: QuestionSource, errors: list[ContentError]) -> None
             errors.append(ContentError(path, question.line, message))
     prediction_check(question, errors)
     code_blocks_check(path, question.blocks, errors)
+    runnable_blocks_check(path, question.blocks, None, errors)
+    snippet_question_check(question, errors)
 
 
 def prediction_check(question: QuestionSource, errors: list[ContentError]) -> None:
@@ -367,6 +457,39 @@ def course_check(course: CourseSource, slugs: set[str], errors: list[ContentErro
             orders.setdefault(order, lesson.path.name)
         for question in lesson.questions:
             question_check(question, errors)
+            links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
+    prerequisites_loop_check(course, errors)
+
+
+def prerequisites_loop_check(course: CourseSource, errors: list[ContentError]) -> None:
+    """A lesson must not need itself, through any chain of prerequisites."""
+    needs = {
+        lesson.meta.get("slug"): [item for item in lesson.meta.get("prerequisites") or []
+                                  if isinstance(item, str)]
+        for lesson in course.lessons
+        if isinstance(lesson.meta.get("prerequisites"), list)
+    }  # fmt: skip
+    for lesson in course.lessons:
+        slug = lesson.meta.get("slug")
+        path = _needs_path(slug, needs)
+        if path:
+            message = f"the prerequisites go round in a loop: {' → '.join(path)}: break it"
+            line = lesson.key_lines.get("prerequisites", 2)
+            errors.append(ContentError(lesson.path, line, message))
+
+
+def _needs_path(start: object, needs: dict) -> list[str]:
+    """The chain of prerequisites from ``start`` back to itself, or [] if there is none."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        slug, path = stack.pop()
+        for needed in needs.get(slug, []):
+            if needed == start:
+                return [*path, needed]
+            if needed not in seen:
+                seen.add(needed)
+                stack.append((needed, [*path, needed]))
+    return []
 
 
 def content_check(courses: list[CourseSource], errors: list[ContentError]) -> None:

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 
 from quiz.models import Question, QuestionVersion
 
-from .checks import SECTION_KINDS, content_check
+from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .markdown import markdown_render, markdown_render_inline
 from .models import ContentProblem, Course, Lesson
 from .sources import (
@@ -82,7 +82,7 @@ def content_load(*, root: Path) -> LoadReport:
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
         for lesson_source in source.lessons:
             lesson = _lesson_sync(lesson_source, course, root, links, report)
-            _questions_sync(lesson, lesson_source.questions, report)
+            _questions_sync(lesson, lesson_source.questions, links, report)
             loaded_slugs.append(lesson.slug)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
@@ -127,7 +127,10 @@ def _course_sync(source, position: int) -> Course:
 
 
 def _with_site_links(text: str, links: dict[str, str]) -> str:
-    """Links to sibling lesson files (which work on any markdown viewer) become site URLs."""
+    """Links to sibling lesson files (which work on any markdown viewer) become site URLs.
+
+    Code is left as written, fenced or in backticks, as the link checks leave it.
+    """
 
     def replace(match: re.Match) -> str:
         slug = links.get(match.group(2))
@@ -135,7 +138,18 @@ def _with_site_links(text: str, links: dict[str, str]) -> str:
             return match.group(0)
         return f"{match.group(1)}/lessons/{slug}/{match.group(3) or ''}{match.group(4)}"
 
-    return RELATIVE_MD_LINK.sub(replace, text)
+    def outside_code_spans(line: str) -> str:
+        pieces = CODE_SPAN.split(line)
+        spans = CODE_SPAN.findall(line)
+        rewritten = [RELATIVE_MD_LINK.sub(replace, piece) for piece in pieces]
+        return "".join(p + c for p, c in zip(rewritten, [*spans, ""], strict=True))
+
+    lines = text.split("\n")
+    inside, _ = split_fences(lines, 0)
+    return "\n".join(
+        line if in_code else outside_code_spans(line)
+        for line, in_code in zip(lines, inside, strict=True)
+    )
 
 
 def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
@@ -243,7 +257,11 @@ def _list_items(section: Section) -> list[str]:
     return items or [section.text.strip()]
 
 
-def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadReport) -> None:
+def _questions_sync(lesson: Lesson, sources: list[QuestionSource], links: dict[str, str],
+                    report: LoadReport) -> None:  # fmt: skip
+    def render(text: str) -> str:
+        return markdown_render(_with_site_links(text, links))
+
     keys = []
     for position, source in enumerate(sources, start=1):
         meta, parts = source.meta, source.parts
@@ -277,20 +295,20 @@ def _questions_sync(lesson: Lesson, sources: list[QuestionSource], report: LoadR
                 kind=content["kind"],
                 partial_credit=content["partial_credit"],
                 title_html=markdown_render_inline(source.title),
-                prompt_html=markdown_render(source.prompt),
+                prompt_html=render(source.prompt),
                 options=[
                     {
                         "key": OPTION_KEYS[index],
                         "html": markdown_render_inline(option.text),
                         "correct": option.correct,
-                        "feedback_html": markdown_render(option.feedback),
+                        "feedback_html": render(option.feedback),
                     }
                     for index, option in enumerate(source.options)
                 ],
-                solution_html=markdown_render(content["solution"]),
-                quick_check_html=markdown_render(content["quick_check"]),
-                hints=[markdown_render(hint) for hint in content["hints"]],
-                mistakes_html=markdown_render(content["mistakes"]),
+                solution_html=render(content["solution"]),
+                quick_check_html=render(content["quick_check"]),
+                hints=[render(hint) for hint in content["hints"]],
+                mistakes_html=render(content["mistakes"]),
                 lab=content.get("lab", ""),
                 observes=content.get("observes", []),
             )

@@ -6,6 +6,8 @@ Run once per file by content_load, never per request.
 import markdown
 import nh3
 
+from .sources import split_fences
+
 EXTENSIONS = ["fenced_code", "codehilite", "tables", "toc", "admonition", "sane_lists"]
 EXTENSION_CONFIGS = {
     "codehilite": {"guess_lang": False, "css_class": "highlight"},
@@ -42,14 +44,41 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
+# Shown above a runnable example and its output (content/README.md, "Runnable examples").
+CAPTIONS = {
+    ("run",): "Runnable: save it as a file and run it with Python while Redis is running.",
+    ("run", "worker"): (
+        "Runnable: save it as <code>tasks.py</code>, start a worker with "
+        "<code>celery -A tasks worker</code>, then run <code>python tasks.py</code>."
+    ),
+    "output": "It prints:",
+}
+
+
 def markdown_render(text: str) -> str:
-    html = markdown.markdown(text, extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
+    html = markdown.markdown(
+        _runnable_captioned(text), extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS
+    )
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
     )
+
+
+def _runnable_captioned(text: str) -> str:
+    """Fences of runnable examples lose the words Markdown would not read, and gain a caption."""
+    lines = text.splitlines()
+    _, blocks = split_fences(lines, 0)
+    for block in reversed(blocks):
+        caption = CAPTIONS.get("output" if block.info == "output" else block.flags)
+        if block.flags:
+            fence = lines[block.line]
+            lines[block.line] = fence[: fence.index(block.info) + len(block.info)]
+        if caption and not lines[block.line][:1].isspace():  # not inside a list item
+            lines[block.line : block.line] = ["", f'<p class="code-caption">{caption}</p>', ""]
+    return "\n".join(lines)
 
 
 def markdown_render_inline(text: str) -> str:

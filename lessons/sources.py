@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 QUESTIONS_SUFFIX = ".questions.md"
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
+# An opening fence: its marker, its language and any words after it (```python run worker).
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)(.*)$")
 KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 # The closing '#'s of a heading are dropped in heading_title: a regex that does it takes
 # minutes on a long line of spaces.
@@ -42,12 +43,14 @@ class ContentError:
 
 @dataclass
 class Block:
-    """A fenced code block: its info string, text and the line of its opening fence."""
+    """A fenced code block: its language, text and the line of its opening fence."""
 
     info: str
     text: str
     line: int
     end_line: int
+    # The words after the language: ``run`` and ``worker`` mark a runnable example.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,6 +97,7 @@ class QuestionSource:
     options: list[OptionSource]
     parts: dict[str, Section]  # "solution", "quick check", "hints", "common mistakes"
     blocks: list[Block]
+    lines: list[str]  # everything under the heading, from the line after it
 
 
 @dataclass
@@ -163,25 +167,27 @@ def yaml_mapping(
 def split_fences(lines: list[str], first_line: int) -> tuple[list[bool], list[Block]]:
     """Which lines are inside fenced code, and the fenced blocks themselves."""
     inside, blocks = [False] * len(lines), []
-    open_fence: tuple[str, str, int, list[str]] | None = None
+    open_fence: tuple[str, str, tuple[str, ...], int, list[str]] | None = None
     for index, line in enumerate(lines):
         match = FENCE.match(line)
         if open_fence is None:
             if match:
-                open_fence = (match.group(2), match.group(3), index, [])
+                flags = tuple(match.group(4).split())
+                open_fence = (match.group(2), match.group(3), flags, index, [])
                 inside[index] = True
             continue
         inside[index] = True
-        marker, info, start, body = open_fence
+        marker, info, flags, start, body = open_fence
         if line.strip().startswith(marker[0] * len(marker)) and not line.strip().strip(marker[0]):
-            blocks.append(Block(info, "\n".join(body), first_line + start, first_line + index))
+            end = first_line + index
+            blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
             open_fence = None
         else:
             body.append(line)
     if open_fence is not None:
-        marker, info, start, body = open_fence
+        marker, info, flags, start, body = open_fence
         end = first_line + len(lines) - 1
-        blocks.append(Block(info, "\n".join(body), first_line + start, end))
+        blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
     return inside, blocks
 
 
@@ -283,6 +289,7 @@ def question_read(
         options=options,
         parts=_parts_by_name(path, parts, errors),
         blocks=[block for block in blocks if block is not meta_block],
+        lines=section.lines,
     )
 
 

@@ -7,6 +7,10 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.contrib.sessions.backends.db import SessionStore
+
+from learnsite.learners import SESSION_KEY
+
 
 @dataclass
 class Response:
@@ -50,6 +54,11 @@ class LiveClient:
 
     def csrf_token(self) -> str:
         return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
+    def learner_key(self) -> str:
+        """The key of this client's learner (their Redis keys and channels), from its session."""
+        session_key = next(cookie.value for cookie in self.cookies if cookie.name == "sessionid")
+        return SessionStore(session_key=session_key)[SESSION_KEY]
 
     def htmx_post(self, path: str, data: dict | None = None, **kwargs) -> Response:
         headers = {"HX-Request": "true", "X-CSRFToken": self.csrf_token()}

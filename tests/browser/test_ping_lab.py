@@ -52,3 +52,26 @@ def test_the_course_pages_work_on_a_phone(browser, live_url):
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
+
+
+def test_dropping_the_stream_mid_run_reconnects_and_the_run_loses_nothing(page):
+    page.goto("/labs/ping/")
+    raw = page.get_by_role("list", name="Events received, newest first")
+    expect(raw).to_contain_text("Stream opened")
+    expect(page.locator("#broker-status")).to_contain_text("connected")
+
+    page.get_by_role("button", name="Ping the worker").click()
+    run = page.locator("article.run").first
+    expect(run.locator(".status")).to_have_text("Running")
+    page.get_by_role("button", name="Drop my stream").click()
+
+    # The server ended the stream; the browser's EventSource came back by itself, with the id
+    # of the last event it had, and the run goes on to its end with every step shown once.
+    expect(raw.locator(".raw-connection").first).to_contain_text(
+        re.compile(r"Reconnected by the browser, which sent Last-Event-ID: \d+-\d+")
+    )
+    expect(run.locator(".status")).to_have_text("Done")
+    for step in range(1, 6):
+        expect(run.locator(".timeline li", has_text=f"step {step} of 5")).to_have_count(1)
+    frame = raw.locator("li").filter(has_text=re.compile(r"^\d+-\d+ runs, \d+ bytes$"))
+    expect(frame.first).to_be_visible()

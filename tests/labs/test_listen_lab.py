@@ -7,8 +7,6 @@ import signal
 import time
 from pathlib import Path
 
-from django.contrib.sessions.backends.db import SessionStore
-
 from labs.events import events_read
 from labs.lab_listen import (
     HEARTBEAT_MS,
@@ -17,7 +15,6 @@ from labs.lab_listen import (
     PUBLISH_AT_SECONDS,
     listen_runs_fold,
 )
-from learnsite.learners import SESSION_KEY
 from quiz.models import Answer, Attempt
 from tests.http import LiveClient
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
@@ -30,11 +27,6 @@ def lab_learner(live_url) -> LiveClient:
     client = LiveClient(live_url)
     assert client.get("/labs/listen/").status == 200
     return client
-
-
-def learner_key(client: LiveClient) -> str:
-    session_key = next(cookie.value for cookie in client.cookies if cookie.name == "sessionid")
-    return SessionStore(session_key=session_key)[SESSION_KEY]
 
 
 def start(client: LiveClient) -> str:
@@ -56,7 +48,7 @@ def recorded(client: LiveClient, run_id: str) -> list[dict]:
     """The run's events as recorded in Redis."""
     return [
         event
-        for _, event in events_read(learner_id=learner_key(client))
+        for _, event in events_read(learner_id=client.learner_key())
         if event.get("lab") == "listen" and event.get("run") == run_id
     ]
 
@@ -81,7 +73,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
     # Options a-d stand for all, not-listen, thread, none.
     predicted = client.htmx_post("/labs/listen/predict/", {"version": version, "choice": "b"})
     assert predicted.status == 200
-    answer = Answer.objects.get(item__attempt__learner__key=learner_key(client))
+    answer = Answer.objects.get(item__attempt__learner__key=client.learner_key())
     assert (answer.item.attempt.mode, answer.chosen, answer.correct) == (
         Attempt.Mode.PREDICT, ["b"], True,
     )  # fmt: skip
@@ -116,7 +108,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
     # The page's numbers, folded from the same events.
     listen_events = [
         (event_id, event)
-        for event_id, event in events_read(learner_id=learner_key(client))
+        for event_id, event in events_read(learner_id=client.learner_key())
         if event.get("lab") == "listen"
     ]
     run = next(run for run in listen_runs_fold(listen_events, now=time.time()) if run.id == run_id)

@@ -6,10 +6,13 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.signals import user_login_failed
 from django.test import RequestFactory
 from django.utils import timezone
 
+from learnsite.accounts import LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_ALLOWED
 from learnsite.learners import SESSION_KEY, learner_for
+from learnsite.redis import redis_client
 from lessons.content import content_load
 from lessons.models import Lesson
 from lessons.progress import SESSION_KEY as READ_KEY
@@ -202,6 +205,35 @@ def test_an_unknown_user_is_a_form_error(client):
     response = login(client, username="nobody")
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_failed_logins_lock_the_account_for_a_while(client, redis_url):
+    signup(client, username="grace")
+    client.post("/accounts/logout/")
+    for _ in range(LOGIN_FAILURES_ALLOWED):
+        assert "Please enter a correct" in login(client, "grace", "wrong").content.decode()
+
+    # Past the limit no password is tried, not even the right one, and the page says why.
+    tried = []
+    user_login_failed.connect(tried.append, dispatch_uid="test-tried")
+    try:
+        assert "Too many failed" in login(client, "grace", "wrong").content.decode()
+    finally:
+        user_login_failed.disconnect(dispatch_uid="test-tried")
+    assert tried == []
+    page = login(client, "Grace ").content.decode()
+    assert "Too many failed attempts to log in to this account. Wait 15 minutes" in page
+    assert 'value="Grace' in page
+    assert "_auth_user_id" not in client.session
+    key = redis_client().keys("learnsite:login-failures:*")
+    assert len(key) == 1 and 0 < redis_client().ttl(key[0]) <= LOGIN_FAILURE_WINDOW_SECONDS
+
+    # Another account is not locked by them.
+    signup(client, username="hopper")
+    client.post("/accounts/logout/")
+    login(client, "hopper")
+    assert "_auth_user_id" in client.session
+    redis_client().delete(*key)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labs.registry import LAB_KINDS
 from lessons.content import content_validate
 
 from .factory import (
@@ -67,6 +68,14 @@ def test_the_examples_in_the_authoring_guide_pass(tmp_path):
     courses, errors = content_validate(root=tmp_path)
     assert [str(error) for error in errors] == []
     assert [len(lesson.questions) for lesson in courses[0].lessons] == [1]
+
+
+def test_the_authoring_guide_lists_every_lab_and_its_goals():
+    guide = (REPO / "content" / "README.md").read_text()
+    table = guide.split("| Kind | Title | What the learner does | Goals |")[1].split("\n\n")[0]
+    rows = re.findall(r"^\| `([\w-]+)` \| [^|]+ \| [^|]+ \| ([^|]+) \|$", table, flags=re.MULTILINE)
+    listed = {kind: set(re.findall(r"`([\w-]+)`", goals)) for kind, goals in rows}
+    assert listed == {kind: set(lab.goals) for kind, lab in LAB_KINDS.items()}
 
 
 # The command: its exit status and output, once for each kind of file.
@@ -331,6 +340,27 @@ def test_code_in_other_languages_is_not_parsed(tmp_path):
     assert errors_in(tmp_path) == []
 
 
+def test_prerequisites_in_a_loop(tmp_path):
+    first = make_lesson(tmp_path / "course", slug="first", front={"prerequisites": "[third]"})
+    second = make_lesson(tmp_path / "course", slug="second", front={"prerequisites": "[first]"})
+    third = make_lesson(tmp_path / "course", slug="third", front={"prerequisites": "[second]"})
+    make_lesson(tmp_path / "course", slug="outside", front={"prerequisites": "[first]"})
+    assert errors_in(tmp_path) == [
+        f"{first}:{line_of(first, 'prerequisites')}: the prerequisites go round in a loop: "
+        "first → third → second → first: break it",
+        f"{second}:{line_of(second, 'prerequisites')}: the prerequisites go round in a loop: "
+        "second → first → third → second: break it",
+        f"{third}:{line_of(third, 'prerequisites')}: the prerequisites go round in a loop: "
+        "third → second → first → third: break it",
+    ]
+
+
+def test_a_lesson_that_needs_itself(tmp_path):
+    path = make_lesson(tmp_path / "course", slug="selfish", front={"prerequisites": "[selfish]"})
+    assert only_error(tmp_path).endswith("loop: selfish → selfish: break it")
+    assert only_error(tmp_path).startswith(f"{path}:{line_of(path, 'prerequisites')}:")
+
+
 # Links.
 
 
@@ -354,6 +384,15 @@ def test_a_broken_link(tmp_path, link, message):
     (tmp_path / "course" / "README.md").write_text("Notes for authors, not a lesson.\n")
     path = make_lesson(tmp_path / "course", order=2, sections={"Tips": f"- See [this]({link})."})
     assert only_error(tmp_path).startswith(f"{path}:{line_of(path, '[this]')}: {message}")
+
+
+def test_a_broken_link_in_a_questions_file(tmp_path):
+    lesson = make_lesson(tmp_path / "course")
+    hints = "- Look again.\n- See [the other lesson](02-gone.md)."
+    path = make_questions(lesson, question_text(), question_text(parts={"Hints": hints}))
+    assert only_error(tmp_path).startswith(
+        f"{path}:{line_of(path, '[the other')}: broken link 02-gone.md: no lesson file"
+    )
 
 
 def test_a_broken_link_before_the_first_section(tmp_path):
@@ -518,10 +557,10 @@ def test_a_prediction_question_is_valid(tmp_path):
     ("meta", "needle", "message"),
     [
         (
-            {"lab": "pong"},
+            {"lab": "nope"},
             "lab:",
             "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
-            "listen, console), not 'pong'",
+            "listen, console), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),

@@ -128,5 +128,6 @@ def test_what_passes_the_checks_loads(lesson, questions):
 
         with transaction.atomic():
             content_load(root=Path(folder))
-            assert Lesson.objects.filter(slug="fuzzed", retired=False).exists()
+            # Its slug need not be 'fuzzed': YAML keeps the last of two 'slug:' lines.
+            assert Lesson.objects.filter(retired=False).count() == 1
             transaction.set_rollback(True)

@@ -211,6 +211,28 @@ def test_links_between_lesson_files_become_site_links(tmp_path):
     assert ".md" not in html
 
 
+def test_links_in_code_stay_as_written(tmp_path):
+    make_lesson(tmp_path / "course", slug="next-one", order=2)
+    tips = "- Write `[it](02-next-one.md)`.\n\n```markdown\n[it](02-next-one.md)\n```"
+    make_lesson(tmp_path / "course", slug="this-one", order=1, sections={"Tips": tips})
+    content_load(root=tmp_path)
+
+    html = sections_by_kind("this-one")["tips"]["parts"][0]["html"]
+    assert html.count("02-next-one.md") == 2 and "/lessons/next-one/" not in html
+
+
+def test_links_in_questions_become_site_links(tmp_path):
+    make_lesson(tmp_path / "course", slug="next-one", order=2)
+    this = make_lesson(tmp_path / "course", slug="this-one", order=1)
+    see = "See [the next lesson](02-next-one.md#tips)."
+    make_questions(this, question_text(qid="linked", prompt=see, parts={"Solution": see}))
+    content_load(root=tmp_path)
+
+    version = Question.objects.get(key="linked").current_version
+    for html in (version.prompt_html, version.solution_html):
+        assert 'href="/lessons/next-one/#tips"' in html and ".md" not in html
+
+
 def test_a_lab_block_is_a_part_of_its_own(tmp_path):
     check = "- Run it.\n\n```lab\nkind: ping\ngoal: finish-a-run\n```\n\nThen compare."
     make_lesson(tmp_path / "course", slug="with-lab", sections={"Check it yourself": check})
