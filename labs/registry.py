@@ -25,7 +25,7 @@ from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import OUTCOMES as PING_OUTCOMES
-from .runs import runs_fold
+from .runs import ping_observed, runs_fold
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ LAB_KINDS = {
         summary="Queue a real Celery task and watch a worker report each step.",
         template="labs/ping.html",
         outcomes=PING_OUTCOMES,
+        observed=ping_observed,
         goals={
             "finish-a-run": Goal(
                 description="Queue a task and watch a worker finish it.",

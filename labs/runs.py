@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .events import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after
 from .predictions import PredictionPairing, Runs
+from .services import PING_STEPS
 
 # A run still queued after this long gets an explanation instead of a silent spinner.
 WAITING_HINT_AFTER_SECONDS = 3.0
@@ -95,6 +96,8 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
             continue
         if kind == STREAM_RESUMED:
             _resume_apply(runs, ended, event)
+            for run in runs.values():  # a run it marks may now show how it came out
+                pairing.seen(run)
             continue
         if kind == "found" and run_id in runs:
             run = runs[run_id]
@@ -140,6 +143,16 @@ def runs_fold(events: list[tuple[str, dict]], *, now: float) -> Runs:
     shown = Runs(sorted(runs.values(), key=lambda run: run.queued_at, reverse=True)[:RUNS_SHOWN])
     shown.prediction = pairing.latest
     return shown
+
+
+def ping_observed(run: LabRun) -> str | None:
+    """What a finished ping run whose stream was dropped and resumed shows of its steps; None
+    for a run not resumed, or not finished."""
+    if not run.resumed or run.status != "succeeded":
+        return None
+    if len(set(run.steps)) < len(run.steps):
+        return "twice"
+    return "all" if set(run.steps) == set(range(1, PING_STEPS + 1)) else "gap"
 
 
 def _resume_apply(runs: dict[str, LabRun], ended: dict[str, str], event: dict) -> None:

@@ -6,7 +6,6 @@ import re
 import time
 
 import redis
-from django.contrib.sessions.backends.db import SessionStore
 
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from labs.lab_console import OUTCOMES as CONSOLE_OUTCOMES
@@ -14,9 +13,10 @@ from labs.lab_console import console_runs_fold
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from labs.lab_lifecycle import lifecycle_fold
-from learnsite.learners import SESSION_KEY
+from labs.runs import OUTCOMES as PING_OUTCOMES
 from quiz.models import Answer, Question
 from tests.http import LiveClient
+from tests.labs.ping_support import run_id_of
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
 
@@ -70,11 +70,6 @@ def frame_until(stream, predicate) -> str:
     raise AssertionError("the stream ended")
 
 
-def learner_key(client: LiveClient) -> str:
-    session_key = next(cookie.value for cookie in client.cookies if cookie.name == "sessionid")
-    return SessionStore(session_key=session_key)[SESSION_KEY]
-
-
 def test_the_email_lab_compares_the_request_time_with_the_mail_servers_latency(
     live_url, mail_server, redis_url, tmp_path
 ):
@@ -91,7 +86,7 @@ def test_the_email_lab_compares_the_request_time_with_the_mail_servers_latency(
     assert outcome_in(frame) == ("returns", "waits")
     assert f'data-run="{run_id}"' in frame
     assert "the run showed <strong>The request waits for the mail server</strong>" in frame
-    answer = Answer.objects.get(item__attempt__learner__key=learner_key(client))
+    answer = Answer.objects.get(item__attempt__learner__key=client.learner_key())
     assert answer.chosen == ["b"] and not answer.correct
 
 
@@ -288,7 +283,7 @@ def test_a_lab_reached_from_a_lesson_asks_that_lessons_prediction(live_url, redi
     for question in (four, three):
         answer = {"version": str(question.current_version_id), "choice": "a"}
         assert client.htmx_post("/labs/lifecycle/predict/", answer).status == 200
-    answered = Answer.objects.filter(item__attempt__learner__key=learner_key(client))
+    answered = Answer.objects.filter(item__attempt__learner__key=client.learner_key())
     assert sorted(a.item.version.question.key for a in answered) == [
         "lesson-four-predicts", "lesson-three-predicts",
     ]  # fmt: skip
@@ -333,11 +328,11 @@ def test_a_version_this_lab_does_not_ask_is_refused_with_a_message(live_url, red
         "/labs/lifecycle/predict/", {"version": three.current_version_id, "choice": "z"}
     )
     assert unknown.status == 400 and "Choose one of the answers" in unknown.text
-    assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()
+    assert not Answer.objects.filter(item__attempt__learner__key=client.learner_key()).exists()
     assert client.htmx_post("/labs/nothing/predict/", {}).status == 404
 
 
-def test_a_lab_that_asks_no_prediction_refuses_one(live_url):
+def test_a_lab_without_a_prediction_question_refuses_one(live_url):
     client = lab_learner(live_url, "ping")
     refused = client.htmx_post("/labs/ping/predict/", {"version": "1", "choice": "a"})
     assert refused.status == 400 and "This lab asks no prediction now" in refused.text
@@ -351,4 +346,30 @@ def test_a_prediction_needs_the_csrf_token(live_url, redis_url, tmp_path):
         "POST", "/labs/lifecycle/predict/", data=answer, headers={"HX-Request": "true"}
     )
     assert forged.status == 403
-    assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()
+    assert not Answer.objects.filter(item__attempt__learner__key=client.learner_key()).exists()
+
+
+def test_the_ping_lab_shows_what_a_dropped_and_resumed_stream_showed_of_the_run(
+    learner, redis_url, tmp_path
+):
+    load_prediction(tmp_path, redis_url, lab="ping", outcomes=PING_OUTCOMES, expected="all")
+    predict(learner, "ping", PING_OUTCOMES["gap"])
+    stream = learner.events("/labs/ping/events/")
+    next(stream)  # connected
+    run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event.event == "runs" and ">Running<" in event.data:
+            break
+    assert outcome_in(seen[-1].data) is None
+    assert learner.htmx_post("/labs/ping/drop/").status == 200
+    seen += list(stream)  # what it still sends before the server ends it
+
+    # The browser comes back with the id of the last frame it had: the resume is recorded.
+    last = [event for event in seen if event.id][-1]
+    resumed = learner.events("/labs/ping/events/", last_event_id=last.id)
+    frame = frame_until(resumed, outcome_in)
+    resumed.close()
+    assert outcome_in(frame) == ("gap", "all") and f'data-run="{run_id}"' in frame
+    assert "the run showed <strong>Every step, once</strong>" in frame

@@ -46,3 +46,34 @@ def test_steps_are_what_the_timeline_holds_in_order():
     )
     [run] = runs_fold(events, now=0)
     assert run.steps == [1, 2, 2, 4] and not run.resumed
+
+
+def resumed_run(*steps: int) -> list[tuple[str, dict]]:
+    """A prediction, then a run with these steps whose stream dropped and resumed while it ran."""
+    return make_events(
+        {"kind": "predicted", "choice": "all"},
+        {"kind": "queued", "run": "r"},
+        *(step("r", n) for n in steps[:1]),
+        {"kind": STREAM_RESUMED, "after": "1002-0", "replayed": len(steps) - 1},
+        *(step("r", n) for n in steps[1:]),
+        {"kind": "succeeded", "run": "r"},
+    )
+
+
+def test_a_resumed_run_shows_each_step_once_a_gap_or_a_step_twice():
+    observed = {
+        steps: runs_fold(resumed_run(*steps), now=0).prediction.observed
+        for steps in [(1, 2, 3, 4, 5), (1, 2, 4, 5), (1, 2, 2, 3, 4, 5)]
+    }
+    assert observed == {(1, 2, 3, 4, 5): "all", (1, 2, 4, 5): "gap", (1, 2, 2, 3, 4, 5): "twice"}
+
+
+def test_a_run_whose_stream_never_dropped_answers_no_prediction():
+    events = make_events(
+        {"kind": "predicted", "choice": "all"},
+        {"kind": "queued", "run": "r"},
+        *(step("r", n) for n in range(1, 6)),
+        {"kind": "succeeded", "run": "r"},
+    )
+    prediction = runs_fold(events, now=0).prediction
+    assert (prediction.choice, prediction.observed) == ("all", None)
