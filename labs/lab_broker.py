@@ -10,7 +10,8 @@ celery 5.7):
 - When a worker takes a message, kombu writes a copy into the **hash** ``unacked`` (field: the
   message's ``properties.delivery_tag``; value: ``[message, exchange, routing_key]``) and the
   time into the **sorted set** ``unacked_index``; acknowledging deletes both. A copy older than
-  the visibility timeout (1 hour) is pushed back onto the list by a worker.
+  the visibility timeout (kombu's default is 1 hour; this site sets
+  ``CELERY_VISIBILITY_TIMEOUT_SECONDS``, 300 by default) is pushed back onto the list by a worker.
 - The result backend SETEXes ``celery-task-meta-<task id>`` to a JSON value with a TTL of
   ``CELERY_RESULT_EXPIRES``.
 
@@ -28,6 +29,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -504,7 +506,8 @@ def broker_lab(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(BAD_RUN_ID)
     context, _status = _inspector(learner_id=learner_id_for(request), run_id=run_id)
     specimen_seconds = round(SPECIMEN_STEPS * SPECIMEN_STEP_SECONDS)
-    context |= {"specimen_seconds": specimen_seconds}
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    context |= {"specimen_seconds": specimen_seconds, "visibility_timeout_seconds": visibility}
     return _lab_views().lab_page(request, LAB, context=context)
 
 

@@ -9,6 +9,7 @@ import time
 import urllib.parse
 
 import pytest
+from django.conf import settings
 
 from tests.http import LiveClient, Response
 from tests.stack import redis_service, web_service, worker_service
@@ -68,7 +69,10 @@ def test_a_learner_reads_their_task_in_the_list_then_unacked_then_its_result(
 ):
     redis_url, base_url = stack_without_worker
     alice, bob = LiveClient(base_url), LiveClient(base_url)
-    assert alice.get("/labs/broker/").status == 200
+    page = alice.get("/labs/broker/")
+    assert page.status == 200
+    seconds = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert f"visibility timeout: {seconds} seconds on this site" in page.text
     assert bob.get("/labs/broker/").status == 200
     run_id = start_specimen(alice)
     task_id = task_id_of(alice, run_id)
