@@ -714,8 +714,13 @@ def _ping_run(client, space, command: Command) -> Outcome:
     return Outcome(reply if command.args else Status(reply))
 
 
-def _plain(client, space, command: Command) -> Outcome:  # GET, TTL, LLEN, DEL
+def _plain(client, space, command: Command) -> Outcome:  # GET, TTL, LLEN
     return Outcome(client.execute_command(command.name, *map(space.key, command.keys)))
+
+
+def _del_run(client, space, command: Command) -> Outcome:
+    reply = client.execute_command("DEL", *map(space.key, command.keys))
+    return Outcome(reply, facts={"keys": list(command.keys)})
 
 
 def _set_run(client, space, command: Command) -> Outcome:
@@ -856,7 +861,7 @@ def _publish_run(client, space, command: Command) -> Outcome:
 
 
 RUNNERS = {
-    "PING": _ping_run, "GET": _plain, "SET": _set_run, "DEL": _plain, "EXPIRE": _expire_run,
+    "PING": _ping_run, "GET": _plain, "SET": _set_run, "DEL": _del_run, "EXPIRE": _expire_run,
     "TTL": _plain, "LPUSH": _push_run, "RPUSH": _push_run, "LPOP": _pop_run, "RPOP": _pop_run,
     "BRPOP": _brpop_run, "LRANGE": _lrange_run, "LLEN": _plain, "XADD": _xadd_run,
     "XRANGE": _xrange_run, "XREAD": _xread_run, "PUBLISH": _publish_run,
@@ -988,6 +993,10 @@ def _jobs_follow(jobs: dict[str, list[str]], entry: ConsoleEntry) -> None:
     """Follow the jobs LPUSHed onto each list and taken off it; say which one an RPOP or a
     BRPOP took (``entry.took``)."""
     if entry.status != "ok":
+        return
+    if entry.name == "DEL":  # a deleted list starts again empty
+        for key in entry.facts.get("keys", []):
+            jobs.pop(key, None)
         return
     key, values = entry.facts.get("key"), entry.facts.get("values", [])
     waiting = jobs.setdefault(key, []) if key else []

@@ -231,7 +231,8 @@ def test_a_console_pop_is_compared_with_the_order_of_the_lists_lpushes():
         events = [
             (f"{n}-0", {"lab": "console", "kind": "command", "at": float(n), "status": "ok",
                         "name": name, "line": "", "text": "",
-                        "facts": {"key": key, "values": values}})
+                        "facts": {"keys": [key]} if name == "DEL" else {"key": key,
+                                                                       "values": values}})
             for n, (name, key, values) in enumerate(lines, start=1)
         ]  # fmt: skip
         return [entry.took for entry in console_runs_fold(events, now=100.0)]
@@ -245,6 +246,9 @@ def test_a_console_pop_is_compared_with_the_order_of_the_lists_lpushes():
     lines = [("LPUSH", "jobs", ["a", "b", "c"]), ("RPOP", "jobs", ["a"]), ("LPOP", "jobs", ["c"])]
     assert took(*lines, ("LPUSH", "jobs", ["d"]), ("RPOP", "jobs", ["b"]))[-1] == "first"
     assert took(("LPUSH", "jobs", ["a", "b"]), ("RPOP", "other", ["x"]))[-1] == ""
+    # A deleted list starts again: jobs left over before the DEL are not the first pushed.
+    lines = [("LPUSH", "jobs", ["old"]), ("DEL", "jobs", None), ("LPUSH", "jobs", ["a", "b"])]
+    assert took(*lines, ("RPOP", "jobs", ["a"]))[-1] == "first"
 
 
 def make_two_lifecycle_lessons(folder, redis_url: str) -> tuple[Question, Question]:
