@@ -311,7 +311,7 @@ def publish_all(streams: list[Stream], rounds: int, stop: threading.Event) -> li
                 time.sleep(delay)
             event = {"kind": "queued", "run": secrets.token_hex(4), "lab": "ping"}
             at = time.perf_counter()
-            stream_id = event_publish(learner_id=stream.learner_id, event=event)
+            stream_id = event_publish(learner_id=stream.learner_id, lab="ping", event=event)
             published.append(Published(index, stream_id_key(stream_id), at))
     return published
 

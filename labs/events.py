@@ -1,8 +1,12 @@
-"""A learner's lab events: kept in a capped Redis Stream, announced on a Redis channel.
+"""A learner's lab events: kept in a capped Redis Stream per lab, announced on a Redis channel.
 
-The stream is the record: a page renders from it and a reconnecting browser reads what it
-missed from it (stream ids are the SSE event ids). The channel only says "something new", so a
-slow or missed announcement can never lose an event; the next read of the stream catches up.
+Each lab of each learner has its own stream (``learner_stream_key``), capped and expiring on
+its own, so a lab that records a lot (the console: an event per command) never pushes another
+lab's events out. The stream is the record: a lab page renders from it and a reconnecting
+browser reads what it missed from it (the lab's stream ids are the SSE event ids). The learner
+has one channel for all their labs: it only says "something new", so every open stream of the
+learner reads its own lab's stream again, and a slow or missed announcement can never lose an
+event; the next read catches up.
 """
 
 import json
@@ -11,6 +15,7 @@ import time
 from learnsite.redis import aredis_client, redis_client
 
 KEY_PREFIX = "learnsite:learner:"
+# Each of a learner's lab streams keeps about this many of its newest events.
 STREAM_MAX_EVENTS = 500
 # Every key and channel of a learner expires an hour after their last event.
 LEARNER_TTL_SECONDS = 3600
@@ -20,8 +25,9 @@ TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
 # (that id) and ``replayed`` (how many of the lab's events it had missed).
 STREAM_RESUMED = "stream-resumed"
 
-# XADD, EXPIRE and PUBLISH as one step: the announcement carries the new event's id, and no
-# reader can see the announcement before the event is in the stream.
+# XADD, EXPIRE and PUBLISH as one step: no reader can see the announcement before the event is
+# in the stream. The announcement carries the new event's id in its lab's stream, which says
+# nothing about another lab's: readers only take it as a wake-up.
 _PUBLISH = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -30,19 +36,19 @@ return id
 """
 
 
-def learner_stream_key(learner_id: str) -> str:
-    return f"{KEY_PREFIX}{learner_id}:events"
+def learner_stream_key(learner_id: str, lab: str) -> str:
+    return f"{KEY_PREFIX}{learner_id}:events:{lab}"
 
 
 def learner_channel(learner_id: str) -> str:
     return f"{KEY_PREFIX}{learner_id}:announce"
 
 
-def _publish_args(learner_id: str, event: dict) -> tuple:
+def _publish_args(learner_id: str, lab: str, event: dict) -> tuple:
     return (
         _PUBLISH,
         2,
-        learner_stream_key(learner_id),
+        learner_stream_key(learner_id, lab),
         learner_channel(learner_id),
         json.dumps({"at": time.time(), **event}),
         STREAM_MAX_EVENTS,
@@ -50,14 +56,15 @@ def _publish_args(learner_id: str, event: dict) -> tuple:
     )
 
 
-def event_publish(*, learner_id: str, event: dict) -> str:
-    """Record one event for the learner and announce it; returns its stream id."""
-    return redis_client().eval(*_publish_args(learner_id, event))
+def event_publish(*, learner_id: str, lab: str, event: dict) -> str:
+    """Record one event in the learner's stream of ``lab`` and announce it; returns its id
+    there."""
+    return redis_client().eval(*_publish_args(learner_id, lab, event))
 
 
-async def aevent_publish(*, learner_id: str, event: dict) -> str:
+async def aevent_publish(*, learner_id: str, lab: str, event: dict) -> str:
     """``event_publish`` from a streaming view."""
-    return await aredis_client().eval(*_publish_args(learner_id, event))
+    return await aredis_client().eval(*_publish_args(learner_id, lab, event))
 
 
 def stream_id_after(stream_id: str, than: str) -> bool:
@@ -74,12 +81,13 @@ def _decode(entries: list) -> list[tuple[str, dict]]:
     return [(entry_id, json.loads(fields["event"])) for entry_id, fields in entries]
 
 
-def events_read(*, learner_id: str) -> list[tuple[str, dict]]:
-    """All of the learner's recorded events, oldest first."""
-    return _decode(redis_client().xrange(learner_stream_key(learner_id)))
+def events_read(*, learner_id: str, lab: str) -> list[tuple[str, dict]]:
+    """All of the learner's recorded events of ``lab``, oldest first."""
+    return _decode(redis_client().xrange(learner_stream_key(learner_id, lab)))
 
 
-async def aevents_read(*, learner_id: str, after: str = "-") -> list[tuple[str, dict]]:
-    """The learner's events after the stream id ``after`` (all of them by default)."""
+async def aevents_read(*, learner_id: str, lab: str, after: str = "-") -> list[tuple[str, dict]]:
+    """The learner's events of ``lab`` after the id ``after`` in that lab's stream (all of them
+    by default)."""
     start = after if after == "-" else f"({after}"
-    return _decode(await aredis_client().xrange(learner_stream_key(learner_id), min=start))
+    return _decode(await aredis_client().xrange(learner_stream_key(learner_id, lab), min=start))

@@ -2,8 +2,10 @@
 
 Every streaming connection registers a wake-up (an ``asyncio.Event``) for its learner's channel;
 the hub holds a single pattern subscription and sets the wake-ups of the channel a message
-arrives on. A wake-up only means "read the stream again", so wake-ups coalesce: a connection
-that is slow to read loses nothing and never makes the hub wait.
+arrives on. A learner has one channel for all their labs, so an event of any lab wakes all of
+their streams, and a wake-up only means "read your lab's stream again": the hub never looks at
+the announced id. Wake-ups coalesce, so a connection that is slow to read loses nothing and
+never makes the hub wait.
 
 A stream that listens under a name can also be told to end: ``streams_end`` publishes
 ``end:<name>`` on its channel, and every process's hub marks the wake-ups of that name on that

@@ -18,7 +18,8 @@ celery 5.7):
 Everything here only reads, with bounded commands. A message is the learner's when its task id
 is one recorded in the learner's own "queued" events; nothing in the request names a Redis key.
 The page's first read while a worker holds the learner's countdown task records where it found
-the message (a ``found`` event, in the learner's own event stream): what a prediction observes.
+the message (a ``found`` event, in the learner's own event stream of this lab): what a
+prediction observes.
 """
 
 import base64
@@ -40,10 +41,10 @@ from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import SESSION_KEY, learner_id_for
 from learnsite.redis import redis_client
 
-from .events import KEY_PREFIX, event_publish, events_read
+from .events import KEY_PREFIX, event_publish
 from .limits import rate_limit_allows
 from .runs import LabRun, runs_fold
-from .services import LabError, lab_run_start
+from .services import LabError, events_read_every_lab, lab_run_start
 from .tasks import broker_specimen
 
 LAB = "broker"
@@ -307,18 +308,19 @@ def broker_snapshot(*, learner_id: str, run_id: str | None = None) -> BrokerSnap
 
     Raises RunNotFound when ``run_id`` is not one of the learner's recent runs of this lab.
     """
-    events = events_read(learner_id=learner_id)
+    every_lab = events_read_every_lab(learner_id=learner_id)
     # Every task the learner sent, in any lab: its id is how their messages are recognised.
     owners: dict[str, tuple[str, str]] = {}
     past_queue: set[str] = set()
-    for _event_id, event in events:
-        if event.get("kind") == "queued" and event.get("task_id"):
-            owners[event["task_id"]] = (event.get("run", ""), event.get("lab", ""))
-        elif event.get("kind") in {"started", "progress", "succeeded", "failed"}:
-            past_queue.add(event.get("run", ""))
+    for lab, events in every_lab.items():
+        for _event_id, event in events:
+            if event.get("kind") == "queued" and event.get("task_id"):
+                owners[event["task_id"]] = (event.get("run", ""), lab)
+            elif event.get("kind") in {"started", "progress", "succeeded", "failed"}:
+                past_queue.add(event.get("run", ""))
     maybe_queued = {task_id for task_id, (run, _) in owners.items() if run not in past_queue}
 
-    runs = runs_fold([(i, e) for i, e in events if e.get("lab") == LAB], now=time.time())
+    runs = runs_fold(every_lab[LAB], now=time.time())
     if run_id is None:
         run = runs[0] if runs else None
     else:
@@ -419,14 +421,17 @@ def _unacked_find(client, first_reply, *, task_id: str, owner: tuple[str, str]
 def broker_specimen_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
     """A task that takes a few seconds, so that it can be watched while a worker holds it."""
     base = {"run": run_id, "lab": LAB}
-    event_publish(learner_id=learner_id, event={**base, "kind": "started", "worker": worker})
+    event_publish(
+        learner_id=learner_id, lab=LAB, event={**base, "kind": "started", "worker": worker}
+    )
     for step in range(1, SPECIMEN_STEPS + 1):
         time.sleep(SPECIMEN_STEP_SECONDS)  # the specimen's only work: being watched
         percent = round(step * 100 / SPECIMEN_STEPS)
         event = {"kind": "progress", "step": step, "of": SPECIMEN_STEPS, "percent": percent}
-        event_publish(learner_id=learner_id, event={**base, **event})
+        event_publish(learner_id=learner_id, lab=LAB, event={**base, **event})
     result = {"run": run_id, "worker": worker, "seconds": SPECIMEN_STEPS * SPECIMEN_STEP_SECONDS}
-    event_publish(learner_id=learner_id, event={**base, "kind": "succeeded", "result": result})
+    event = {**base, "kind": "succeeded", "result": result}
+    event_publish(learner_id=learner_id, lab=LAB, event=event)
     return result
 
 
@@ -445,7 +450,7 @@ def broker_found_record(*, learner_id: str, snapshot: BrokerSnapshot) -> None:
         return
     where = "list" if snapshot.inspected else "unacked" if snapshot.unacked else "nowhere"
     event = {"kind": "found", "lab": LAB, "run": run.id, "where": where}
-    event_publish(learner_id=learner_id, event=event)
+    event_publish(learner_id=learner_id, lab=LAB, event=event)
 
 
 def broker_observed(run: LabRun) -> str | None:

@@ -883,7 +883,7 @@ def _record(*, learner_id: str, reply: Reply, name: str, facts: dict) -> bool:
         "facts": facts,
     }
     try:
-        event_publish(learner_id=learner_id, event=event)
+        event_publish(learner_id=learner_id, lab=LAB, event=event)
     except (RedisError, OSError):
         return False
     return True

@@ -120,7 +120,8 @@ def email_send(*, learner_id: str, run_id: str, latency_ms: int) -> int:
 
 
 def _publish(*, learner_id: str, run_id: str, kind: str, **fields) -> None:
-    event_publish(learner_id=learner_id, event={"kind": kind, "run": run_id, "lab": LAB, **fields})
+    event = {"kind": kind, "run": run_id, "lab": LAB, **fields}
+    event_publish(learner_id=learner_id, lab=LAB, event=event)
 
 
 def _publish_quietly(*, learner_id: str, run_id: str, kind: str, **fields) -> None:

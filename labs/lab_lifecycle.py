@@ -159,10 +159,10 @@ def lab_lifecycle_cancel(*, learner_id: str, run_id: str) -> "LifecycleRun":
     one that has not started is only marked revoked, and the worker discards it when it comes.
     """
     try:
-        events = events_read(learner_id=learner_id)
+        events = events_read(learner_id=learner_id, lab=LAB)
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
-    own = [(i, e) for i, e in events if e.get("lab") == LAB and e.get("run") == run_id]
+    own = [(i, e) for i, e in events if e.get("run") == run_id]
     runs = lifecycle_fold(own, now=time.time()) if run_id else []
     if not runs:
         raise RunNotFound("You have no such run to cancel.")
@@ -174,7 +174,7 @@ def lab_lifecycle_cancel(*, learner_id: str, run_id: str) -> "LifecycleRun":
     terminate = run.running
     cancel = {"kind": "cancel", "run": run.id, "lab": LAB, "terminate": terminate}
     try:
-        event_publish(learner_id=learner_id, event=cancel)
+        event_publish(learner_id=learner_id, lab=LAB, event=cancel)
         celery_app.control.revoke(run.task_id, terminate=terminate, signal="SIGTERM")
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
@@ -190,7 +190,7 @@ def lab_lifecycle_state_publish(*, learner_id: str, run_id: str, node: int | Non
     event = {"kind": "state", "lab": LAB, "run": run_id, "state": state, "task_id": task_id}
     if node is not None:
         event["node"] = node
-    event_publish(learner_id=learner_id, event=event | fields)
+    event_publish(learner_id=learner_id, lab=LAB, event=event | fields)
 
 
 def _progress(*, task, learner_id: str, run_id: str, node: int | None, step: int, of: int

@@ -100,7 +100,7 @@ def sandbox_channel(learner_id: str, run_id: str) -> str:
 def listen_run_start(*, learner_id: str) -> str:
     """Queue a sandbox run for the learner (one at a time); returns the run id."""
     try:
-        events = [(i, e) for i, e in events_read(learner_id=learner_id) if e.get("lab") == LAB]
+        events = events_read(learner_id=learner_id, lab=LAB)
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     if any(run.active for run in listen_runs_fold(events, now=time.time())):
@@ -170,7 +170,9 @@ def _gone(pid: int) -> bool:
 def listen_trap_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
     """Run the sandbox for LIMIT_SECONDS, publish to it, stream its timeline, then kill it."""
     base = {"run": run_id, "lab": LAB}
-    event_publish(learner_id=learner_id, event={**base, "kind": "started", "worker": worker})
+    event_publish(
+        learner_id=learner_id, lab=LAB, event={**base, "kind": "started", "worker": worker}
+    )
     channel = sandbox_channel(learner_id, run_id)
     argv = [
         sys.executable, "-I", str(SANDBOX), "--channel", channel,
@@ -209,7 +211,9 @@ def listen_trap_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
     def flush() -> None:
         if batch:
             event_publish(
-                learner_id=learner_id, event={**base, "kind": "timeline", "points": batch[:]}
+                learner_id=learner_id,
+                lab=LAB,
+                event={**base, "kind": "timeline", "points": batch[:]},
             )
             batch.clear()
 
@@ -265,7 +269,9 @@ def listen_trap_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
         failure = "The sandbox ended before its time limit."
     if failure:
         error = " ".join([failure, *output[-3:]])
-        event_publish(learner_id=learner_id, event={**base, "kind": "failed", "error": error})
+        event_publish(
+            learner_id=learner_id, lab=LAB, event={**base, "kind": "failed", "error": error}
+        )
         return {"failed": failure, "pid": process.pid, "gone": gone}
     result = {
         "pid": process.pid,
@@ -274,7 +280,9 @@ def listen_trap_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
         "limit_seconds": LIMIT_SECONDS,
         "worker": worker,
     }
-    event_publish(learner_id=learner_id, event={**base, "kind": "succeeded", "result": result})
+    event_publish(
+        learner_id=learner_id, lab=LAB, event={**base, "kind": "succeeded", "result": result}
+    )
     return result
 
 

@@ -258,7 +258,7 @@ def _publish(*, learner_id: str, channel: str, data: str) -> int:
     return redis_client().eval(
         _PUBLISH_RECORDED,
         2,
-        learner_stream_key(learner_id),
+        learner_stream_key(learner_id, LAB),
         learner_channel(learner_id),
         json.dumps(event),
         STREAM_MAX_EVENTS,
@@ -277,7 +277,9 @@ def _push(*, learner_id: str, channel: str, data: str) -> int:
     length, _, _ = pipe.execute()
     length = min(length, LIST_MAX_ITEMS)
     event_publish(
-        learner_id=learner_id, event=_event("pushed", channel=channel, data=data, length=length)
+        learner_id=learner_id,
+        lab=LAB,
+        event=_event("pushed", channel=channel, data=data, length=length),
     )
     return length
 
@@ -290,7 +292,7 @@ def _add(*, learner_id: str, channel: str, data: str) -> tuple[str, int]:
     pipe.xlen(key)
     entry, _, length = pipe.execute()
     event = _event("added", channel=channel, data=data, entry=entry, length=length)
-    event_publish(learner_id=learner_id, event=event)
+    event_publish(learner_id=learner_id, lab=LAB, event=event)
     return entry, length
 
 
@@ -347,7 +349,7 @@ def message_read(*, learner_id: str, channel: str, via: str) -> Read:
                 client.set(position_key, items[-1][0], ex=LEARNER_TTL_SECONDS)
             remaining = client.xlen(key)
             event = _event("read", channel=channel, items=items, length=remaining, after=after)
-        event_publish(learner_id=learner_id, event=event)
+        event_publish(learner_id=learner_id, lab=LAB, event=event)
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     return Read(via=via, channel=channel, items=items, remaining=remaining)
@@ -356,14 +358,10 @@ def message_read(*, learner_id: str, channel: str, via: str) -> Read:
 # The Python subscriber.
 
 
-def _lab_events(learner_id: str) -> list[tuple[str, dict]]:
-    return [(i, e) for i, e in events_read(learner_id=learner_id) if e.get("lab") == LAB]
-
-
 def subscriber_run_start(*, learner_id: str, subscription: Subscription) -> str:
     """Queue the learner's Python subscriber (one at a time); returns the run id."""
     try:
-        runs = pubsub_runs_fold(_lab_events(learner_id), now=time.time())
+        runs = pubsub_runs_fold(events_read(learner_id=learner_id, lab=LAB), now=time.time())
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
     if any(run.active for run in runs):
@@ -378,7 +376,7 @@ def subscriber_run_start(*, learner_id: str, subscription: Subscription) -> str:
 def subscriber_stop(*, learner_id: str, run_id: str) -> None:
     """Ask the learner's Python subscriber ``run_id`` to stop (it looks twice a second)."""
     try:
-        runs = pubsub_runs_fold(_lab_events(learner_id), now=time.time())
+        runs = pubsub_runs_fold(events_read(learner_id=learner_id, lab=LAB), now=time.time())
         if not any(run.id == run_id and run.active for run in runs):
             raise LabError("That Python subscriber is not running.")
         redis_client().set(_stop_key(learner_id, run_id), 1, ex=SUBSCRIBER_SECONDS * 2)
@@ -413,11 +411,15 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
     """The worker's side: subscribe, read on a background thread with get_message(timeout=…),
     record each message as a printed line, until stopped or SUBSCRIBER_SECONDS have passed."""
     base = {"run": run_id, "lab": LAB}
-    event_publish(learner_id=learner_id, event={**base, "kind": "started", "worker": worker})
+    event_publish(
+        learner_id=learner_id, lab=LAB, event={**base, "kind": "started", "worker": worker}
+    )
     try:
         subscription = subscription_parse(" ".join(channels + patterns))
     except ChannelInvalid as error:
-        event_publish(learner_id=learner_id, event={**base, "kind": "failed", "error": str(error)})
+        event_publish(
+            learner_id=learner_id, lab=LAB, event={**base, "kind": "failed", "error": str(error)}
+        )
         return {"received": 0, "reason": "invalid"}
     # Its own connection: a subscribed connection can do nothing else.
     client = redis.Redis.from_url(
@@ -438,7 +440,7 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
                 via = f" (pattern {delivery['pattern']})" if delivery["pattern"] else ""
                 delivery["line"] = f"{delivery['channel']}{via}: {delivery['data']}"
                 counted[0] += 1
-                event_publish(learner_id=learner_id, event=delivery)
+                event_publish(learner_id=learner_id, lab=LAB, event=delivery)
         except (RedisError, OSError) as error:
             failure.append(f"lost Redis while reading: {error}")
 
@@ -455,7 +457,7 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
             "patterns": list(subscription.patterns),
         }
         event = {**base, "kind": "listening", **listening, "seconds": SUBSCRIBER_SECONDS}
-        event_publish(learner_id=learner_id, event=event)
+        event_publish(learner_id=learner_id, lab=LAB, event=event)
         reader = threading.Thread(target=read, name=f"subscriber-{run_id}", daemon=True)
         reader.start()
         deadline = time.monotonic() + SUBSCRIBER_SECONDS
@@ -475,9 +477,13 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
             client.close()
     result = {"received": counted[0], "reason": reason, "worker": worker}
     if failure:
-        event_publish(learner_id=learner_id, event={**base, "kind": "failed", "error": failure[0]})
+        event_publish(
+            learner_id=learner_id, lab=LAB, event={**base, "kind": "failed", "error": failure[0]}
+        )
     else:
-        event_publish(learner_id=learner_id, event={**base, "kind": "succeeded", "result": result})
+        event_publish(
+            learner_id=learner_id, lab=LAB, event={**base, "kind": "succeeded", "result": result}
+        )
     return result
 
 
@@ -821,7 +827,7 @@ async def _feed(*, learner_id: str, subscription: Subscription, tab: str
                 continue
             delivery = _delivery(learner_id, message, subscriber=f"tab {tab}")
             with contextlib.suppress(RedisError, OSError):
-                await record(learner_id=learner_id, event=delivery)
+                await record(learner_id=learner_id, lab=LAB, event=delivery)
             yield sse_event("received", _feed_html("feed-item", item=delivery))
         closed = _feed_html("feed-status", state="closed", subscription=subscription, tab=tab)
         yield sse_event("feed-closed", closed)

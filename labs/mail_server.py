@@ -64,7 +64,7 @@ class LabMailHandler:
             event = {"kind": "delivered", "run": run, "lab": lab, "latency_ms": latency_ms}
             try:
                 # The Redis client blocks: run it on a thread, not on this server's event loop.
-                await asyncio.to_thread(event_publish, learner_id=learner, event=event)
+                await asyncio.to_thread(event_publish, learner_id=learner, lab=lab, event=event)
             except (RedisError, OSError) as error:
                 log.warning("run %s delivered, but its event was not recorded: %s", run, error)
         log.info("accepted %d bytes after holding the reply %d ms", len(content), latency_ms)

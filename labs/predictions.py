@@ -158,7 +158,7 @@ def prediction_record(*, learner: Learner, lab: str, version_id: str, choice: st
             prediction_answer(learner=learner, question=question, chosen=choice)
             event = {"kind": "predicted", "lab": lab, "choice": version.observes[index],
                      "label": label}  # fmt: skip
-            event_publish(learner_id=learner.key, event=event)
+            event_publish(learner_id=learner.key, lab=lab, event=event)
     except SubmissionError as error:
         raise LabError(error.message) from error
     except (RedisError, OSError) as error:

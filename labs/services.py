@@ -52,15 +52,25 @@ class RateLimited(LabError):
     status = 429
 
 
+def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]]]:
+    """The learner's events of each lab, oldest first, by lab (ids of different labs' streams
+    do not compare)."""
+    # Looked up when called: the registry imports the lab modules, which import this one.
+    from .registry import LAB_KINDS
+
+    return {lab: events_read(learner_id=learner_id, lab=lab) for lab in LAB_KINDS}
+
+
 def runs_in_flight(*, learner_id: str, now: float | None = None) -> int:
     """The learner's runs, in any lab, that were queued lately and have not finished."""
     since = (now or time.time()) - IN_FLIGHT_WINDOW_SECONDS
     started, finished = set(), set()
-    for _event_id, event in events_read(learner_id=learner_id):
-        if event.get("kind") == "queued" and event["at"] >= since:
-            started.add(event.get("run"))
-        elif event.get("kind") in TERMINAL_KINDS:
-            finished.add(event.get("run"))
+    for events in events_read_every_lab(learner_id=learner_id).values():
+        for _event_id, event in events:
+            if event.get("kind") == "queued" and event["at"] >= since:
+                started.add(event.get("run"))
+            elif event.get("kind") in TERMINAL_KINDS:
+                finished.add(event.get("run"))
     return len(started - finished)
 
 
@@ -105,7 +115,7 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
         queued = {"kind": "queued", "run": run_id, "lab": lab, "task_id": task_id}
         queued |= {"options": options or {}, "countdown": countdown}
-        event_publish(learner_id=learner_id, event=queued)
+        event_publish(learner_id=learner_id, lab=lab, event=queued)
         kwargs = {"learner_id": learner_id, "run_id": run_id, **(options or {})}
         sending = {"countdown": countdown} if countdown else {}
         task.apply_async(kwargs=kwargs, task_id=task_id, retry=False, **sending)
@@ -140,12 +150,15 @@ def lab_ping_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
     """The worker's side of "Ping the worker": report each step, then who did the work."""
     started = time.monotonic()
     base = {"run": run_id, "lab": "ping"}
-    event_publish(learner_id=learner_id, event={**base, "kind": "started", "worker": worker})
+    event_publish(
+        learner_id=learner_id, lab="ping", event={**base, "kind": "started", "worker": worker}
+    )
     for step in range(1, PING_STEPS + 1):
         time.sleep(PING_STEP_SECONDS)  # stands in for real work, so progress can be watched
         event = {"kind": "progress", "step": step, "of": PING_STEPS}
         event_publish(
             learner_id=learner_id,
+            lab="ping",
             event={**base, **event, "percent": round(step * 100 / PING_STEPS)},
         )
     result = {
@@ -153,5 +166,6 @@ def lab_ping_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
         "pid": os.getpid(),
         "worked_ms": round((time.monotonic() - started) * 1000),
     }
-    event_publish(learner_id=learner_id, event={**base, "kind": "succeeded", "result": result})
+    event = {**base, "kind": "succeeded", "result": result}
+    event_publish(learner_id=learner_id, lab="ping", event=event)
     return result

@@ -40,10 +40,6 @@ RECONNECT_MS = 2000
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
 
 
-def _of_lab(events: list[tuple[str, dict]], kind: str) -> list[tuple[str, dict]]:
-    return [(event_id, event) for event_id, event in events if event.get("lab") == kind]
-
-
 def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None,
              error: LabError | None = None) -> HttpResponse:  # fmt: skip
     """A lab's page, with the learner's runs of that lab as they stand now, and the prediction
@@ -51,11 +47,11 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     lab = LAB_KINDS[kind]
     learner_id = learner_id_for(request)
     try:
-        events = events_read(learner_id=learner_id)
+        events = events_read(learner_id=learner_id, lab=kind)
         broker_error = ""
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
-    runs = lab.fold(_of_lab(events, kind), now=time.time())
+    runs = lab.fold(events, now=time.time())
     met = lab_goals_met(lab=lab, runs=runs)
     lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
@@ -168,7 +164,8 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     if learner_id is None:
         return HttpResponseBadRequest("Open a lab page first: it starts your lab session.")
     # An EventSource sends Last-Event-ID when it reconnects by itself; the page's first
-    # connection says where the page it was rendered in stands (?after=).
+    # connection says where the page it was rendered in stands (?after=). Both are ids in the
+    # learner's stream of this lab.
     last_event_id = request.headers.get("Last-Event-ID", "")
     after = last_event_id or request.GET.get("after") or "0-0"
     if not STREAM_ID.match(after):
@@ -183,9 +180,9 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
     """Record that a browser came back to the lab's stream with Last-Event-ID ``after``, and how
     many of the lab's events it had missed: the stream's first frame sends them."""
     with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
-        missed = _of_lab(await aevents_read(learner_id=learner_id, after=after), kind)
+        missed = await aevents_read(learner_id=learner_id, lab=kind, after=after)
         event = {"kind": STREAM_RESUMED, "lab": kind, "after": after, "replayed": len(missed)}
-        await aevent_publish(learner_id=learner_id, event=event)
+        await aevent_publish(learner_id=learner_id, lab=kind, event=event)
 
 
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool
@@ -194,6 +191,8 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
     events: list[tuple[str, dict]] = []
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
+    # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
+    # stream after the last id read from it, whatever the announcement carried.
     async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
         yield f"retry: {RECONNECT_MS}\n\n"
         while True:
@@ -201,7 +200,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
             if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
                 return
             try:
-                new = await aevents_read(learner_id=learner_id, after=last_id)
+                new = await aevents_read(learner_id=learner_id, lab=kind, after=last_id)
                 broker_error = ""
             except (RedisError, OSError):
                 new, broker_error = [], BROKER_PAUSED
@@ -211,7 +210,6 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 shown_broker_error = broker_error
             if new:
                 last_id = new[-1][0]
-                new = _of_lab(new, kind)
                 events.extend(new)
             runs = lab.fold(events, now=time.time())
             waiting = {run.id for run in runs if run.waiting}

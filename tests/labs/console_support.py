@@ -6,7 +6,7 @@ import secrets
 import redis
 
 from labs.events import KEY_PREFIX, learner_channel, learner_stream_key
-from labs.lab_console import Space, console_channel, console_key
+from labs.lab_console import LAB, Space, console_channel, console_key
 from learnsite.redis import redis_client
 from tests.stack import redis_service
 
@@ -28,23 +28,25 @@ def redis_of_its_own(start_services, settings) -> redis.Redis:
 
 def neighbours_plant(client: redis.Redis, learner_id: str) -> None:
     """Keys a console must never touch: another learner's (one whose key starts like this
-    learner's too), and keys with the short names a learner types."""
+    learner's too), the learner's events of another lab, and keys with the short names a
+    learner types."""
     for other in ("someone-else", learner_id[:-1], learner_id + "x"):
         client.rpush(console_key(other, "jobs"), "their job")
         client.set(console_key(other, "greeting"), "their greeting")
-        client.xadd(f"{KEY_PREFIX}{other}:events", {"event": "{}"})
+        client.xadd(learner_stream_key(other, LAB), {"event": "{}"})
+    client.xadd(learner_stream_key(learner_id, "ping"), {"event": "{}"})
     for name in ("jobs", "greeting", "updates", "*", "celery", "learnsite:learner:x"):
         client.set(name, "not yours")
     client.set(f"{KEY_PREFIX}{learner_id}:events-not-the-console", "the site's")
 
 
 def console_owns(learner_id: str, key: str) -> bool:
-    """The learner's console keys, and what the console keeps about them: their lab events,
-    rate counter, key index and subscriptions."""
+    """The learner's console keys, and what the console keeps about them: their events of the
+    console lab, rate counter, key index and subscriptions."""
     space = Space(learner_id)
     own = {space.keys_index, space.channels_key, space.patterns_key, space.rate_key}
     return key.startswith(console_key(learner_id, "")) or key in own | {
-        learner_stream_key(learner_id)
+        learner_stream_key(learner_id, LAB)
     }
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from tests.http import LiveClient, Response
+from tests.labs.ping_support import run_id_of
 from tests.stack import redis_service, web_service, worker_service
 
 WAIT_SECONDS = 30
@@ -145,6 +146,15 @@ def test_a_countdown_task_leaves_the_list_at_once_and_waits_unacked(
     message, _exchange, _routing_key = json.loads(raw_value(held.text, "unacked"))
     assert message["headers"]["eta"]  # the worker, not Redis, waits for it
     assert 'data-key="celery"' not in held.text
+
+
+def test_a_queued_run_of_another_lab_is_shown_as_the_learners(stack_without_worker):
+    _, base_url = stack_without_worker
+    learner = LiveClient(base_url)
+    learner.get("/labs/ping/")
+    run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
+    page = learner.get("/labs/broker/").text
+    assert f"Your message for run {run_id} (ping lab):" in page
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "'; FLUSHALL", "ZZZZZZZZ", "a" * 33, "../ping"])

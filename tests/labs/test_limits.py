@@ -40,12 +40,14 @@ def test_the_rate_limit_counts_per_key_in_a_window(redis_url):
     assert 0 < redis.Redis.from_url(redis_url).ttl(key) <= 60
 
 
-def test_runs_in_flight_are_limited_per_learner(start_services):
+def test_runs_in_flight_are_limited_per_learner_whatever_their_lab(start_services):
     _, base_url = no_worker_stack(start_services)
     learner, other = LiveClient(base_url), LiveClient(base_url)
     learner.get("/labs/ping/")
     other.get("/labs/ping/")
-    statuses = [learner.htmx_post("/labs/ping/start/").status for _ in range(RUNS_IN_FLIGHT + 1)]
+    statuses = [learner.htmx_post("/labs/ping/start/").status for _ in range(RUNS_IN_FLIGHT - 1)]
+    statuses.append(learner.htmx_post("/labs/broker/start/", {"hold": "0"}).status)
+    statuses.append(learner.htmx_post("/labs/ping/start/").status)
     assert statuses == [200] * RUNS_IN_FLIGHT + [429]
     assert "runs in flight" in learner.htmx_post("/labs/ping/start/").text
     assert other.htmx_post("/labs/ping/start/").status == 200

@@ -48,8 +48,8 @@ def recorded(client: LiveClient, run_id: str) -> list[dict]:
     """The run's events as recorded in Redis."""
     return [
         event
-        for _, event in events_read(learner_id=client.learner_key())
-        if event.get("lab") == "listen" and event.get("run") == run_id
+        for _, event in events_read(learner_id=client.learner_key(), lab="listen")
+        if event.get("run") == run_id
     ]
 
 
@@ -106,11 +106,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
         assert any(0 <= t - arrival <= 100 for arrival in arrivals)
 
     # The page's numbers, folded from the same events.
-    listen_events = [
-        (event_id, event)
-        for event_id, event in events_read(learner_id=client.learner_key())
-        if event.get("lab") == "listen"
-    ]
+    listen_events = events_read(learner_id=client.learner_key(), lab="listen")
     run = next(run for run in listen_runs_fold(listen_events, now=time.time()) if run.id == run_id)
     modes = {summary.mode: summary for summary in run.modes}
     assert not modes["listen"].kept_answering

@@ -70,7 +70,7 @@ def test_a_drop_mid_run_ends_the_stream_and_the_reconnect_replays_what_it_missed
     assert sum(entry.startswith(RESUMED) for entry in final) == 1
 
     # The resume is on the record, and the fold marks the run that was going.
-    events = events_read(learner_id=learner.learner_key())
+    events = events_read(learner_id=learner.learner_key(), lab="ping")
     [record] = [event for _, event in events if event["kind"] == STREAM_RESUMED]
     assert (record["lab"], record["after"], record["replayed"]) == ("ping", last.id, missed)
     [run] = runs_fold(events, now=0)
@@ -88,7 +88,7 @@ def test_a_run_the_page_saw_end_is_not_marked_by_a_later_resume(learner):
     frame = next(event for event in resumed if event.event == "runs")
     resumed.close()
     assert RESUMED not in frame.data
-    [run] = runs_fold(events_read(learner_id=learner.learner_key()), now=0)
+    [run] = runs_fold(events_read(learner_id=learner.learner_key(), lab="ping"), now=0)
     assert not run.resumed and run.steps == [1, 2, 3, 4, 5]
 
 
