@@ -1,0 +1,145 @@
+"""The course's own predictions, checked against the real labs: for each lesson's `predict`
+question, a learner opens the lab from that lesson, predicts the option the author marked right,
+does what the question says, and the page must show that the run came out that way.
+
+The marked option and its outcome code come from the content files; only what the learner does
+is written here, per lesson.
+"""
+
+import pytest
+from django.conf import settings
+
+from learnsite.celery import app as celery_app
+from lessons.content import OPTION_KEYS, content_validate
+from quiz.models import Answer, Question
+from tests.http import LiveClient
+from tests.labs.test_lifecycle_lab import start as lifecycle_start
+from tests.labs.test_listen_lab import start as listen_start
+from tests.labs.test_predictions import (
+    asked_version,
+    console,
+    frame_until,
+    lab_learner,
+    outcome_in,
+    started_run,
+    wait_for,
+)
+from tests.labs.test_pubsub_lab import feed, send
+from tests.labs.test_stream_drop import frames_until_running, frames_until_the_end
+from tests.stack import load_course
+
+COURSES, _ERRORS = content_validate(root=settings.CONTENT_DIR)  # test_course.py checks them
+PREDICTIONS = {
+    lesson.meta["slug"]: question
+    for course in COURSES
+    for lesson in course.lessons
+    for question in lesson.questions
+    if "predict" in question.meta.get("sets", [])
+}
+
+
+def send_in_the_background(client: LiveClient) -> None:
+    sent = client.htmx_post("/labs/email/send-in-background/", {"latency_ms": "300"})
+    assert sent.status == 200, sent.text
+
+
+def worker_idle() -> bool:
+    """Every worker answers, and none runs, has reserved or holds (ETA) a task."""
+    inspect = celery_app.control.inspect(timeout=1)
+    replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    return all(replies) and not any(tasks for reply in replies for tasks in reply.values())
+
+
+def send_with_a_countdown(client: LiveClient) -> None:
+    wait_for(worker_idle)  # the question's "while a worker is running and idle"
+    started_run(client.htmx_post("/labs/broker/start/", {"hold": "10"}))
+    # The page reads Redis at once (hx-trigger "broker-queued"), then every second.
+    assert client.get("/labs/broker/redis/").status == 200
+
+
+def start_then_cancel(client: LiveClient) -> None:
+    run_id = lifecycle_start(client, "succeed")
+    cancelled = client.htmx_post("/labs/lifecycle/cancel/", {"run": run_id})
+    assert cancelled.status == 200, cancelled.text
+
+
+def overrun_its_time_limit(client: LiveClient) -> None:
+    lifecycle_start(client, "overrun")
+
+
+def publish_to_one_tab(client: LiveClient) -> None:
+    tab = feed(client, "updates", "a1b2")  # the page open in one tab, subscribed to updates
+    published = send(client, "updates", "who hears this?")
+    tab.close()
+    assert published.status == 200, published.text
+
+
+def run_the_sandbox(client: LiveClient) -> None:
+    listen_start(client)
+
+
+def drop_the_stream_mid_run(client: LiveClient) -> None:
+    stream = client.events("/labs/ping/events/")
+    next(stream)  # connected
+    assert client.htmx_post("/labs/ping/start/").status == 200
+    seen = frames_until_running(stream)
+    assert client.htmx_post("/labs/ping/drop/").status == 200
+    seen += frames_until_the_end(stream)
+    # The browser reconnects by itself, with the id of the last frame it had.
+    last = [event for event in seen if event.id][-1]
+    resumed = client.events("/labs/ping/events/", last_event_id=last.id)
+    next(resumed)  # the server has recorded the resume
+    resumed.close()
+
+
+def lpush_three_then_rpop(client: LiveClient) -> None:
+    for line in ("DEL jobs", "LPUSH jobs one two three", "RPOP jobs"):
+        console(client, line)
+
+
+# What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
+# predict in the lifecycle lab, each with its own action).
+ACTIONS = {
+    "offloading-slow-work": send_in_the_background,
+    "how-celery-uses-redis": send_with_a_countdown,
+    "task-states-and-results": start_then_cancel,
+    "when-tasks-fail": overrun_its_time_limit,
+    "publish-and-subscribe": publish_to_one_tab,
+    "listeners-off-the-request-thread": run_the_sandbox,
+    "streaming-to-the-browser": drop_the_stream_mid_run,
+    "choosing-a-redis-structure": lpush_three_then_rpop,
+}
+
+
+def test_every_prediction_of_the_course_has_its_action():
+    assert set(PREDICTIONS) == set(ACTIONS)
+
+
+@pytest.mark.parametrize("lesson", list(PREDICTIONS))
+def test_the_answer_marked_right_is_what_the_lab_shows(lesson, live_url, redis_url, mail_server):
+    source = PREDICTIONS[lesson]
+    lab, qid = source.meta["lab"], source.meta["id"]
+    [marked] = [index for index, option in enumerate(source.options) if option.correct]
+    choice, expected = OPTION_KEYS[marked], source.meta["observes"][marked]
+    load_course(settings.CONTENT_DIR, redis_url)
+    client = lab_learner(live_url, lab)
+
+    # The lab reached from the lesson asks that lesson's question; the learner picks the mark.
+    page = client.get(f"/labs/{lab}/?lesson={lesson}").text
+    version = asked_version(page)
+    assert version == str(Question.objects.get(key=qid).current_version_id)
+    answer = {"version": version, "choice": choice, "lesson": lesson}
+    recorded = client.htmx_post(f"/labs/{lab}/predict/", answer)
+    assert recorded.status == 200, recorded.text
+
+    ACTIONS[lesson](client)
+
+    stream = client.events(f"/labs/{lab}/events/")
+    frame = frame_until(stream, outcome_in)
+    stream.close()
+    assert outcome_in(frame) == (expected, expected), frame
+    assert ": right." in frame
+    answered = Answer.objects.get(item__attempt__learner__key=client.learner_key())
+    assert (answered.item.version.question.key, answered.chosen, answered.correct) == (
+        qid, [choice], True,
+    )  # fmt: skip
