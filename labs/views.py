@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -168,10 +169,18 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     # learner's stream of this lab.
     last_event_id = request.headers.get("Last-Event-ID", "")
     after = last_event_id or request.GET.get("after") or "0-0"
-    if not STREAM_ID.match(after):
+    if not STREAM_ID.fullmatch(after):
         return HttpResponseBadRequest("The event id must look like 1700000000000-0.")
+    # The forms in the runs it renders (cancel a run) carry the token too, so that one submitted
+    # before htmx has taken it over, as a plain form, is not refused.
+    csrf_token = get_token(request)
     stream = _event_stream(
-        learner_id=learner_id, kind=kind, lab=lab, after=after, resumed=bool(last_event_id)
+        learner_id=learner_id,
+        kind=kind,
+        lab=lab,
+        after=after,
+        resumed=bool(last_event_id),
+        csrf_token=csrf_token,
     )
     return await counted_sse_response(learner_id=learner_id, stream=stream)
 
@@ -185,8 +194,8 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
         await aevent_publish(learner_id=learner_id, lab=kind, event=event)
 
 
-async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool
-                        ) -> AsyncIterator[str]:  # fmt: skip
+async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool,
+                        csrf_token: str) -> AsyncIterator[str]:  # fmt: skip
     if resumed:
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
     events: list[tuple[str, dict]] = []
@@ -214,7 +223,8 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
             runs = lab.fold(events, now=time.time())
             waiting = {run.id for run in runs if run.waiting}
             if (new and stream_id_after(last_id, after)) or waiting != shown_waiting:
-                html = render_to_string(f"{lab.template}#runs", {"runs": runs})
+                context = {"runs": runs, "csrf_token": csrf_token}
+                html = render_to_string(f"{lab.template}#runs", context)
                 yield sse_event("runs", html, event_id=last_id)
                 shown_waiting = waiting
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done

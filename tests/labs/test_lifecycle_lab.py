@@ -238,6 +238,23 @@ def test_cancelling_a_running_task_terminates_it(client, stream):
     assert celery_app.AsyncResult(revoked.task_id).state == "REVOKED"
 
 
+def test_a_cancel_form_sent_without_htmx_is_not_refused(client, stream):
+    """The runs come down the stream; their cancel form works as a plain form too (a click that
+    lands before htmx has taken over a freshly swapped form)."""
+    run_id = start(client, "overrun")
+    with deadline(30):
+        frame = next(
+            event.data for event in stream
+            if event.event == "runs" and (run := run_in(event.data, run_id))
+            and run.state == "PROGRESS"
+        )  # fmt: skip
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', frame).group(1)
+
+    page = client.request("POST", f"{PAGE}cancel/", {"csrfmiddlewaretoken": token, "run": run_id})
+    assert page.status == 200, page.text
+    watch(stream, run_id, lambda run: run.state == "REVOKED")
+
+
 def test_a_chain_runs_its_tasks_one_after_another(client, stream):
     run_id = start_canvas(client, "chain")
     task_id = run_in(client.get(PAGE).text, run_id).task_id
