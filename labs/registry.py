@@ -100,7 +100,7 @@ LAB_KINDS = {
         title="A task's whole life",
         url_name="labs:lifecycle",
         summary="Watch one task go through every state: progress, retries, failure, time "
-        "limits, cancelling, a chain and a group, and a worker killed mid-task.",
+        "limits, cancelling, a chain and a group.",
         template="labs/lifecycle.html",
         fold=lifecycle_fold,
         outcomes=LIFECYCLE_OUTCOMES,
