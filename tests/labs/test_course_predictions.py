@@ -58,7 +58,7 @@ def send_with_a_countdown(client: LiveClient) -> None:
 
 
 def start_then_cancel(client: LiveClient) -> None:
-    run_id = lifecycle_start(client, "succeed")
+    run_id = lifecycle_start(client, "retry-once")
     cancelled = client.htmx_post("/labs/lifecycle/cancel/", {"run": run_id})
     assert cancelled.status == 200, cancelled.text
 
