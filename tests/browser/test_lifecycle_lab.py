@@ -47,6 +47,24 @@ def test_a_chain_turns_its_three_nodes_to_success_one_after_another(page):
     expect(run.locator(".status")).to_have_text("SUCCESS")
 
 
+def test_the_cancel_form_survives_the_runs_being_re_rendered(page):
+    """A click is lost if the button is replaced between mouse down and mouse up: the runs are
+    re-rendered at every progress step, and the cancel form must stay the same element."""
+    page.goto("/labs/lifecycle/")
+    expect(page.locator("#broker-status")).to_contain_text("connected")
+    page.get_by_label("Overrun its time limit").check()
+    page.get_by_role("button", name="Start the task").click()
+    run = page.locator("article.run").first
+    expect(run.locator(".timeline .entry-progress")).to_have_count(1)
+    page.locator("form.cancel-form").evaluate("form => { form.dataset.seen = 'before' }")
+
+    expect(run.locator(".timeline .entry-progress")).to_have_count(3)  # two re-renders later
+    expect(page.locator("form.cancel-form")).to_have_attribute("data-seen", "before")
+    run.get_by_role("button", name=re.compile("^Cancel run")).click()
+    expect(run.locator(".status")).to_have_text("REVOKED")
+    expect(page.locator("form.cancel-form")).to_have_count(0)
+
+
 def test_the_cancel_button_streamed_into_the_page_revokes_the_running_task(page):
     page.goto("/labs/lifecycle/")
     expect(page.locator("#broker-status")).to_contain_text("connected")
