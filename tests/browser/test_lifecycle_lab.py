@@ -55,10 +55,15 @@ def test_the_cancel_form_survives_the_runs_being_re_rendered(page):
     page.get_by_label("Overrun its time limit").check()
     page.get_by_role("button", name="Start the task").click()
     run = page.locator("article.run").first
-    expect(run.locator(".timeline .entry-progress")).to_have_count(1)
-    page.locator("form.cancel-form").evaluate("form => { form.dataset.seen = 'before' }")
-
-    expect(run.locator(".timeline .entry-progress")).to_have_count(3)  # two re-renders later
+    progress = run.locator(".timeline .entry-progress")
+    expect(progress).not_to_have_count(0)
+    seen = page.locator("form.cancel-form").evaluate(
+        "form => { form.dataset.seen = 'before'; return document.querySelectorAll("
+        "'.timeline .entry-progress').length }"
+    )
+    page.wait_for_function(  # two re-renders later
+        f"document.querySelectorAll('.timeline .entry-progress').length >= {seen + 2}"
+    )
     expect(page.locator("form.cancel-form")).to_have_attribute("data-seen", "before")
     run.get_by_role("button", name=re.compile("^Cancel run")).click()
     expect(run.locator(".status")).to_have_text("REVOKED")
