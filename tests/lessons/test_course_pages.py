@@ -1,0 +1,49 @@
+"""The real course as a learner meets it: every lesson page renders, and each of its modes
+(practice, quiz, test) starts and shows its questions, with no markdown or template syntax left
+over in the HTML and no answer in it before one is given."""
+
+import re
+
+import pytest
+from django.conf import settings
+
+from lessons.content import content_load
+from lessons.models import Lesson
+
+from .test_course import LESSON_LABS
+
+pytestmark = pytest.mark.django_db
+LEFTOVERS = re.compile(r"```|\{[#%{]|[#%}]\}|^#{1,6} ", re.MULTILINE)
+
+
+@pytest.fixture
+def course(db):
+    content_load(root=settings.CONTENT_DIR)
+
+
+def leftovers(html: str) -> list[str]:
+    # Code may hold any of these; everything else is text that markdown and templates made.
+    text = re.sub(r"<(script|style|pre|code)\b.*?</\1>", "", html, flags=re.S)
+    return LEFTOVERS.findall(text)
+
+
+@pytest.mark.parametrize("slug", LESSON_LABS)
+def test_the_lesson_and_each_of_its_modes_render(client, course, slug):
+    response = client.get(f"/lessons/{slug}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert leftovers(html) == []
+    assert f'href="/labs/{LESSON_LABS[slug]}/?lesson={slug}"' in html
+    assert "Runnable:" in html and "It prints:" in html
+
+    solutions = [
+        question.current_version.solution_html
+        for question in Lesson.objects.get(slug=slug).questions.all()
+    ]
+    for mode in ("practice", "quiz", "test"):
+        response = client.post(f"/lessons/{slug}/attempts/", {"mode": mode}, follow=True)
+        html = response.content.decode()
+        assert response.status_code == 200, mode
+        assert leftovers(html) == [], mode
+        assert re.search(r'<input type="(radio|checkbox)"', html), mode
+        assert not any(solution in html for solution in solutions), mode
