@@ -1,6 +1,7 @@
 """A small HTTP client for the uvicorn server the tests start: cookies, CSRF and SSE."""
 
 import http.cookiejar
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -87,3 +88,13 @@ class LiveClient:
                         data="\n".join(fields.get("data", [])),
                     )
                 fields = {}
+
+
+def frame_until(stream: Iterator[SseEvent], predicate, seconds: float = 60) -> str:
+    """The lab stream's first "runs" frame whose HTML ``predicate`` accepts, within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    for event in stream:
+        if event.event == "runs" and predicate(event.data):
+            return event.data
+        assert time.monotonic() < deadline, "no such frame in time"
+    raise AssertionError("the stream ended")

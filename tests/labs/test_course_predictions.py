@@ -12,13 +12,12 @@ from django.conf import settings
 from learnsite.celery import app as celery_app
 from lessons.content import OPTION_KEYS, content_validate
 from quiz.models import Answer, Question
-from tests.http import LiveClient
+from tests.http import LiveClient, frame_until
 from tests.labs.test_lifecycle_lab import start as lifecycle_start
 from tests.labs.test_listen_lab import start as listen_start
 from tests.labs.test_predictions import (
     asked_version,
     console,
-    frame_until,
     lab_learner,
     outcome_in,
     started_run,

@@ -16,11 +16,9 @@ from labs.lab_listen import (
     listen_runs_fold,
 )
 from quiz.models import Answer, Attempt
-from tests.http import LiveClient
+from tests.http import LiveClient, frame_until
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
-
-WAIT_SECONDS = 60
 
 
 def lab_learner(live_url) -> LiveClient:
@@ -33,15 +31,6 @@ def start(client: LiveClient) -> str:
     response = client.htmx_post("/labs/listen/start/")
     assert response.status == 200, response.text
     return re.search(r'data-run-id="(\w+)"', response.text).group(1)
-
-
-def frame_until(stream, predicate) -> str:
-    deadline = time.monotonic() + WAIT_SECONDS
-    for event in stream:
-        if event.event == "runs" and predicate(event.data):
-            return event.data
-        assert time.monotonic() < deadline, "no such frame in time"
-    raise AssertionError("the stream ended")
 
 
 def recorded(client: LiveClient, run_id: str) -> list[dict]:

@@ -15,7 +15,7 @@ from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from labs.lab_lifecycle import lifecycle_fold
 from labs.runs import OUTCOMES as PING_OUTCOMES
 from quiz.models import Answer, Question
-from tests.http import LiveClient
+from tests.http import LiveClient, frame_until
 from tests.labs.ping_support import run_id_of
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
@@ -58,16 +58,6 @@ def outcome_in(text: str) -> tuple[str, str] | None:
     """(predicted, observed) outcome codes, as the runs partial shows them once paired."""
     found = re.search(r'data-prediction="([^"]+)" data-observed="([^"]+)"', text)
     return (found.group(1), found.group(2)) if found else None
-
-
-def frame_until(stream, predicate) -> str:
-    """The lab stream's first "runs" frame that ``predicate`` accepts (bounded)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    for event in stream:
-        if event.event == "runs" and predicate(event.data):
-            return event.data
-        assert time.monotonic() < deadline, "no such frame in time"
-    raise AssertionError("the stream ended")
 
 
 def test_the_email_lab_compares_the_request_time_with_the_mail_servers_latency(

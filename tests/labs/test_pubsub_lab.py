@@ -6,7 +6,6 @@ holds one while it is open) or the Python subscriber in the worker.
 
 import html
 import re
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -15,11 +14,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from labs.lab_pubsub import OUTCOMES
 from learnsite.learners import SESSION_KEY
 from quiz.models import Answer, Attempt
-from tests.http import LiveClient
+from tests.http import LiveClient, frame_until
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
-
-WAIT_SECONDS = 30
 
 
 def lab_learner(live_url) -> LiveClient:
@@ -54,16 +51,6 @@ def receivers(response) -> int:
 
 def read(client: LiveClient, channel: str, via: str):
     return client.htmx_post("/labs/pubsub/read/", {"channel": channel, "via": via})
-
-
-def frame_until(stream, predicate) -> str:
-    """The lab stream's first "runs" frame that ``predicate`` accepts (bounded)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    for event in stream:
-        if event.event == "runs" and predicate(event.data):
-            return event.data
-        assert time.monotonic() < deadline, "no such frame in time"
-    raise AssertionError("the stream ended")
 
 
 def test_a_publish_with_two_subscribers_reports_two_and_both_receive(live_url):
