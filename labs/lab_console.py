@@ -25,7 +25,7 @@ and no other argument is ever a name:
   base64, free of glob characters, so a pattern, put after the literal prefix, only ever
   matches channels of the learner's own space;
 - commands that reach beyond one key (KEYS, SCAN, EVAL, CONFIG, FLUSHALL, CLIENT, MONITOR...)
-  are not on the list; replies that name keys (BRPOP, XREAD) show the short names.
+  are not on the list; replies that name keys (BRPOP, XREAD, XREADGROUP) show the short names.
 
 Subscriptions. SUBSCRIBE and PSUBSCRIBE add the channel or pattern to a Redis set of the
 learner's (with a TTL); UNSUBSCRIBE and PUNSUBSCRIBE take it out. The subscription itself is
@@ -38,8 +38,14 @@ open console page subscribed to the channel. Closing the page ends its subscript
 
 Limits: ``COMMANDS_PER_MINUTE`` lines a minute, lines, names and values bounded in bytes, at
 most ``MAX_KEYS`` keys of at most ``MAX_ENTRIES`` entries each, reads of at most ``READ_MAX``
-entries, waits (BRPOP, XREAD BLOCK) of at most ``BLOCK_MAX_SECONDS``, and every key the console
-writes gets a TTL of at most ``KEY_TTL_SECONDS``.
+entries, waits (BRPOP, XREAD BLOCK, XREADGROUP BLOCK) of at most ``BLOCK_MAX_SECONDS``, and every
+key the console writes gets a TTL of at most ``KEY_TTL_SECONDS``.
+
+Consumer groups. XGROUP CREATE (its only subcommand here), XREADGROUP, XACK and XPENDING take
+their stream keys through the same rewrite; a group's or a consumer's name is not a key (it
+lives inside the stream) but is checked like one, plain and short. A stream holds at most
+``MAX_GROUPS`` groups of at most ``MAX_CONSUMERS`` consumers, and goes away, groups and all,
+with its TTL or a DEL. Errors that name a key (NOGROUP) show the short name.
 """
 
 import asyncio
@@ -91,6 +97,8 @@ MAX_ENTRIES = 50  # in one list or stream
 READ_MAX = 20  # entries one read returns
 MAX_STREAMS_READ = 4
 MAX_SUBSCRIPTIONS = 10
+MAX_GROUPS = 5  # consumer groups on one stream
+MAX_CONSUMERS = 10  # consumers in one group
 BLOCK_MAX_SECONDS = 2
 KEY_TTL_SECONDS = LEARNER_TTL_SECONDS
 # Blocking commands hold a connection while they wait: at most this many at once per process.
@@ -104,7 +112,7 @@ RECORDED_TEXT_MAX = 4000
 ALLOWED = (
     "PING", "GET", "SET", "DEL", "EXPIRE", "TTL",
     "LPUSH", "RPUSH", "LPOP", "RPOP", "BRPOP", "LRANGE", "LLEN",
-    "XADD", "XRANGE", "XREAD",
+    "XADD", "XRANGE", "XREAD", "XLEN", "XGROUP", "XREADGROUP", "XACK", "XPENDING",
     "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
 )  # fmt: skip
 _EVERYONE = "it reaches every key on the server, everyone's, not just yours"
@@ -128,6 +136,8 @@ _SECONDS = re.compile(r"\d{1,9}(\.\d{1,6})?")
 _XADD_ID = re.compile(r"\*|\d{1,20}(-\d{1,20})?")
 _XRANGE_ID = re.compile(r"[-+]|\(?\d{1,20}(-\d{1,20})?")
 _XREAD_ID = re.compile(r"\$|\d{1,20}(-\d{1,20})?")
+_XREADGROUP_ID = re.compile(r">|\d{1,20}(-\d{1,20})?")
+_ENTRY_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
@@ -383,8 +393,10 @@ def _xrange(name: str, args: list[str]) -> Command:
     return Command(name, keys=(_name(args[0]),), args=(start, end, str(count)), note=note)
 
 
-def _xread(name: str, args: list[str]) -> Command:
-    count, block, note, rest = READ_MAX, "", "", list(args)
+def _read_options(rest: list[str], syntax: str = "ERR syntax error") -> tuple[int, str, str]:
+    """COUNT and BLOCK, taken off the front of ``rest`` up to STREAMS: the count, the wait in
+    ms ("" for none) and a note of what the console bounded."""
+    count, block, note = READ_MAX, "", ""
     while rest and rest[0].upper() != "STREAMS":
         option = rest.pop(0).upper()
         if option == "COUNT" and rest:
@@ -403,20 +415,111 @@ def _xread(name: str, args: list[str]) -> Command:
                 block_ms = most
             block = str(block_ms)
         else:
-            raise Refused("ERR syntax error")
+            raise Refused(syntax)
+    return count, block, note.strip()
+
+
+def _read_streams(name: str, rest: list[str], ids: re.Pattern) -> tuple[tuple[str, ...], list]:
+    """The keys and ids after STREAMS (``rest`` starts at STREAMS)."""
     streams = rest[1:]
     if not streams or len(streams) % 2:
+        also = " or '$'" if name == "XREAD" else ""
         raise Refused(
-            "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be "
-            "specified."
+            f"ERR Unbalanced '{name.lower()}' list of streams: for each stream key an ID{also} "
+            "must be specified."
         )
-    keys, ids = streams[: len(streams) // 2], streams[len(streams) // 2 :]
+    keys, entry_ids = streams[: len(streams) // 2], streams[len(streams) // 2 :]
     if len(keys) > MAX_STREAMS_READ:
         raise Refused(f"ERR the console reads at most {MAX_STREAMS_READ} streams at once")
-    if not all(_XREAD_ID.fullmatch(entry_id) for entry_id in ids):
+    if not all(ids.fullmatch(entry_id) for entry_id in entry_ids):
         raise Refused("ERR Invalid stream ID specified as stream command argument")
-    keys = tuple(_name(key) for key in keys)
-    return Command(name, keys=keys, args=(str(count), block, *ids), note=note.strip())
+    return tuple(_name(key) for key in keys), entry_ids
+
+
+def _xread(name: str, args: list[str]) -> Command:
+    rest = list(args)
+    count, block, note = _read_options(rest)
+    keys, ids = _read_streams(name, rest, _XREAD_ID)
+    return Command(name, keys=keys, args=(str(count), block, *ids), note=note)
+
+
+def _label(token: str, what: str) -> str:
+    """A consumer group's or a consumer's name: not a key (it lives inside the stream), but
+    plain and short all the same."""
+    if not _NAME.fullmatch(token) or len(token.encode()) > MAX_NAME_BYTES:
+        raise Refused(
+            f"ERR '{_shown(token)}' is not a {what} name here: use letters, digits and . _ : - "
+            f"(at most {MAX_NAME_BYTES} bytes), like mailers or mailer-a"
+        )
+    return token
+
+
+def _entry_ids(args: list[str]) -> tuple[str, ...]:
+    if not all(_ENTRY_ID.fullmatch(entry_id) for entry_id in args):
+        raise Refused("ERR Invalid stream ID specified as stream command argument")
+    return tuple(args)
+
+
+_XGROUP_USAGE = "XGROUP CREATE key group <id | $> [MKSTREAM]"
+
+
+def _xgroup(name: str, args: list[str]) -> Command:
+    _arity(name, args, 1)
+    subcommand = args[0].upper()
+    if subcommand != "CREATE":
+        raise Refused(
+            f"ERR the console runs only {_XGROUP_USAGE}, not XGROUP {_shown(subcommand)}: a "
+            "group goes away with its stream (DEL the stream to start again)"
+        )
+    if len(args) not in (4, 5) or (len(args) == 5 and args[4].upper() != "MKSTREAM"):
+        raise Refused(f"ERR syntax error: the console's XGROUP takes {_XGROUP_USAGE}")
+    start = args[3]
+    if start != "$" and not _ENTRY_ID.fullmatch(start):
+        raise Refused("ERR Invalid stream ID specified as stream command argument")
+    options = ("MKSTREAM",) if len(args) == 5 else ()
+    return Command(name, keys=(_name(args[1]),), args=(_label(args[2], "group"), start, *options))
+
+
+def _xreadgroup(name: str, args: list[str]) -> Command:
+    usage = (
+        "ERR syntax error: the console's XREADGROUP takes XREADGROUP GROUP group consumer "
+        "[COUNT count] [BLOCK ms] STREAMS key [key ...] id [id ...]"
+    )
+    if len(args) < 3 or args[0].upper() != "GROUP":
+        raise Refused(usage)
+    group, consumer, rest = _label(args[1], "group"), _label(args[2], "consumer"), args[3:]
+    if not rest:
+        raise Refused(usage)
+    count, block, note = _read_options(rest, syntax=usage)
+    keys, ids = _read_streams(name, rest, _XREADGROUP_ID)
+    return Command(name, keys=keys, args=(group, consumer, str(count), block, *ids), note=note)
+
+
+def _xack(name: str, args: list[str]) -> Command:
+    _arity(name, args, 3)
+    group, ids = _label(args[1], "group"), _entry_ids(args[2:])
+    return Command(name, keys=(_name(args[0]),), args=(group, *ids))
+
+
+def _xpending(name: str, args: list[str]) -> Command:
+    _arity(name, args, 2)
+    key, group, rest = _name(args[0]), _label(args[1], "group"), args[2:]
+    if not rest:
+        return Command(name, keys=(key,), args=(group,))
+    if len(rest) not in (3, 4):
+        raise Refused(
+            "ERR syntax error: the console's XPENDING takes XPENDING key group, or XPENDING "
+            "key group start end count [consumer]"
+        )
+    start, end, note = rest[0], rest[1], ""
+    if not (_XRANGE_ID.fullmatch(start) and _XRANGE_ID.fullmatch(end)):
+        raise Refused("ERR Invalid stream ID specified as stream command argument")
+    asked = _integer(rest[2])
+    if asked > READ_MAX:
+        note = f"The console reads at most {READ_MAX} pending entries at a time."
+    count = max(0, min(asked, READ_MAX))
+    consumer = (_label(rest[3], "consumer"),) if len(rest) == 4 else ()
+    return Command(name, keys=(key,), args=(group, start, end, str(count), *consumer), note=note)
 
 
 def _publish(name: str, args: list[str]) -> Command:
@@ -446,8 +549,9 @@ GRAMMARS = {
     "PING": _ping, "GET": _single_key, "SET": _set, "DEL": _del, "EXPIRE": _expire,
     "TTL": _single_key, "LPUSH": _push, "RPUSH": _push, "LPOP": _pop, "RPOP": _pop,
     "BRPOP": _brpop, "LRANGE": _lrange, "LLEN": _single_key, "XADD": _xadd, "XRANGE": _xrange,
-    "XREAD": _xread, "PUBLISH": _publish, "SUBSCRIBE": _subscribe, "PSUBSCRIBE": _psubscribe,
-    "UNSUBSCRIBE": _unsubscribe, "PUNSUBSCRIBE": _punsubscribe,
+    "XREAD": _xread, "XLEN": _single_key, "XGROUP": _xgroup, "XREADGROUP": _xreadgroup,
+    "XACK": _xack, "XPENDING": _xpending, "PUBLISH": _publish, "SUBSCRIBE": _subscribe,
+    "PSUBSCRIBE": _psubscribe, "UNSUBSCRIBE": _unsubscribe, "PUNSUBSCRIBE": _punsubscribe,
 }  # fmt: skip
 
 
@@ -651,23 +755,29 @@ def _client(*, blocking: bool = False) -> redis.Redis:
 
 
 def _blocking(*args: str):
-    """A command that may wait (BRPOP, XREAD BLOCK), on the bounded pool."""
+    """A command that may wait (BRPOP, XREAD BLOCK, XREADGROUP BLOCK), on the bounded pool."""
     try:
         return _client(blocking=True).execute_command(*args)
     except redis.ConnectionError as error:
         if "No connection available" not in str(error):
             raise
         raise Refused(
-            "ERR the console is busy: too many learners are waiting in BRPOP or XREAD BLOCK "
-            "right now. Try again in a moment, or without waiting."
+            "ERR the console is busy: too many learners are waiting in BRPOP, XREAD BLOCK or "
+            "XREADGROUP BLOCK right now. Try again in a moment, or without waiting."
         ) from error
 
 
 # A write, then a TTL if the key has none, in one step: the key never lives without one. (SET
-# clears a TTL; LPUSH, RPUSH and XADD keep the one the learner gave with EXPIRE.) The command
-# name comes from this module, never from the learner.
+# clears a TTL; LPUSH, RPUSH and XADD keep the one the learner gave with EXPIRE; XGROUP CREATE
+# MKSTREAM makes a stream.) ARGV[2] is how many words name the command (XGROUP CREATE: two);
+# the key follows them. The command comes from this module, never from the learner.
 _WRITE = """
-local reply = redis.pcall(ARGV[2], KEYS[1], unpack(ARGV, 3))
+local words = tonumber(ARGV[2])
+local args = {}
+for i = 3, 2 + words do args[#args + 1] = ARGV[i] end
+args[#args + 1] = KEYS[1]
+for i = 3 + words, #ARGV do args[#args + 1] = ARGV[i] end
+local reply = redis.pcall(unpack(args))
 if type(reply) == 'table' and reply.err then return reply end
 if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return reply
@@ -675,7 +785,8 @@ return reply
 
 
 def _write(client: redis.Redis, space: Space, name: str, command: str, *args: str):
-    return client.eval(_WRITE, 1, space.key(name), KEY_TTL_SECONDS, command, *args)
+    words = command.split()
+    return client.eval(_WRITE, 1, space.key(name), KEY_TTL_SECONDS, len(words), *words, *args)
 
 
 def _claim(client: redis.Redis, space: Space, name: str) -> None:
@@ -714,7 +825,7 @@ def _ping_run(client, space, command: Command) -> Outcome:
     return Outcome(reply if command.args else Status(reply))
 
 
-def _plain(client, space, command: Command) -> Outcome:  # GET, TTL, LLEN
+def _plain(client, space, command: Command) -> Outcome:  # GET, TTL, LLEN, XLEN
     return Outcome(client.execute_command(command.name, *map(space.key, command.keys)))
 
 
@@ -807,6 +918,66 @@ def _xread_run(client, space, command: Command) -> Outcome:
     return Outcome([[space.short(key), entries] for key, entries in reply])
 
 
+def _xgroup_run(client, space, command: Command) -> Outcome:
+    key = command.keys[0]
+    group, _start, *mkstream = command.args
+    if client.execute_command("TYPE", space.key(key)) == "stream":
+        groups = client.execute_command("XINFO", "GROUPS", space.key(key))
+        names = [dict(zip(info[::2], info[1::2], strict=True))["name"] for info in groups]
+        if group not in names and len(names) >= MAX_GROUPS:
+            raise Refused(
+                f"ERR the console keeps at most {MAX_GROUPS} groups on a stream: DEL the "
+                "stream to start again"
+            )
+    if mkstream:
+        _claim(client, space, key)
+        reply = _write(client, space, key, "XGROUP CREATE", *command.args)
+    else:
+        reply = client.execute_command("XGROUP", "CREATE", space.key(key), *command.args)
+    return Outcome(Status(reply) if reply == "OK" else reply, facts={"key": key, "group": group})
+
+
+def _consumers_room(client, space, keys: tuple[str, ...], group: str, consumer: str) -> None:
+    """XREADGROUP makes its consumer in each group it reads: at most MAX_CONSUMERS a group."""
+    for key in keys:
+        try:
+            consumers = client.execute_command("XINFO", "CONSUMERS", space.key(key), group)
+        except ResponseError:
+            continue  # no such stream or group: XREADGROUP says so itself
+        names = [dict(zip(info[::2], info[1::2], strict=True))["name"] for info in consumers]
+        if consumer not in names and len(names) >= MAX_CONSUMERS:
+            raise Refused(
+                f"ERR the console keeps at most {MAX_CONSUMERS} consumers in a group: read as "
+                "one of them (" + ", ".join(sorted(names)) + ")"
+            )
+
+
+def _xreadgroup_run(client, space, command: Command) -> Outcome:
+    group, consumer, count, block, *ids = command.args
+    _consumers_room(client, space, command.keys, group, consumer)
+    keys = [space.key(key) for key in command.keys]
+    options = ["COUNT", count] + (["BLOCK", block] if block else [])
+    arguments = ("XREADGROUP", "GROUP", group, consumer, *options, "STREAMS", *keys, *ids)
+    reply = _blocking(*arguments) if block else client.execute_command(*arguments)
+    facts = {"group": group, "consumer": consumer, "entries": {}}
+    if reply is None:
+        return Outcome(None, facts=facts)
+    shown = [[space.short(key), entries] for key, entries in reply]
+    facts["entries"] = {key: [entry[0] for entry in entries] for key, entries in shown}
+    return Outcome(shown, facts=facts)
+
+
+def _xack_run(client, space, command: Command) -> Outcome:
+    key, (group, *ids) = command.keys[0], command.args
+    reply = client.execute_command("XACK", space.key(key), group, *ids)
+    return Outcome(reply, facts={"key": key, "group": group, "acked": reply})
+
+
+def _xpending_run(client, space, command: Command) -> Outcome:
+    reply = client.execute_command("XPENDING", space.key(command.keys[0]), *command.args)
+    return Outcome(reply)
+
+
 def _subscriptions(client, space) -> tuple[set[str], set[str]]:
     pipe = client.pipeline(transaction=False)
     pipe.execute_command("SMEMBERS", space.channels_key)
@@ -864,7 +1035,9 @@ RUNNERS = {
     "PING": _ping_run, "GET": _plain, "SET": _set_run, "DEL": _del_run, "EXPIRE": _expire_run,
     "TTL": _plain, "LPUSH": _push_run, "RPUSH": _push_run, "LPOP": _pop_run, "RPOP": _pop_run,
     "BRPOP": _brpop_run, "LRANGE": _lrange_run, "LLEN": _plain, "XADD": _xadd_run,
-    "XRANGE": _xrange_run, "XREAD": _xread_run, "PUBLISH": _publish_run,
+    "XRANGE": _xrange_run, "XREAD": _xread_run, "XLEN": _plain, "XGROUP": _xgroup_run,
+    "XREADGROUP": _xreadgroup_run, "XACK": _xack_run, "XPENDING": _xpending_run,
+    "PUBLISH": _publish_run,
     "SUBSCRIBE": _subscribe_run, "PSUBSCRIBE": _subscribe_run, "UNSUBSCRIBE": _unsubscribe_run,
     "PUNSUBSCRIBE": _unsubscribe_run,
 }  # fmt: skip
@@ -899,7 +1072,8 @@ def _run(space: Space, parsed: Command | Refusal) -> tuple[str, str, Outcome]:
     except Refused as refused:
         return "refused", f"(error) {refused.message}", Outcome(None)
     except ResponseError as error:
-        outcome, status = Outcome(error), "error"
+        # Some errors name the key (NOGROUP No such key '...'): the learner's short name.
+        outcome, status = Outcome(ResponseError(str(error).replace(space.key_prefix, ""))), "error"
     text = reply_format(outcome.value)
     elapsed = time.monotonic() - started
     if elapsed >= SLOW_SECONDS:
@@ -1076,6 +1250,8 @@ def _page(learner_id: str) -> dict:
             "value": MAX_VALUE_BYTES,
             "name": MAX_NAME_BYTES,
             "subscriptions": MAX_SUBSCRIPTIONS,
+            "groups": MAX_GROUPS,
+            "consumers": MAX_CONSUMERS,
         },
     }
 

@@ -16,7 +16,9 @@ from labs.lab_console import (
     BLOCKING_CONNECTIONS,
     COMMANDS_PER_MINUTE,
     MAX_ARGS,
+    MAX_CONSUMERS,
     MAX_ENTRIES,
+    MAX_GROUPS,
     MAX_KEYS,
     MAX_LINE_BYTES,
     MAX_SUBSCRIPTIONS,
@@ -175,6 +177,14 @@ REFUSED = [
     "SET greeting x KEEPTTL",
     "SET greeting x PX 1",
     "MSET greeting x jobs y",
+    "XGROUP DESTROY events mailers",
+    "XGROUP SETID events mailers $",
+    "XGROUP CREATE learnsite:learner:someone-else:console:jobs g $ MKSTREAM",
+    "XGROUP CREATE events * $ MKSTREAM",
+    "XREADGROUP GROUP g c STREAMS learnsite:learner:someone-else:console:jobs >",
+    "XREADGROUP GROUP g c STREAMS events $",
+    "XACK learnsite:learner:someone-else:console:jobs g 1-1",
+    "XPENDING events g IDLE 0 - + 10",
 ]
 # Names that are the site's own elsewhere: here they are the learner's console keys and channels.
 CONTAINED = [
@@ -191,6 +201,9 @@ CONTAINED = [
     "SUBSCRIBE announce",
     "PUBLISH announce x",
     "PUBLISH updates x",
+    "XGROUP CREATE celery mailers $ MKSTREAM",
+    "XLEN celery",
+    "XACK celery mailers 1-1",
 ]
 
 
@@ -230,6 +243,132 @@ def test_a_refusal_says_why(redis_url, line, message):
     assert reply.status == "refused" and message in reply.text
 
 
+# Consumer groups.
+
+
+def test_two_consumers_of_a_group_share_a_stream_and_xack_clears_what_is_pending(own_redis):
+    learner = make_learner_id()
+    run(learner, "XADD orders 1-1 order 1", "XADD orders 2-1 order 2", "XADD orders 3-1 order 3")
+    assert run(learner, "XGROUP CREATE orders mailers 0", "XLEN orders") == ["OK", "(integer) 3"]
+    # The group lives in the learner's stream, and nowhere else.
+    groups = own_redis.xinfo_groups(console_key(learner, "orders"))
+    assert [group["name"] for group in groups] == [b"mailers"]
+    assert own_redis.exists("orders") == 0
+
+    # Each entry goes to one consumer of the group: a takes two, b the one left, then nothing.
+    assert run(learner, "XREADGROUP GROUP mailers a COUNT 2 STREAMS orders >") == [
+        '1) 1) "orders"\n'
+        '   2) 1) 1) "1-1"\n'
+        '         2) 1) "order"\n'
+        '            2) "1"\n'
+        '      2) 1) "2-1"\n'
+        '         2) 1) "order"\n'
+        '            2) "2"'
+    ]
+    assert run(learner, "XREADGROUP GROUP mailers b STREAMS orders >") == [
+        '1) 1) "orders"\n   2) 1) 1) "3-1"\n         2) 1) "order"\n            2) "3"'
+    ]
+    assert run(learner, "XREADGROUP GROUP mailers a STREAMS orders >") == ["(nil)"]
+
+    # a acknowledges its two; b's one stays pending, under b's name.
+    assert run(learner, "XACK orders mailers 1-1 2-1") == ["(integer) 2"]
+    assert run(learner, "XPENDING orders mailers") == [
+        '1) (integer) 1\n2) "3-1"\n3) "3-1"\n4) 1) 1) "b"\n      2) "1"'
+    ]
+    extended = run(learner, "XPENDING orders mailers - + 10")[0]
+    assert re.fullmatch(
+        r'1\) 1\) "3-1"\n   2\) "b"\n   3\) \(integer\) \d+\n   4\) \(integer\) 1', extended
+    ), extended
+    assert run(learner, "XPENDING orders mailers - + 10 a") == ["(empty array)"]
+    # b, restarting, reads its own pending entry again (id 0), then acknowledges it.
+    assert run(learner, "XREADGROUP GROUP mailers b STREAMS orders 0")[0].startswith(
+        '1) 1) "orders"\n   2) 1) 1) "3-1"'
+    )
+    assert run(learner, "XACK orders mailers 3-1", "XACK orders mailers 3-1") == [
+        "(integer) 1", "(integer) 0",
+    ]  # fmt: skip
+    assert run(learner, "XPENDING orders mailers") == [
+        "1) (integer) 0\n2) (nil)\n3) (nil)\n4) (nil)"
+    ]
+    # Acknowledging deletes nothing: the stream still holds its three entries.
+    assert run(learner, "XLEN orders") == ["(integer) 3"]
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "message"),
+    [
+        ("XGROUP DESTROY orders mailers", "refused", "runs only XGROUP CREATE"),
+        ("XGROUP CREATECONSUMER orders mailers c", "refused", "not XGROUP CREATECONSUMER"),
+        ("XGROUP HELP", "refused", "runs only XGROUP CREATE"),
+        ("XGROUP CREATE orders mailers", "refused", "takes XGROUP CREATE key group"),
+        ("XGROUP CREATE orders mailers $ ENTRIESREAD 3", "refused", "syntax error"),
+        ("XGROUP CREATE orders mailers abc", "refused", "Invalid stream ID"),
+        ("XGROUP CREATE orders 'a b' $", "refused", "is not a group name"),
+        ("XGROUP CREATE orders mailers 0", "error", "BUSYGROUP Consumer Group name already"),
+        ("XGROUP CREATE nothing mailers $", "error", "requires the key to exist"),
+        ("XREADGROUP GROUP mailers a STREAMS orders $", "refused", "Invalid stream ID"),
+        ("XREADGROUP GROUP mailers a STREAMS orders", "refused", "Unbalanced 'xreadgroup'"),
+        ("XREADGROUP mailers a STREAMS orders >", "refused", "takes XREADGROUP GROUP group"),
+        ("XREADGROUP GROUP mailers a NOACK STREAMS orders >", "refused", "syntax error"),
+        ("XREADGROUP GROUP mailers a COUNT x STREAMS orders >", "refused", "not an integer"),
+        ("XREADGROUP GROUP mailers a BLOCK -1 STREAMS orders >", "refused", "negative"),
+        ("XREADGROUP GROUP mailers * STREAMS orders >", "refused", "is not a consumer name"),
+        ("XREADGROUP GROUP nobody a STREAMS orders >", "error", "NOGROUP No such key 'orders'"),
+        ("XACK orders mailers", "refused", "wrong number of arguments for 'xack'"),
+        ("XACK orders mailers >", "refused", "Invalid stream ID"),
+        ("XACK orders mailers 1-1 abc", "refused", "Invalid stream ID"),
+        ("XPENDING orders", "refused", "wrong number of arguments for 'xpending'"),
+        ("XPENDING orders mailers - +", "refused", "takes XPENDING key group"),
+        ("XPENDING orders mailers - + x", "refused", "not an integer"),
+        ("XPENDING orders mailers x + 10", "refused", "Invalid stream ID"),
+        ("XPENDING orders nobody", "error", "NOGROUP No such key 'orders'"),
+        ("XPENDING jobs mailers", "error", "WRONGTYPE"),
+        ("XLEN", "refused", "wrong number of arguments for 'xlen'"),
+    ],
+)
+def test_a_bad_group_command_gets_an_error_line(own_redis, line, status, message):
+    learner = make_learner_id()
+    run(learner, "XADD orders * order 1", "XGROUP CREATE orders mailers 0", "LPUSH jobs x")
+    reply = console_execute(learner_id=learner, line=line)
+    assert (reply.status, reply.http_status) == (status, 200), reply.text
+    assert reply.text.startswith("(error) ") and message in reply.text, reply.text
+    assert "learnsite" not in reply.text  # errors naming a key name it short
+    assert "(error) ERR " in reply.text if status == "refused" else True
+
+
+def test_groups_and_their_consumers_are_bounded(own_redis):
+    learner = make_learner_id()
+    run(learner, "XADD orders * order 1")
+    for n in range(MAX_GROUPS):
+        assert run(learner, f"XGROUP CREATE orders g{n} 0") == ["OK"]
+    assert f"at most {MAX_GROUPS} groups" in run(learner, "XGROUP CREATE orders one-more 0")[0]
+    assert run(learner, "XGROUP CREATE orders g0 0")[0].startswith("(error) BUSYGROUP")
+    run(learner, *(f"XADD orders * order {n}" for n in range(MAX_CONSUMERS)))
+    for n in range(MAX_CONSUMERS):
+        run(learner, f"XREADGROUP GROUP g0 c{n} COUNT 1 STREAMS orders >")
+    assert (
+        f"at most {MAX_CONSUMERS} consumers"
+        in run(learner, "XREADGROUP GROUP g0 one-more STREAMS orders >")[0]
+    )
+    assert run(learner, "XREADGROUP GROUP g0 c3 STREAMS orders >")[0].startswith('1) 1) "orders"')
+    consumers = own_redis.xinfo_consumers(console_key(learner, "orders"), "g0")
+    assert len(consumers) == MAX_CONSUMERS
+    reply = console_execute(
+        learner_id=learner, line="XREADGROUP GROUP g1 a COUNT 99 STREAMS orders >"
+    )
+    assert reply.status == "ok" and "at most 20 entries" in reply.note
+    reply = console_execute(learner_id=learner, line="XPENDING orders g1 - + 99")
+    assert reply.status == "ok" and "at most 20 pending entries" in reply.note
+    assert (
+        "at most 4 streams" in run(learner, "XREADGROUP GROUP g1 a STREAMS a b c d e > > > > >")[0]
+    )
+    assert "is not a group name" in run(learner, "XACK orders " + "g" * 65 + " 1-1")[0]
+    # MKSTREAM makes a key: it counts among the learner's keys.
+    for n in range(MAX_KEYS - 1):
+        run(learner, f"SET key{n} v")
+    assert "at most 20 keys" in run(learner, "XGROUP CREATE fresh g $ MKSTREAM")[0]
+
+
 def test_a_message_nobody_hears_is_lost_but_a_pushed_job_waits(own_redis):
     learner = make_learner_id()
     assert run(learner, "PUBLISH updates 'New data available'") == ["(integer) 0"]
@@ -258,6 +397,8 @@ def test_every_key_the_console_writes_expires(own_redis):
     run(learner, "SET a 1", "LPUSH b x", "RPUSH c y", "XADD d * f v", "SUBSCRIBE e")
     run(learner, "PSUBSCRIBE f*", "EXPIRE b 30", "LPUSH b z", "SET g 1 EX 60", "EXPIRE a 10")
     run(learner, "SET a 2")  # SET clears a TTL: the console gives one back
+    run(learner, "XGROUP CREATE h mailers $ MKSTREAM", "XADD d * f w")
+    run(learner, "XGROUP CREATE d mailers 0", "XREADGROUP GROUP mailers a STREAMS d >")
     ttls = {key.decode(): own_redis.ttl(key) for key in own_redis.keys("*")}
     assert ttls and all(0 < ttl <= LEARNER_TTL_SECONDS for ttl in ttls.values()), ttls
     assert 0 < ttls[console_key(learner, "b")] <= 30  # LPUSH keeps the learner's own TTL
@@ -310,6 +451,14 @@ def test_blocking_commands_wait_at_most_two_seconds(own_redis):
     reply = console_execute(learner_id=learner, line="XREAD BLOCK 0 STREAMS s $")
     assert reply.text.startswith("(nil)") and "at most 2000 ms" in reply.note
     assert time.monotonic() - started < BLOCK_MAX_SECONDS + 1
+    run(learner, "XGROUP CREATE s mailers $ MKSTREAM")
+    started = time.monotonic()
+    reply = console_execute(
+        learner_id=learner, line="XREADGROUP GROUP mailers a BLOCK 0 STREAMS s >"
+    )
+    waited = time.monotonic() - started
+    assert reply.text.startswith("(nil)\n(2.") and "at most 2000 ms" in reply.note
+    assert BLOCK_MAX_SECONDS <= waited < BLOCK_MAX_SECONDS + 1
 
 
 def test_only_so_many_learners_wait_at_once(own_redis):
