@@ -29,15 +29,26 @@ def redis_of_its_own(start_services, settings) -> redis.Redis:
 def neighbours_plant(client: redis.Redis, learner_id: str) -> None:
     """Keys a console must never touch: another learner's (one whose key starts like this
     learner's too), the learner's events of another lab, and keys with the short names a
-    learner types."""
+    learner types. Their ``orders`` streams have a ``mailers`` group with an entry pending (a
+    snapshot's DUMP holds the groups, their consumers and pending entries)."""
     for other in ("someone-else", learner_id[:-1], learner_id + "x"):
         client.rpush(console_key(other, "jobs"), "their job")
         client.set(console_key(other, "greeting"), "their greeting")
         client.xadd(learner_stream_key(other, LAB), {"event": "{}"})
+        group_plant(client, console_key(other, "orders"))
     client.xadd(learner_stream_key(learner_id, "ping"), {"event": "{}"})
     for name in ("jobs", "greeting", "updates", "*", "celery", "learnsite:learner:x"):
         client.set(name, "not yours")
+    group_plant(client, "orders")
     client.set(f"{KEY_PREFIX}{learner_id}:events-not-the-console", "the site's")
+
+
+def group_plant(client: redis.Redis, key: str) -> None:
+    """A stream ``key`` with entries 1-1 and 2-1, a group ``mailers`` and 1-1 pending at ``a``."""
+    client.xadd(key, {"order": "1"}, id="1-1")
+    client.xadd(key, {"order": "2"}, id="2-1")
+    client.xgroup_create(key, "mailers", id="0")
+    client.xreadgroup("mailers", "a", {key: ">"}, count=1)
 
 
 def console_owns(learner_id: str, key: str) -> bool:

@@ -33,7 +33,8 @@ COMMANDS = [*ALLOWED, *WHY_NOT, "MSET", "RENAME", "COPY", "OBJECT", "SORT", "BLM
 PIECES = [
     "*", "?", "[a-z]", "[^a]", "\\", "\\*", "..", "/", ":", "$", "-", "+", "0", "-1", "1", "2",
     "0.5", "1e9", "99999999999999999999", "-0", "EX", "NX", "XX", "PX", "KEEPTTL", "COUNT",
-    "BLOCK", "STREAMS", "MATCH", "jobs", "updates", "celery", "unacked", "events", "announce",
+    "BLOCK", "STREAMS", "MATCH", "GROUP", "CREATE", "MKSTREAM", "DESTROY", "SETID", "IDLE",
+    "NOACK", ">", "jobs", "updates", "celery", "unacked", "events", "announce",
     "learnsite:", "learnsite:learner:", "learnsite:learner:someone-else:console:greeting",
     "learnsite-labs:learner:someone-else:pubsub:updates", "LEARNSITE:LEARNER:", "learnsite*",
     '"', "'", '"a b"', "'a b'", '"\\x00"', '"\\xff"', '"\\xc3\\xa9"', '"\\n"', "é", "🙂",
@@ -57,7 +58,9 @@ soup = st.builds(
 # Lines shaped like each allowed command, so that most of them reach Redis; every slot also
 # draws hostile values now and then.
 short_name = st.one_of(
-    st.sampled_from(["jobs", "greeting", "updates", "celery", "events", "news.x", "user:1", "é"]),
+    st.sampled_from(
+        ["jobs", "greeting", "updates", "celery", "events", "orders", "news.x", "user:1", "é"]
+    ),
     st.from_regex(r"[\w.:-]{1,12}", fullmatch=True),
 )
 plain_text = st.text(
@@ -71,7 +74,10 @@ SLOTS = {
     "n": st.sampled_from(["0", "1", "2", "3", "-1", "-3", "20", "21", "3600", "3601", "x"]),
     "t": st.sampled_from(["0.05", "0.05", "0.05", "0.1", "1", "0", "-1", "x"]),
     "b": st.sampled_from(["10", "10", "50", "0", "-5", "x"]),
-    "i": st.sampled_from(["0", "0-1", "1-1", "$", "-", "+", "*", "(0", "abc", "99-99"]),
+    "i": st.sampled_from(["0", "0-1", "1-1", "$", ">", "-", "+", "*", "(0", "abc", "99-99"]),
+    # A consumer group's or a consumer's name: not a key, but a plain short name all the same.
+    "g": st.one_of(st.sampled_from(["mailers", "audit", "a", "b"]), short_name, argument),
+    "s": st.sampled_from(["CREATE", "CREATE", "create", "DESTROY", "SETID", "HELP", "x"]),
 }
 SHAPES = {
     "PING": ["", "v"], "GET": ["k"], "TTL": ["k"], "LLEN": ["k"], "DEL": ["k", "k k"],
@@ -80,20 +86,46 @@ SHAPES = {
     "RPOP": ["k", "k n"], "BRPOP": ["k t", "k k t"], "LRANGE": ["k n n"],
     "XADD": ["k * v v", "k i v v v v", "k * v"], "XRANGE": ["k - +", "k i i COUNT n"],
     "XREAD": ["STREAMS k i", "COUNT n STREAMS k k i i", "BLOCK b STREAMS k $"],
+    "XLEN": ["k"],
+    "XGROUP": ["s k g i", "s k g $ MKSTREAM", "s k g i MKSTREAM", "s k g", "s k g g", "s"],
+    "XREADGROUP": ["GROUP g g STREAMS k >", "GROUP g g COUNT n STREAMS k k > i",
+                   "GROUP g g BLOCK b STREAMS k >", "GROUP g g NOACK STREAMS k >",
+                   "GROUP g g STREAMS k i", "g g STREAMS k >"],
+    "XACK": ["k g i", "k g i i", "k g"],
+    "XPENDING": ["k g", "k g - + n", "k g i i n g", "k g IDLE n - + n", "k g - +"],
     "PUBLISH": ["c v"], "SUBSCRIBE": ["c", "c c"], "PSUBSCRIBE": ["p", "p p"],
     "UNSUBSCRIBE": ["", "c"], "PUNSUBSCRIBE": ["", "p"],
 }  # fmt: skip
 
 
 @st.composite
-def shaped(draw) -> str:
-    command = draw(st.sampled_from(sorted(SHAPES)))
+def shaped(draw, commands: tuple[str, ...] = tuple(sorted(SHAPES)), slots: dict = SLOTS) -> str:
+    command = draw(st.sampled_from(commands))
     shape = draw(st.sampled_from(SHAPES[command]))
-    words = [draw(SLOTS[slot]) if slot in SLOTS else slot for slot in shape.split()]
+    words = [draw(slots[slot]) if slot in slots else slot for slot in shape.split()]
     return " ".join([draw(st.sampled_from([command, command.lower()])), *words])
 
 
 line = st.one_of(soup, shaped(), shaped(), shaped())
+# A stream with a consumer group first, and group commands that mostly name them (and the
+# entries' ids), so that most of them reach Redis and change the group.
+GROUP_SETUP = [
+    "XADD orders 1-1 order 1",
+    "XADD orders 2-1 order 2",
+    "XGROUP CREATE orders mailers 0",
+]
+GROUP_SLOTS = SLOTS | {
+    "k": st.sampled_from(["orders", "orders", "orders", "jobs", "audit"]),
+    "g": st.sampled_from(["mailers", "mailers", "a", "b", "audit"]),
+    "i": st.sampled_from([">", ">", "0", "1-1", "2-1", "$", "3-1"]),
+    "s": st.sampled_from(["CREATE", "CREATE", "CREATE", "DESTROY"]),
+    "v": short_name,
+    "n": st.sampled_from(["1", "1", "2", "10", "21", "0"]),
+    "b": st.sampled_from(["10", "10", "0"]),
+}
+GROUP_COMMANDS = ("XGROUP", "XREADGROUP", "XREADGROUP", "XACK", "XPENDING", "XLEN", "XADD", "DEL")
+group_line = shaped(commands=GROUP_COMMANDS, slots=GROUP_SLOTS)
+group_session = st.lists(group_line, min_size=1, max_size=6).map(lambda lines: GROUP_SETUP + lines)
 
 
 @pytest.fixture
@@ -127,7 +159,37 @@ def test_parsing_any_text_gives_a_command_or_a_refusal(text):
 @example(lines=["PSUBSCRIBE *", "PUBLISH updates x", "SUBSCRIBE learnsite:*"])
 @example(lines=["SET learnsite:learner:someone-else:console:greeting x", "DEL * jobs"])
 @example(lines=["LPUSH jobs a b c", "BRPOP jobs celery 1", "XADD s * k v", "XREAD STREAMS s 0"])
+@example(
+    lines=[*GROUP_SETUP, "XREADGROUP GROUP mailers a STREAMS orders >", "XPENDING orders mailers",
+           "XPENDING orders mailers - + 10 a", "XACK orders mailers 0-1", "XLEN orders"]
+)  # fmt: skip
+@example(
+    lines=["XGROUP CREATE celery mailers $ MKSTREAM", "XGROUP DESTROY celery mailers",
+           "XREADGROUP GROUP mailers a BLOCK 10 STREAMS celery >", "XACK jobs mailers 1-1"]
+)  # fmt: skip
 def test_every_line_is_refused_or_runs_inside_the_learners_space(own_redis, lines):
+    lines_run_inside_the_learners_space(own_redis, lines)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=group_session)
+@example(lines=[*GROUP_SETUP, "XGROUP CREATE orders audit $", "XGROUP CREATE jobs a 0 MKSTREAM"])
+@example(
+    lines=[*GROUP_SETUP, "XREADGROUP GROUP mailers a COUNT 1 STREAMS orders >",
+           "XREADGROUP GROUP mailers b STREAMS orders >", "XACK orders mailers 1-1",
+           "XPENDING orders mailers - + 10 b", "XREADGROUP GROUP mailers b STREAMS orders 0"]
+)  # fmt: skip
+def test_consumer_group_lines_run_inside_the_learners_space(own_redis, lines):
+    """Group commands on a stream that has a group: they create groups and consumers, hand
+    out entries and acknowledge them, all inside the learner's stream."""
+    lines_run_inside_the_learners_space(own_redis, lines)
+
+
+def lines_run_inside_the_learners_space(own_redis: redis.Redis, lines: list[str]) -> None:
     learner = make_learner_id()
     own_redis.flushall()  # the test's own Redis: each example starts from its neighbours only
     neighbours_plant(own_redis, learner)
