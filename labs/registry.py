@@ -144,7 +144,7 @@ LAB_KINDS = {
         title="A Redis console",
         url_name="labs:console",
         summary="Type real Redis commands, in a space of your own: publish and subscribe, push "
-        "and pop a list queue, add to a stream and read it.",
+        "and pop a list queue, add to a stream and read it, share it in a consumer group.",
         template="labs/console.html",
         fold=console_runs_fold,
         outcomes=CONSOLE_OUTCOMES,
