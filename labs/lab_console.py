@@ -1229,6 +1229,29 @@ def console_moved_three_jobs(runs: list[ConsoleEntry]) -> bool:
     return any(count >= 3 for count in moved.values())
 
 
+def console_shared_a_stream(runs: list[ConsoleEntry]) -> bool:
+    """A stream shared in a consumer group: two of its consumers each read an entry, and every
+    entry the group handed out has been acknowledged."""
+    readers: dict[tuple, set[str]] = {}
+    handed_out: dict[tuple, set[str]] = {}
+    acked: Counter = Counter()
+    for entry in runs:
+        if entry.status != "ok":
+            continue
+        facts = entry.facts
+        if entry.name == "XREADGROUP":
+            for key, ids in facts.get("entries", {}).items():
+                group = (key, facts.get("group"))
+                if ids:
+                    readers.setdefault(group, set()).add(facts.get("consumer"))
+                    handed_out.setdefault(group, set()).update(ids)
+        elif entry.name == "XACK":
+            acked[(facts.get("key"), facts.get("group"))] += facts.get("acked") or 0
+    return any(
+        len(readers[group]) >= 2 and acked[group] >= len(handed_out[group]) for group in readers
+    )
+
+
 # Views.
 
 TEMPLATE = "labs/console.html"

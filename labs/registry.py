@@ -15,6 +15,7 @@ from .lab_console import (
     console_observed,
     console_published_while_two_listen,
     console_runs_fold,
+    console_shared_a_stream,
 )
 from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
@@ -158,6 +159,11 @@ LAB_KINDS = {
                 description="Move three jobs through a list queue: LPUSH them, then take them "
                 "off the other end with RPOP or BRPOP.",
                 met=console_moved_three_jobs,
+            ),
+            "share-a-stream": Goal(
+                description="Share a stream in a consumer group: two consumers each read an "
+                "entry, and every entry they were given is acknowledged.",
+                met=console_shared_a_stream,
             ),
         },
     ),

@@ -29,6 +29,7 @@ from labs.lab_console import (
     console_key,
     console_moved_three_jobs,
     console_runs_fold,
+    console_shared_a_stream,
     console_split,
 )
 from labs.models import LabGoalMet
@@ -512,6 +513,30 @@ def test_moving_three_jobs_means_three_pushed_items_popped_from_that_list():
     assert not met(command("RPOP", "jobs", "a", "b", "c"), command("LPUSH", "jobs", "a", "b", "c"))
 
 
+def test_sharing_a_stream_means_two_consumers_read_and_every_entry_read_is_acknowledged():
+    def command(name: str, **facts) -> tuple[str, dict]:
+        event = {"kind": "command", "at": 0, "name": name, "line": "", "text": "", "status": "ok"}
+        return ("0-0", event | {"facts": facts})
+
+    def read(consumer: str, *ids: str, key: str = "orders", group: str = "mailers"):
+        return command("XREADGROUP", group=group, consumer=consumer, entries={key: list(ids)})
+
+    def ack(count: int, key: str = "orders", group: str = "mailers"):
+        return command("XACK", key=key, group=group, acked=count)
+
+    def met(*events) -> bool:
+        return console_shared_a_stream(console_runs_fold(list(events), now=0))
+
+    assert met(read("a", "1-0"), read("b", "2-0"), ack(1), ack(1))
+    # Rereading a pending entry (id 0) hands out nothing new.
+    assert met(read("a", "1-0"), read("b", "2-0"), ack(1), read("b", "2-0"), ack(1))
+    assert not met(read("a", "1-0"), read("b", "2-0"), ack(1))  # one still pending
+    assert not met(read("a", "1-0"), read("a", "2-0"), ack(2))  # one consumer only
+    assert not met(read("a", "1-0"), read("b"), ack(1))  # b was given nothing
+    assert not met(read("a", "1-0"), read("b", "2-0", group="other"), ack(1), ack(1))
+    assert not met(read("a", "1-0"), read("b", "2-0"), ack(2, key="elsewhere"))
+
+
 # Through the site: the page, htmx, the event stream and the goals.
 
 
@@ -643,7 +668,7 @@ def test_unsubscribe_ends_the_pages_subscription(live_url, redis_url):
     stream.close()
 
 
-def test_the_two_challenges_are_met_and_recorded(live_url, redis_url):
+def test_the_challenges_are_met_and_recorded(live_url, redis_url):
     learner = LiveClient(live_url)
     prefix = channel_prefix_of(learner.get("/labs/console/").text)
     client = redis.Redis.from_url(redis_url)
@@ -656,12 +681,32 @@ def test_the_two_challenges_are_met_and_recorded(live_url, redis_url):
     for line in ["LPUSH jobs one two three", "RPOP jobs", "BRPOP jobs 1", "RPOP jobs"]:
         learner.htmx_post("/labs/console/run/", {"line": line})
 
+    # Lesson 8's consumer-group walk, then its challenge.
+    def typed(line: str) -> str:
+        return learner.htmx_post("/labs/console/run/", {"line": line}).text
+
+    ids = [re.search(r"\d{13}-\d+", typed(f"XADD orders * order {n}"))[0] for n in (1, 2)]
+    for line in [
+        "XGROUP CREATE orders mailers 0",
+        "XREADGROUP GROUP mailers mailer-a COUNT 1 STREAMS orders >",
+        "XREADGROUP GROUP mailers mailer-b COUNT 1 STREAMS orders >",
+        f"XACK orders mailers {ids[0]}",
+        "XREADGROUP GROUP mailers mailer-b STREAMS orders 0",
+        f"XACK orders mailers {ids[1]}",
+    ]:
+        assert "(error)" not in typed(line), line
+    assert "1) (integer) 0" in typed("XPENDING orders mailers")
+
     page = learner.get("/labs/console/").text
     goals = page.split('id="lab-goals"')[1].split("</ul>")[0]
-    assert goals.count("is-done") == 2
+    assert goals.count("is-done") == 3
     learner_key = prefix.split(":")[2]
     met = set(LabGoalMet.objects.filter(learner__key=learner_key).values_list("lab", "goal"))
-    assert met == {("console", "publish-while-two-listen"), ("console", "move-three-jobs")}
+    assert met == {
+        ("console", "publish-while-two-listen"),
+        ("console", "move-three-jobs"),
+        ("console", "share-a-stream"),
+    }
     # Another learner has met neither.
     other = LiveClient(live_url).get("/labs/console/").text
     assert other.split('id="lab-goals"')[1].split("</ul>")[0].count("is-done") == 0
