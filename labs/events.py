@@ -86,6 +86,16 @@ def events_read(*, learner_id: str, lab: str) -> list[tuple[str, dict]]:
     return _decode(redis_client().xrange(learner_stream_key(learner_id, lab)))
 
 
+def events_read_labs(*, learner_id: str, labs) -> dict[str, list[tuple[str, dict]]]:
+    """The learner's recorded events of each of ``labs``, oldest first, by lab: one round trip
+    to Redis for all of them."""
+    labs = list(labs)
+    pipe = redis_client().pipeline(transaction=False)
+    for lab in labs:
+        pipe.xrange(learner_stream_key(learner_id, lab))
+    return {lab: _decode(entries) for lab, entries in zip(labs, pipe.execute(), strict=True)}
+
+
 async def aevents_read(*, learner_id: str, lab: str, after: str = "-") -> list[tuple[str, dict]]:
     """The learner's events of ``lab`` after the id ``after`` in that lab's stream (all of them
     by default)."""

@@ -8,7 +8,7 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read, learner_channel
+from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read_labs, learner_channel
 from .hub import streams_end
 from .limits import queue_depth, rate_limit_allows
 
@@ -58,7 +58,7 @@ def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]
     # Looked up when called: the registry imports the lab modules, which import this one.
     from .registry import LAB_KINDS
 
-    return {lab: events_read(learner_id=learner_id, lab=lab) for lab in LAB_KINDS}
+    return events_read_labs(learner_id=learner_id, labs=LAB_KINDS)
 
 
 def runs_in_flight(*, learner_id: str, now: float | None = None) -> int:
