@@ -66,6 +66,14 @@ class Service:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+def wait_until(check: Callable[[], object], seconds: float = 10.0) -> None:
+    """Polls until check() is true; fails the test after the given seconds."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ import redis
 from labs.limits import STREAMS_PER_LEARNER, rate_limit_allows
 from labs.services import MAX_QUEUE_DEPTH, RUNS_IN_FLIGHT
 from tests.http import LiveClient
-from tests.stack import redis_service, web_service
+from tests.stack import redis_service, wait_until, web_service
 
 
 def no_worker_stack(start_services) -> tuple[str, str]:
@@ -22,13 +22,6 @@ def no_worker_stack(start_services) -> tuple[str, str]:
 
 def open_streams(client: LiveClient) -> int:
     return json.loads(client.get("/healthz").text)["process"]["open_streams"]
-
-
-def wait_until(check, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_rate_limit_counts_per_key_in_a_window(redis_url):
