@@ -104,13 +104,11 @@ def test_send_in_the_background_answers_before_the_mail_server_does(email_learne
     stream = email_learner.events(EVENTS)
     next(stream)
 
-    began = time.monotonic()
     response = email_learner.htmx_post(SEND_LATER, {"latency_ms": "500"})
-    elapsed = time.monotonic() - began
 
     assert response.status == 200
-    # The answer does not wait for the mail server's 500 ms: a worker does.
-    assert elapsed < 0.5
+    # The answer does not wait for the mail server's 500 ms: a worker does. (Timed by the server,
+    # so a slow client on a busy machine does not count.)
     assert server_ms(response) < 500
     run_id = started_run(response)
     run = run_finished(stream, run_id)
