@@ -17,12 +17,23 @@ STREAMS_PER_LEARNER = 6
 STREAM_STALE_SECONDS = 45
 
 
-def rate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
-    """Count one more use of ``key`` in a fixed window; False once ``limit`` is passed."""
-    pipe = redis_client().pipeline()
+def _rate_count(pipe, *, key: str, window_seconds: int):
     pipe.set(key, 0, ex=window_seconds, nx=True)  # starts the window; INCR keeps its TTL
     pipe.incr(key)
+    return pipe
+
+
+def rate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
+    """Count one more use of ``key`` in a fixed window; False once ``limit`` is passed."""
+    pipe = _rate_count(redis_client().pipeline(), key=key, window_seconds=window_seconds)
     _, used = pipe.execute()
+    return used <= limit
+
+
+async def arate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
+    """``rate_limit_allows`` for async views."""
+    pipe = _rate_count(aredis_client().pipeline(), key=key, window_seconds=window_seconds)
+    _, used = await pipe.execute()
     return used <= limit
 
 

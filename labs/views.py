@@ -19,6 +19,7 @@ from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import alearner_id, learner_for, learner_id_for
 
 from .events import (
+    KEY_PREFIX,
     STREAM_RESUMED,
     aevent_publish,
     aevents_read,
@@ -28,6 +29,7 @@ from .events import (
 )
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
+from .limits import arate_limit_allows
 from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind
 from .services import LabError, lab_run_start, lab_stream_drop
@@ -38,6 +40,8 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # While a run waits in the queue the stream wakes up this often, to explain the wait.
 WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
+# Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
+RESUMES_RECORDED_PER_MINUTE = 10
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
 
 
@@ -187,8 +191,16 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
 
 async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
     """Record that a browser came back to the lab's stream with Last-Event-ID ``after``, and how
-    many of the lab's events it had missed: the stream's first frame sends them."""
+    many of the lab's events it had missed: the stream's first frame sends them.
+
+    Only so many a minute: a page reconnecting in a loop would otherwise push the learner's runs
+    out of their capped stream. Past the limit the stream is served all the same, unrecorded."""
     with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
+        key = f"{KEY_PREFIX}{learner_id}:rate:{kind}-resume"
+        if not await arate_limit_allows(
+            key=key, limit=RESUMES_RECORDED_PER_MINUTE, window_seconds=60
+        ):
+            return
         missed = await aevents_read(learner_id=learner_id, lab=kind, after=after)
         event = {"kind": STREAM_RESUMED, "lab": kind, "after": after, "replayed": len(missed)}
         await aevent_publish(learner_id=learner_id, lab=kind, event=event)

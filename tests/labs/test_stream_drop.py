@@ -3,11 +3,15 @@ reconnect with Last-Event-ID gets what it missed, and the resume is recorded on 
 
 import re
 
-from labs.events import STREAM_RESUMED, events_read
+import redis
+
+from labs.events import KEY_PREFIX, STREAM_RESUMED, events_read
 from labs.runs import runs_fold
 from labs.services import DROPS_PER_MINUTE
+from labs.views import RESUMES_RECORDED_PER_MINUTE
 from tests.http import LiveClient
 from tests.labs.ping_support import events_until_done, run_id_of
+from tests.stack import wait_until
 
 RESUMED = "Stream dropped and resumed"
 
@@ -128,3 +132,18 @@ def test_drops_are_rate_limited(learner):
     assert statuses == [200] * DROPS_PER_MINUTE
     refused = learner.htmx_post("/labs/ping/drop/")
     assert refused.status == 429 and "dropped your stream" in refused.text
+
+
+def test_a_page_reconnecting_in_a_loop_is_served_but_only_so_many_resumes_are_recorded(
+    learner, redis_url
+):
+    learner_key = learner.learner_key()
+    open_streams = redis.Redis.from_url(redis_url).zcard
+    for _ in range(RESUMES_RECORDED_PER_MINUTE + 3):
+        stream = learner.events("/labs/ping/events/", last_event_id="1-0")
+        assert next(stream).event == "broker"  # served, recorded or not
+        stream.close()
+        wait_until(lambda: open_streams(f"{KEY_PREFIX}{learner_key}:streams") == 0)
+    events = events_read(learner_id=learner_key, lab="ping")
+    resumes = [event for _, event in events if event["kind"] == STREAM_RESUMED]
+    assert len(resumes) == RESUMES_RECORDED_PER_MINUTE
