@@ -37,6 +37,11 @@ def test_an_unknown_lesson_is_a_404(client):
     assert client.get("/lessons/nope/").status_code == 404
 
 
+def test_the_lessons_address_alone_leads_to_the_course_list(client):
+    response = client.get("/lessons/")
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
 def test_script_in_a_content_file_is_rendered_inert(client, tmp_path):
     hostile = (
         "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n"
