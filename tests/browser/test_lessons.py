@@ -3,9 +3,11 @@
 import re
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.lessons.factory import make_lesson
+from tests.lessons.test_course import LESSON_LABS
 from tests.stack import content_watch_service, load_course, web_service
 
 pytestmark = pytest.mark.browser
@@ -72,3 +74,29 @@ def test_an_edited_file_shows_up_in_the_open_page_and_errors_are_shown(
     # The last good version stays on the page.
     expect(page.get_by_role("heading", level=1)).to_have_text("After the edit")
     page.close()
+
+
+@pytest.fixture
+def the_course(redis_url):
+    load_course(settings.CONTENT_DIR, redis_url)
+
+
+def page_fits(page, width: int) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("slug", LESSON_LABS)
+def test_the_course_fits_a_phone_without_sideways_scrolling(browser, live_url, the_course, slug):
+    context = browser.new_context(base_url=live_url, viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto(f"/lessons/{slug}/")
+    assert page_fits(page, 375), "lesson page"  # wide code and tables scroll inside themselves
+    page.get_by_role("button", name=re.compile("^Practice")).click()
+    page.locator("input[type=radio], input[type=checkbox]").first.check()
+    page.get_by_role("button", name="Check my answer").click()
+    expect(page.locator(".solution")).to_be_visible()
+    assert page_fits(page, 375), "practice with its solution"
+    page.goto(f"/labs/{LESSON_LABS[slug]}/?lesson={slug}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert page_fits(page, 375), "the lesson's lab"
+    context.close()
