@@ -72,6 +72,8 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         "error": error,
         "prediction": question.current_version if question else None,
         "from_lesson": lesson,
+        # Every lesson with this lab asks its prediction here, so its question names the lesson.
+        "back_to_lesson": question.lesson if question and question.lesson.slug == lesson else None,
         **(context or {}),
     }
     return render(request, lab.template, page, status=error.status if error else 200)

@@ -34,6 +34,8 @@ def test_the_lesson_and_each_of_its_modes_render(client, course, slug):
     assert response.status_code == 200
     assert leftovers(html) == []
     assert f'href="/labs/{LESSON_LABS[slug]}/?lesson={slug}"' in html
+    lab = client.get(f"/labs/{LESSON_LABS[slug]}/?lesson={slug}").content.decode()
+    assert re.search(rf'<a href="/lessons/{slug}/">← Back to the lesson “[^<]+”</a>', lab)
     assert "Runnable:" in html and "It prints:" in html
 
     solutions = [
