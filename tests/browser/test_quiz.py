@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.lessons.factory import make_lesson, make_questions, question_text
-from tests.stack import load_course
+from tests.stack import load_course, web_service
 
 pytestmark = pytest.mark.browser
 
@@ -61,3 +61,20 @@ def test_a_full_ten_question_test_shows_the_score(page, bank):
     expect(page.locator(".verdict-line")).to_contain_text("Developing")
     expect(page.locator("table.breakdown tbody tr")).to_have_count(3)
     expect(page.locator(".question.is-wrong")).to_have_count(3)
+
+
+def test_with_debug_on_a_refused_answer_is_shown_in_its_place(
+    browser, bank, redis_url, start_services
+):
+    # `make run` serves with DEBUG on, where django-htmx's debug script would replace the whole
+    # page with any 400 answer.
+    web, base_url = web_service(redis_url, DJANGO_DEBUG="1")
+    start_services(web)
+    page = browser.new_page(base_url=base_url)
+    page.goto("/lessons/quiz-bank/")
+    page.get_by_role("button", name=re.compile("^Practice")).click()
+    page.get_by_role("button", name="Check my answer").click()
+    expect(page.get_by_text("Choose an answer to question 1.")).to_be_visible()
+    expect(page.get_by_text("Question 1 of 12")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.close()
