@@ -145,7 +145,8 @@ def prediction_record(*, learner: Learner, lab: str, version_id: str, choice: st
     if choice not in keys:
         raise LabError("Choose one of the answers, then record your prediction.")
     index = keys.index(choice)
-    label = html.unescape(strip_tags(version.options[index]["html"]))
+    # Without its full stop: the page says it inside a sentence ("You predicted …; the run …").
+    label = html.unescape(strip_tags(version.options[index]["html"])).removesuffix(".")
     try:
         allowed = rate_limit_allows(
             key=f"{KEY_PREFIX}{learner.key}:rate:{lab}-predict",

@@ -119,7 +119,7 @@ def lab_predict(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         messages.error(request, error.message)
         status = error.status
     else:
-        messages.success(request, f"Prediction recorded: {label}")
+        messages.success(request, f"Prediction recorded: {label}.")
         status = 200
     if request.htmx:
         return render(request, "labs/_prediction.html#result", status=status)

@@ -6,6 +6,8 @@ The marked option and its outcome code come from the content files; only what th
 is written here, per lesson.
 """
 
+import re
+
 import pytest
 from django.conf import settings
 
@@ -138,6 +140,10 @@ def test_the_answer_marked_right_is_what_the_lab_shows(lesson, live_url, redis_u
     stream.close()
     assert outcome_in(frame) == (expected, expected), frame
     assert ": right." in frame
+    outcome = re.search(r'<p class="prediction-outcome".*?</p>', frame, re.S)[0]
+    said = re.sub(r"<[^>]+>", "", outcome)
+    assert not re.search(r"[.?!][.;:]", said), said  # the option's full stop, then the page's
+    assert "Prediction recorded:" in recorded.text and ".." not in recorded.text
     answered = Answer.objects.get(item__attempt__learner__key=client.learner_key())
     assert (answered.item.version.question.key, answered.chosen, answered.correct) == (
         qid, [choice], True,
