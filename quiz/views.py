@@ -136,7 +136,10 @@ def _current_position(request: HtmxHttpRequest, items: list[AttemptQuestion]) ->
     return unanswered[0] if unanswered else items[-1].position
 
 
-def _one_question(request, attempt, items, position, *, error="", status=200) -> HttpResponse:
+def _one_question(request, attempt, items, position, *, error="", status=200, focus="question"
+                  ) -> HttpResponse:  # fmt: skip
+    """One practice question; swapped in by htmx, with focus on ``focus`` (verdict, hint, error
+    or question)."""
     item = next(item for item in items if item.position == position)
     answered = sum(hasattr(i, "answer") for i in items)
     following = [i.position for i in items if i.position > position and not hasattr(i, "answer")]
@@ -147,6 +150,7 @@ def _one_question(request, attempt, items, position, *, error="", status=200) ->
         "answered": answered,
         "next_position": following[0] if following else None,
         "error": error,
+        "focus": focus if request.htmx else "",
     }
     template = "quiz/attempt.html#question" if request.htmx else "quiz/attempt.html"
     return render(request, template, context, status=status)
@@ -191,11 +195,11 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if not any(str(item.position) == position for item in items):
             return HttpResponse(error.message, status=400)
         return _one_question(request, attempt, items, int(position), error=error.message,
-                             status=400)  # fmt: skip
+                             status=400, focus="error")  # fmt: skip
     attempt.refresh_from_db()
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
-    return _one_question(request, attempt, _items(attempt), int(position))
+    return _one_question(request, attempt, _items(attempt), int(position), focus="verdict")
 
 
 @require_POST
@@ -208,7 +212,7 @@ def hint_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(error.message, status=400)
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
-    return _one_question(request, attempt, _items(attempt), int(position))
+    return _one_question(request, attempt, _items(attempt), int(position), focus="hint")
 
 
 @require_POST

@@ -78,3 +78,42 @@ def test_with_debug_on_a_refused_answer_is_shown_in_its_place(
     expect(page.get_by_text("Question 1 of 12")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     page.close()
+
+
+def settled(page) -> None:
+    """htmx has made the swapped practice part live (its forms post through htmx again). The
+    browser may focus an autofocus element as soon as it is inserted, before that."""
+    expect(page.locator("#practice")).not_to_have_class(re.compile("htmx-settling"))
+
+
+def test_practice_from_the_keyboard_keeps_the_learners_place(page, bank):
+    page.goto("/lessons/quiz-bank/")
+    page.get_by_role("button", name=re.compile("^Practice")).click()
+    expect(page).to_have_url(re.compile(r"/attempts/\d+/$"))
+    page.wait_for_load_state()  # htmx has taken over the page's forms
+
+    page.get_by_role("button", name="Show a hint").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".hint").last).to_be_focused()
+    settled(page)
+
+    page.get_by_role("button", name="Check my answer").focus()
+    page.keyboard.press("Enter")  # nothing chosen yet
+    expect(page.locator("#practice .error")).to_be_focused()
+    settled(page)
+
+    page.get_by_label(re.compile("The right answer to b-easy-1")).focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Check my answer").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".verdict")).to_be_focused()
+    expect(page.locator(".verdict")).to_have_text("Right.")
+    settled(page)
+
+    page.keyboard.press("Tab")  # on from the verdict, not from the top of the page
+    assert page.evaluate("document.activeElement.closest('#practice') !== null")
+
+    page.get_by_role("link", name="Next question").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".question-title")).to_be_focused()
+    expect(page.get_by_text("Question 2 of 12 · 1 answered")).to_be_visible()
