@@ -31,6 +31,9 @@ def test_the_lab_works_from_the_keyboard(page):
     expect(page.locator("#broker-status")).to_contain_text("connected")
     page.get_by_role("button", name="Ping the worker").focus()
     page.keyboard.press("Enter")
+    expect(page.locator("#start-result")).to_contain_text("is on the queue")
+    # Disabled while its request ran, the button has the focus back: Enter pings again.
+    expect(page.get_by_role("button", name="Ping the worker")).to_be_focused()
     expect(page.locator("article.run .status").first).to_have_text("Done")
 
 
