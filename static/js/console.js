@@ -1,6 +1,6 @@
-// The Redis console: command history on the up and down arrows, as in redis-cli, and a short
-// spoken note when the page's subscription receives a message. Progressive enhancement: without
-// this file (or without JavaScript) the form still posts each line and the reply still shows.
+// The Redis console: command history on the up and down arrows, as in redis-cli, and the newest
+// line kept in view. Progressive enhancement: without this file (or without JavaScript) the form
+// still posts each line and the reply still shows.
 (() => {
   "use strict";
 
@@ -8,7 +8,6 @@
   const transcript = document.getElementById("console-transcript");
   if (!form || !transcript) return;
   const input = form.querySelector("input[name=line]");
-  const announce = document.getElementById("console-announce");
 
   // The lines already in the transcript (after a reload) start the history.
   const history = Array.from(transcript.querySelectorAll("[data-line]"), (node) => node.dataset.line);
@@ -50,10 +49,9 @@
   transcript.scrollTop = transcript.scrollHeight;
 
   // The page's subscription appends each message it receives to the transcript: keep it in
-  // view, and say it.
+  // view. (The transcript is a log: a screen reader reads the message itself.)
   transcript.addEventListener("htmx:sseMessage", (event) => {
     if (event.detail.type !== "message") return;
     transcript.scrollTop = transcript.scrollHeight;
-    if (announce) announce.textContent = "A message arrived.";
   });
 })();
