@@ -8,9 +8,17 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
+SAID = """() => {
+  window.said = [];
+  const line = document.getElementById("lab-announce");
+  new MutationObserver(() => window.said.push(line.textContent)).observe(line, {childList: true});
+}"""
+
+
 def test_pressing_ping_streams_progress_and_the_result_into_the_page(page):
     page.goto("/labs/ping/")
     expect(page.locator("#broker-status")).to_contain_text("connected")
+    page.evaluate(SAID)  # what the status line for screen readers says, in order
 
     page.get_by_role("button", name="Ping the worker").click()
 
@@ -24,6 +32,12 @@ def test_pressing_ping_streams_progress_and_the_result_into_the_page(page):
     expect(run.locator("progress")).to_have_attribute("value", "100")
     expect(run.locator(".result")).to_contain_text(re.compile(r"Worker test-\d+-\d+@localhost"))
     expect(run.locator(".timeline li")).to_have_count(8)
+    # Each change of status said once, not every re-render; and the goal the run met.
+    run_id = run.get_attribute("aria-labelledby").split("-")[1]
+    said = page.evaluate("window.said")
+    goal = "Goal met: Queue a task and watch a worker finish it."
+    assert said[-2:] == [f"Run {run_id} Done.", goal]
+    assert len(said) == len(set(said)) and f"Run {run_id} Running." in said, said
 
 
 def test_the_lab_works_from_the_keyboard(page):

@@ -1,0 +1,46 @@
+// Says each change of a run's status, and each goal met, once, in the lab's status line for
+// screen readers. The runs re-render several times a second, so they are not a live region.
+(() => {
+  "use strict";
+
+  const say = document.getElementById("lab-announce");
+  const runs = document.getElementById("runs");
+  const goals = document.getElementById("lab-goals");
+  if (!say || !runs) return;
+  const text = (node) => (node ? node.textContent.replace(/\s+/g, " ").trim() : "");
+
+  // Each run by its heading's id: its heading ("Run 3f2a… Done") and its status.
+  const runsNow = () => new Map(
+    Array.from(runs.querySelectorAll("article.run[aria-labelledby]"), (run) => {
+      const headingId = run.getAttribute("aria-labelledby");
+      const heading = text(document.getElementById(headingId));
+      return [headingId, { heading, status: text(run.querySelector(".status")) }];
+    }),
+  );
+  const goalsMetNow = () => new Set(goals ? Array.from(goals.querySelectorAll(".is-done"), text) : []);
+  let knownRuns = runsNow();
+  let knownGoals = goalsMetNow();
+
+  const announce = (lines) => {
+    if (lines.length) say.textContent = lines.join(" ");
+  };
+
+  // A new run is not said: its start button's answer already did.
+  runs.addEventListener("htmx:sseMessage", () => {
+    const now = runsNow();
+    announce(Array.from(now)
+      .filter(([id, run]) => knownRuns.has(id) && knownRuns.get(id).status !== run.status)
+      .map(([, run]) => `${run.heading}.`));
+    knownRuns = now;
+  });
+
+  if (goals) {
+    goals.addEventListener("htmx:sseMessage", () => {
+      const now = goalsMetNow();
+      announce(Array.from(now)
+        .filter((goal) => !knownGoals.has(goal))
+        .map((goal) => `Goal met: ${goal.replace(/^✓ Done: /, "")}`));
+      knownGoals = now;
+    });
+  }
+})();
