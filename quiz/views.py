@@ -161,10 +161,13 @@ def _whole_form(request, attempt, items, *, chosen=None, error="", status=200) -
     for question in questions:  # keep what was ticked when the form comes back with an error
         for option in question.options:
             option.chosen = option.key in (chosen or {}).get(question.item.position, [])
+    # Sent back with an error: the questions still without an answer, to go straight to.
+    missing = [q.item.position for q in questions if not any(o.chosen for o in q.options)]
     context = {
         "attempt": attempt,
         "questions": questions,
         "error": error,
+        "missing": missing if error else [],
         "total": len(items),
     }
     return render(request, "quiz/attempt.html", context, status=status)

@@ -103,6 +103,10 @@ def test_a_test_is_graded_at_the_end_with_a_breakdown_and_a_verdict(client, bank
     assert response.status_code == 400
     html = response.content.decode()
     assert "Answer every question before you submit: 8, 9, 10 left." in html
+    assert "<title>Error: " in html and html.count("Not answered yet.") == 3
+    assert [f'<a href="#question-{n}">question {n}</a>' in html for n in (7, 8, 9, 10)] == [
+        False, True, True, True,
+    ]  # fmt: skip
     assert html.count(" checked") == sum(len(keys) for keys in partial.values())
     assert not Answer.objects.exists()
 
