@@ -4,8 +4,9 @@ document.querySelectorAll(".lesson-body pre").forEach((pre) => {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "copy-button";
-  button.textContent = "Copy";
-  button.setAttribute("aria-label", "Copy this code");
+  // Its name is its text, so that "Copied" is what a screen reader hears after a click.
+  const ready = () => { button.innerHTML = 'Copy<span class="visually-hidden"> this code</span>'; };
+  ready();
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(pre.innerText);
@@ -13,7 +14,7 @@ document.querySelectorAll(".lesson-body pre").forEach((pre) => {
     } catch {
       button.textContent = "Select and copy";
     }
-    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    setTimeout(ready, 2000);
   });
   pre.parentElement.classList.add("has-copy");
   pre.before(button);

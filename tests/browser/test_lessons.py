@@ -48,7 +48,7 @@ def test_code_blocks_have_a_copy_button(page, course):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/lessons/b-lesson-1/")
     page.get_by_role("button", name="Copy this code").first.click()
-    expect(page.get_by_role("button", name="Copy this code").first).to_have_text("Copied")
+    expect(page.get_by_role("button", name="Copied")).to_have_count(1)
     assert "def signup" in page.evaluate("navigator.clipboard.readText()")
 
 
