@@ -52,6 +52,7 @@ import asyncio
 import contextlib
 import functools
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -750,8 +751,14 @@ def _client_for(url: str, blocking: bool) -> redis.Redis:
     return client
 
 
+# lru_cache may build a value twice when threads ask for it at once (seen under load): two
+# blocking pools would let twice BLOCKING_CONNECTIONS learners wait. One at a time, only one.
+_clients_lock = threading.Lock()
+
+
 def _client(*, blocking: bool = False) -> redis.Redis:
-    return _client_for(settings.REDIS_URL, blocking)
+    with _clients_lock:
+        return _client_for(settings.REDIS_URL, blocking)
 
 
 def _blocking(*args: str):

@@ -463,19 +463,20 @@ def test_blocking_commands_wait_at_most_two_seconds(own_redis):
     assert BLOCK_MAX_SECONDS <= waited < BLOCK_MAX_SECONDS + 1
 
 
-def test_only_so_many_learners_wait_at_once(own_redis, settings):
-    # The busy reply comes after the pool's wait for a free connection; kept well under the
-    # waiters' two seconds, a slow start of their threads cannot free one in time.
-    settings.REDIS_TIMEOUT_SECONDS = 0.2
+def test_only_so_many_learners_wait_at_once(own_redis, monkeypatch):
+    # Waits longer than the console allows, so that however slowly the waiters' threads start
+    # (each records its line), none is over by the time the last one waits. Under load, these
+    # threads once built two blocking pools at once, and the 21st learner got a connection.
+    monkeypatch.setattr("labs.lab_console.BLOCK_MAX_SECONDS", 30)
     waiting = [make_learner_id() for _ in range(BLOCKING_CONNECTIONS)]
     with ThreadPoolExecutor(len(waiting)) as pool:
-        replies = [pool.submit(run, learner, "BRPOP jobs 2") for learner in waiting]
-        wait_until(lambda: own_redis.info("clients")["blocked_clients"] == len(waiting))
-        started = time.monotonic()
+        replies = [pool.submit(run, learner, "BRPOP jobs 30") for learner in waiting]
+        wait_until(lambda: own_redis.info("clients")["blocked_clients"] == len(waiting), 30)
         reply = console_execute(learner_id=make_learner_id(), line="BRPOP jobs 1")
         assert reply.status == "refused" and "the console is busy" in reply.text
-        assert time.monotonic() - started < 1.5
-        assert all(future.result()[0].startswith("(nil)") for future in replies)
+        for learner in waiting:  # what each one waits for
+            run(learner, "LPUSH jobs done")
+        assert all(future.result()[0].startswith('1) "jobs"\n2) "done"') for future in replies)
     assert console_execute(learner_id=make_learner_id(), line="BRPOP jobs 0.1").text == "(nil)"
 
 

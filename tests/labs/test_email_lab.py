@@ -143,7 +143,7 @@ def test_without_javascript_a_refused_latency_shows_the_page_with_the_message(em
     headers = {"X-CSRFToken": email_learner.csrf_token()}
     response = email_learner.request("POST", SEND_NOW, {"latency_ms": "5000"}, headers=headers)
     assert response.status == 400
-    assert "<h1>Offload the slow email</h1>" in response.text
+    assert '<h1 id="lab-title">Offload the slow email</h1>' in response.text
     assert "whole number of milliseconds from 100 to 500" in response.text
 
 
