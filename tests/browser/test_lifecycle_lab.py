@@ -83,3 +83,21 @@ def test_the_cancel_button_streamed_into_the_page_revokes_the_running_task(page)
     expect(page.locator("#start-result")).to_contain_text("terminating its process")
     expect(run.locator(".status")).to_have_text("REVOKED")
     expect(run.locator(".timeline .entry-revoked")).to_contain_text("SIGTERM")
+
+
+def test_start_and_cancel_from_the_keyboard(page):
+    page.goto("/labs/lifecycle/")
+    expect(page.locator("#broker-status")).to_contain_text("connected")
+    page.get_by_label("Overrun its time limit").check()
+    start = page.get_by_role("button", name="Start the task")
+    start.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#start-result")).to_contain_text("is on the queue")
+    expect(start).to_be_focused()  # given back after its request, not left on the page
+
+    run = page.locator("article.run").first
+    expect(run.locator(".status")).to_have_text("PROGRESS")
+    run.get_by_role("button", name=re.compile("^Cancel run")).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#start-result")).to_contain_text("terminating its process")
+    expect(run.locator(".status")).to_have_text("REVOKED")
