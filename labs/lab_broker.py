@@ -41,8 +41,8 @@ from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import SESSION_KEY, learner_id_for
 from learnsite.redis import redis_client
 
-from .events import KEY_PREFIX, event_publish
-from .limits import rate_limit_allows
+from .events import event_publish
+from .limits import learner_allows
 from .runs import LabRun, runs_fold
 from .services import LabError, events_read_every_lab, lab_run_start
 from .tasks import broker_specimen
@@ -487,10 +487,8 @@ def _inspector(*, learner_id: str, run_id: str | None) -> tuple[dict, int]:
     """
     context = {"focus": run_id or "", "snapshot": None, "inspector_error": ""}
     try:
-        allowed = rate_limit_allows(
-            key=f"{KEY_PREFIX}{learner_id}:rate:{LAB}-read",
-            limit=SNAPSHOTS_PER_MINUTE,
-            window_seconds=60,
+        allowed = learner_allows(
+            learner_id=learner_id, action=f"{LAB}-read", per_minute=SNAPSHOTS_PER_MINUTE
         )
         if not allowed:
             return context | {"inspector_error": SNAPSHOTS_LIMITED}, 429

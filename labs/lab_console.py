@@ -73,7 +73,7 @@ from learnsite.learners import alearner_id, learner_id_for
 
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel
 from .lab_pubsub import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
-from .limits import rate_limit_allows
+from .limits import learner_allows
 from .predictions import PredictionPairing, Runs
 from .services import BROKER_DOWN, BrokerUnavailable, RateLimited
 from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
@@ -639,10 +639,6 @@ class Space:
     def patterns_key(self) -> str:
         return f"{KEY_PREFIX}{self.learner_id}:console-patterns"
 
-    @property
-    def rate_key(self) -> str:
-        return f"{KEY_PREFIX}{self.learner_id}:rate:{LAB}"
-
 
 # Replies, as redis-cli prints them.
 
@@ -1094,7 +1090,9 @@ def console_execute(*, learner_id: str, line: str) -> Reply:
     space = Space(learner_id)
     parsed = console_parse(line)
     try:
-        if not rate_limit_allows(key=space.rate_key, limit=COMMANDS_PER_MINUTE, window_seconds=60):
+        if not learner_allows(
+            learner_id=space.learner_id, action=LAB, per_minute=COMMANDS_PER_MINUTE
+        ):
             message = (
                 f"ERR you ran {COMMANDS_PER_MINUTE} lines in the last minute, the console's "
                 "limit: wait a little, then go on"

@@ -58,7 +58,7 @@ from .events import (
     learner_channel,
     learner_stream_key,
 )
-from .limits import rate_limit_allows
+from .limits import learner_allows
 from .predictions import PredictionPairing, Runs
 from .runs import WAITING_HINT_AFTER_SECONDS
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
@@ -241,12 +241,9 @@ def _event(kind: str, **fields) -> dict:
 
 
 def _actions_allowed(learner_id: str) -> None:
-    allowed = rate_limit_allows(
-        key=f"{KEY_PREFIX}{learner_id}:rate:{LAB}-actions",
-        limit=ACTIONS_PER_MINUTE,
-        window_seconds=60,
-    )
-    if not allowed:
+    if not learner_allows(
+        learner_id=learner_id, action=f"{LAB}-actions", per_minute=ACTIONS_PER_MINUTE
+    ):
         raise RateLimited(
             f"You sent or read {ACTIONS_PER_MINUTE} times in the last minute, the limit. "
             "Try again in a minute."

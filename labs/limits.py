@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 
-from learnsite.redis import aredis_client, redis_client
+from learnsite.redis import aredis_client, awindow_count, redis_client, window_count
 
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS
 
@@ -17,24 +17,26 @@ STREAMS_PER_LEARNER = 6
 STREAM_STALE_SECONDS = 45
 
 
-def _rate_count(pipe, *, key: str, window_seconds: int):
-    pipe.set(key, 0, ex=window_seconds, nx=True)  # starts the window; INCR keeps its TTL
-    pipe.incr(key)
-    return pipe
-
-
 def rate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
     """Count one more use of ``key`` in a fixed window; False once ``limit`` is passed."""
-    pipe = _rate_count(redis_client().pipeline(), key=key, window_seconds=window_seconds)
-    _, used = pipe.execute()
-    return used <= limit
+    return window_count(key=key, window_seconds=window_seconds) <= limit
 
 
-async def arate_limit_allows(*, key: str, limit: int, window_seconds: int) -> bool:
-    """``rate_limit_allows`` for async views."""
-    pipe = _rate_count(aredis_client().pipeline(), key=key, window_seconds=window_seconds)
-    _, used = await pipe.execute()
-    return used <= limit
+def learner_rate_key(learner_id: str, action: str) -> str:
+    return f"{KEY_PREFIX}{learner_id}:rate:{action}"
+
+
+def learner_allows(*, learner_id: str, action: str, per_minute: int) -> bool:
+    """Count one more ``action`` of the learner this minute; False once ``per_minute`` is
+    passed."""
+    key = learner_rate_key(learner_id, action)
+    return rate_limit_allows(key=key, limit=per_minute, window_seconds=60)
+
+
+async def alearner_allows(*, learner_id: str, action: str, per_minute: int) -> bool:
+    """``learner_allows`` for async views."""
+    key = learner_rate_key(learner_id, action)
+    return await awindow_count(key=key, window_seconds=60) <= per_minute
 
 
 def queue_depth() -> int:

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 
 from quiz.models import Learner, Question
 
-from .events import KEY_PREFIX, event_publish
-from .limits import rate_limit_allows
+from .events import event_publish
+from .limits import learner_allows
 from .services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited
 
 PREDICTIONS_PER_MINUTE = 20
@@ -148,10 +148,8 @@ def prediction_record(*, learner: Learner, lab: str, version_id: str, choice: st
     # Without its full stop: the page says it inside a sentence ("You predicted …; the run …").
     label = html.unescape(strip_tags(version.options[index]["html"])).removesuffix(".")
     try:
-        allowed = rate_limit_allows(
-            key=f"{KEY_PREFIX}{learner.key}:rate:{lab}-predict",
-            limit=PREDICTIONS_PER_MINUTE,
-            window_seconds=60,
+        allowed = learner_allows(
+            learner_id=learner.key, action=f"{lab}-predict", per_minute=PREDICTIONS_PER_MINUTE
         )
         if not allowed:
             raise RateLimited("That is a lot of predictions in a minute: run one first.")

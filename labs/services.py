@@ -8,9 +8,9 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from .events import KEY_PREFIX, TERMINAL_KINDS, event_publish, events_read_labs, learner_channel
+from .events import TERMINAL_KINDS, event_publish, events_read_labs, learner_channel
 from .hub import streams_end
-from .limits import queue_depth, rate_limit_allows
+from .limits import learner_allows, queue_depth
 
 RUNS_PER_MINUTE = 10
 # Runs of one learner queued or running at once; a run older than the window no longer counts
@@ -94,10 +94,7 @@ def lab_rate_check(*, learner_id: str, lab: str) -> None:
 
     Anything that starts a run counts here, queued or not, so every button of a lab shares it.
     """
-    allowed = rate_limit_allows(
-        key=f"{KEY_PREFIX}{learner_id}:rate:{lab}", limit=RUNS_PER_MINUTE, window_seconds=60
-    )
-    if not allowed:
+    if not learner_allows(learner_id=learner_id, action=lab, per_minute=RUNS_PER_MINUTE):
         raise RateLimited(
             f"You started {RUNS_PER_MINUTE} runs in the last minute, the limit. "
             "Watch the ones in flight, then try again in a minute."
@@ -131,12 +128,9 @@ def lab_stream_drop(*, learner_id: str, lab: str) -> None:
     the stream's ``retry:`` interval, sending Last-Event-ID, and is sent what it missed.
     """
     try:
-        allowed = rate_limit_allows(
-            key=f"{KEY_PREFIX}{learner_id}:rate:{lab}-drop",
-            limit=DROPS_PER_MINUTE,
-            window_seconds=60,
-        )
-        if not allowed:
+        if not learner_allows(
+            learner_id=learner_id, action=f"{lab}-drop", per_minute=DROPS_PER_MINUTE
+        ):
             raise RateLimited(
                 f"You dropped your stream {DROPS_PER_MINUTE} times in the last minute, the "
                 "limit: watch it reconnect, then try again in a minute."

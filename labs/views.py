@@ -19,7 +19,6 @@ from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import alearner_id, learner_for, learner_id_for
 
 from .events import (
-    KEY_PREFIX,
     STREAM_RESUMED,
     aevent_publish,
     aevents_read,
@@ -29,7 +28,7 @@ from .events import (
 )
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
 from .hub import event_hub
-from .limits import arate_limit_allows
+from .limits import alearner_allows
 from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind
 from .services import LabError, lab_run_start, lab_stream_drop
@@ -198,10 +197,10 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
     Only so many a minute: a page reconnecting in a loop would otherwise push the learner's runs
     out of their capped stream. Past the limit the stream is served all the same, unrecorded."""
     with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
-        key = f"{KEY_PREFIX}{learner_id}:rate:{kind}-resume"
-        if not await arate_limit_allows(
-            key=key, limit=RESUMES_RECORDED_PER_MINUTE, window_seconds=60
-        ):
+        recorded = await alearner_allows(
+            learner_id=learner_id, action=f"{kind}-resume", per_minute=RESUMES_RECORDED_PER_MINUTE
+        )
+        if not recorded:
             return
         missed = await aevents_read(learner_id=learner_id, lab=kind, after=after)
         event = {"kind": STREAM_RESUMED, "lab": kind, "after": after, "replayed": len(missed)}

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from redis.exceptions import RedisError
 
 from .learners import learner_adopt
-from .redis import redis_client
+from .redis import redis_client, window_count
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,7 @@ def _login_failures(key: str) -> int:
 
 def _login_failure_count(key: str) -> None:
     try:
-        pipe = redis_client().pipeline()
-        pipe.set(key, 0, ex=LOGIN_FAILURE_WINDOW_SECONDS, nx=True)  # INCR keeps this TTL
-        pipe.incr(key)
-        pipe.execute()
+        window_count(key=key, window_seconds=LOGIN_FAILURE_WINDOW_SECONDS)
     except RedisError:
         log.warning("Redis is unavailable: a failed login was not counted")
 

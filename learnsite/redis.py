@@ -52,6 +52,27 @@ def aredis_client() -> redis.asyncio.Redis:
     return client
 
 
+def _window_count_queued(pipe, *, key: str, window_seconds: int):
+    pipe.set(key, 0, ex=window_seconds, nx=True)  # starts the window; INCR keeps its TTL
+    pipe.incr(key)
+    return pipe
+
+
+def window_count(*, key: str, window_seconds: int) -> int:
+    """Count one more use of ``key`` in a fixed window of ``window_seconds``; returns the uses
+    so far in the window (rate limits, failed logins)."""
+    pipe = _window_count_queued(redis_client().pipeline(), key=key, window_seconds=window_seconds)
+    _, used = pipe.execute()
+    return used
+
+
+async def awindow_count(*, key: str, window_seconds: int) -> int:
+    """``window_count`` for async views."""
+    pipe = _window_count_queued(aredis_client().pipeline(), key=key, window_seconds=window_seconds)
+    _, used = await pipe.execute()
+    return used
+
+
 def apubsub_client() -> redis.asyncio.Redis:
     """A client for a long-lived subscription: no read timeout, since it waits for messages."""
     options = _options() | {"socket_timeout": None, "health_check_interval": 15}

@@ -7,6 +7,7 @@ import redis
 
 from labs.events import KEY_PREFIX, learner_channel, learner_stream_key
 from labs.lab_console import LAB, Space, console_channel, console_key
+from labs.limits import learner_rate_key
 from learnsite.redis import redis_client
 from tests.stack import redis_service
 
@@ -55,7 +56,12 @@ def console_owns(learner_id: str, key: str) -> bool:
     """The learner's console keys, and what the console keeps about them: their events of the
     console lab, rate counter, key index and subscriptions."""
     space = Space(learner_id)
-    own = {space.keys_index, space.channels_key, space.patterns_key, space.rate_key}
+    own = {
+        space.keys_index,
+        space.channels_key,
+        space.patterns_key,
+        learner_rate_key(learner_id, LAB),
+    }
     return key.startswith(console_key(learner_id, "")) or key in own | {
         learner_stream_key(learner_id, LAB)
     }
