@@ -7,6 +7,7 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kinds.ping.fold import PingFold, finished_a_run
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
 from .lab_console import OUTCOMES as CONSOLE_OUTCOMES
@@ -25,8 +26,7 @@ from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
 from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_observed, pubsub_runs_fold
-from .runs import OUTCOMES as PING_OUTCOMES
-from .runs import ping_observed, runs_fold
+from .runs import runs_fold
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,12 @@ LAB_KINDS = {
         url_name="labs:ping",
         summary="Queue a real Celery task and watch a worker report each step.",
         template="labs/ping.html",
-        outcomes=PING_OUTCOMES,
-        observed=ping_observed,
+        fold=PingFold.fold,
+        outcomes=PingFold.outcomes,
+        observed=PingFold().observed,
         goals={
             "finish-a-run": Goal(
-                description="Queue a task and watch a worker finish it.",
-                met=lambda runs: any(run.status == "succeeded" for run in runs),
+                description="Queue a task and watch a worker finish it.", met=finished_a_run
             ),
         },
     ),

@@ -1,15 +1,16 @@
 """One Redis subscription per web process, fanned out to the open event streams.
 
-Every streaming connection registers a wake-up (an ``asyncio.Event``) for its learner's channel;
-the hub holds a single pattern subscription and sets the wake-ups of the channel a message
-arrives on. A learner has one channel for all their labs, so an event of any lab wakes all of
-their streams, and a wake-up only means "read your lab's stream again": the hub never looks at
-the announced id. Wake-ups coalesce, so a connection that is slow to read loses nothing and
-never makes the hub wait.
+Apps register the channel patterns they announce on when they start
+(``hub_patterns_register`` in their ``AppConfig.ready``); the hub holds a single pattern
+subscription to all of them. Every streaming connection registers a wake-up (an
+``asyncio.Event``) for one channel, and the hub sets the wake-ups of the channel a message
+arrives on. A wake-up only means "read your record again": the hub never looks at what was
+announced. Wake-ups coalesce, so a connection that is slow to read loses nothing and never
+makes the hub wait.
 
 A stream that listens under a name can also be told to end: ``streams_end`` publishes
 ``end:<name>`` on its channel, and every process's hub marks the wake-ups of that name on that
-channel ``ended``. The channel is the learner's own, so only their streams hear it.
+channel ``ended``.
 """
 
 import asyncio
@@ -20,15 +21,22 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
-from learnsite.redis import apubsub_client, redis_client
+from .redis import apubsub_client, redis_client
 
 log = logging.getLogger(__name__)
-# The site's own announcement channels, and nothing else: a pattern subscriber counts in the
-# reply of every PUBLISH it matches, and the labs show learners those counts.
-CHANNEL_PATTERNS = ("learnsite:learner:*:announce", "learnsite:content:*")
 RECONNECT_DELAY_SECONDS = 1.0
 # Announcements carry stream ids (digits), so this prefix can never be mistaken for one.
 END_PREFIX = "end:"
+
+
+# The site's own announcement channels, and nothing else: a pattern subscriber counts in the
+# reply of every PUBLISH it matches, and the labs show learners those counts.
+_patterns: list[str] = []
+
+
+def hub_patterns_register(*patterns: str) -> None:
+    """Have every hub of this process subscribe to ``patterns`` (called at app start-up)."""
+    _patterns.extend(pattern for pattern in patterns if pattern not in _patterns)
 
 
 class Wakeup(asyncio.Event):
@@ -90,7 +98,7 @@ class EventHub:
             client = apubsub_client()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(*CHANNEL_PATTERNS)
+                await pubsub.psubscribe(*_patterns)
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
                 async for message in pubsub.listen():

@@ -1,0 +1,175 @@
+"""The skeleton every lab's fold shares: a lab's recorded events in, the runs its page shows out.
+
+A fold is pure (no Redis, no database, no clock of its own), so the first render of a page, a
+live update and a reconnected stream all show the same thing, and tests build events by hand.
+It takes events one at a time (``LabFold.add``): a stream keeps its fold and adds only what is
+new. Each lab subclasses ``LabFold`` in ``labs/kinds/<kind>/fold.py``: ``apply`` says what one
+event does to a run, ``observed`` how a run came out for a prediction; the base class keeps the
+runs, pairs the learner's predictions with them, flags runs left waiting, and shows the newest.
+"""
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# A run still waiting for a worker after this long gets an explanation instead of a spinner.
+WAITING_HINT_AFTER_SECONDS = 3.0
+RUNS_SHOWN = 5
+# The events after which a run is over, whatever its lab.
+TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
+# Recorded by a lab's event stream that a browser reconnected to with Last-Event-ID: ``after``
+# (that id) and ``replayed`` (how many of the lab's events it had missed).
+STREAM_RESUMED = "stream-resumed"
+
+Event = tuple[str, dict]  # (its id in the lab's Redis stream, the event)
+
+
+def stream_id_after(stream_id: str, than: str) -> bool:
+    """Whether ``stream_id`` comes after ``than``: ids compare as two numbers, not as text."""
+
+    def key(value: str) -> tuple[int, int]:
+        ms, _, seq = value.partition("-")
+        return int(ms), int(seq or 0)
+
+    return key(stream_id) > key(than)
+
+
+@dataclass
+class TimelineEntry:
+    kind: str
+    label: str
+    offset_ms: int
+    detail: str = ""
+    step: int | None = None  # a progress entry's step
+
+
+@dataclass
+class Run:
+    """What every lab's run has; a lab's own run type adds its fields."""
+
+    id: str
+    queued_at: float  # when its first event was recorded
+    status: str = "queued"
+    timeline: list = field(default_factory=list)
+    # Waiting for a worker for WAITING_HINT_AFTER_SECONDS or more: the page explains why.
+    waiting: bool = False
+
+    @property
+    def queued(self) -> bool:
+        """Still waiting for a worker to pick it up (what ``waiting`` is measured on)."""
+        return self.status == "queued"
+
+
+@dataclass(frozen=True)
+class PredictionOutcome:
+    """A recorded prediction and, once a run has answered it, what the run showed."""
+
+    choice: str  # the outcome code the learner chose
+    choice_label: str  # the option they chose, in words
+    observed: str | None = None  # an outcome code, or None: not run yet
+    observed_label: str = ""  # what the run showed, in words (set with observed)
+    run: str = ""  # the id of the run that showed it (set with observed)
+
+    @property
+    def right(self) -> bool:
+        return self.observed == self.choice
+
+
+class Runs(list):
+    """What a fold returns: its runs as the page lists them, and the learner's newest prediction
+    with what it became (``{% include "labs/_prediction.html#outcome" %}``)."""
+
+    prediction: PredictionOutcome | None = None
+
+
+class LabFold:
+    """A lab's runs, built one event at a time. Subclasses set the class attributes and
+    ``apply``; ``observed`` too if the lab asks a prediction (``outcomes``)."""
+
+    run_type: ClassVar[type[Run]] = Run
+    runs_type: ClassVar[type[Runs]] = Runs
+    runs_shown: ClassVar[int] = RUNS_SHOWN
+    # Predict, then observe: what a run can show, by outcome code. A lesson's 'predict'
+    # question maps each of its options to one of these ('observes:').
+    outcomes: ClassVar[dict[str, str]] = {}
+    # Statuses only move forward, so a late or repeated event never turns a run back.
+    status_rank: ClassVar[dict[str, int]] = {}
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.latest: PredictionOutcome | None = None  # the newest prediction, answered or not
+        self._waiting: PredictionOutcome | None = None  # the prediction no run answered yet
+        self._seen: set[str] = set()  # every run so far
+        self._begun_since: set[str] = set()  # the runs begun since the waiting prediction
+
+    @classmethod
+    def fold(cls, events: Iterable[Event], *, now: float) -> Runs:
+        """The runs ``events`` make, as of ``now``."""
+        fold = cls()
+        for event_id, event in events:
+            fold.add(event_id, event)
+        return fold.result(now=now)
+
+    def add(self, event_id: str, event: dict) -> None:
+        if event.get("kind") == "predicted":
+            self._predicted(event)
+            return
+        for run in self.apply(event_id, event):
+            self._run_seen(run)
+
+    def apply(self, event_id: str, event: dict) -> Iterable[Run]:
+        """Apply one event; returns the runs it changed (for the prediction waiting on them)."""
+        raise NotImplementedError
+
+    def observed(self, run: Run) -> str | None:
+        """How ``run`` came out, as one of ``outcomes``; None while it cannot tell (the run is
+        not over, or shows none of them)."""
+        return None
+
+    def run_for(self, event: dict) -> Run:
+        """The event's run, begun by it if it is the first of the run."""
+        run_id = event["run"]
+        if run_id not in self.runs:
+            self.runs[run_id] = self.run_type(id=run_id, queued_at=event["at"])
+        return self.runs[run_id]
+
+    def advance(self, run: Run, status: str) -> None:
+        """Move ``run`` to ``status`` unless it is already further on."""
+        if self.status_rank[status] >= self.status_rank[run.status]:
+            run.status = status
+
+    def result(self, *, now: float) -> Runs:
+        """The newest runs, newest first, as of ``now``."""
+        newest_first = sorted(self.runs.values(), key=lambda run: run.queued_at, reverse=True)
+        for run in newest_first:
+            run.waiting = run.queued and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
+        shown = self.runs_type(newest_first[: self.runs_shown])
+        shown.prediction = self.latest
+        return shown
+
+    # Predict, then observe. A prediction is answered by the first run begun after it whose
+    # outcome the lab can tell: a run that shows none leaves it waiting for the next. A newer
+    # prediction replaces one still waiting. Events only ever add to the stream, so a
+    # prediction, once answered, stays answered.
+
+    def _predicted(self, event: dict) -> None:
+        choice = event.get("choice")
+        if choice in self.outcomes:
+            label = event.get("label") or self.outcomes[choice]
+            self._waiting = self.latest = PredictionOutcome(choice=choice, choice_label=label)
+            self._begun_since = set()
+
+    def _run_seen(self, run: Any) -> None:
+        """``run`` (anything with an ``id``) has just taken one more of its events."""
+        if run.id not in self._seen:
+            self._seen.add(run.id)
+            self._begun_since.add(run.id)
+        if self._waiting is None or run.id not in self._begun_since:
+            return
+        code = self.observed(run)
+        if code in self.outcomes:
+            self.latest = dataclasses.replace(
+                self._waiting, observed=code, observed_label=self.outcomes[code], run=run.id
+            )
+            self._waiting = None
