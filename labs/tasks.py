@@ -2,12 +2,6 @@ from celery import shared_task
 
 from . import lab_lifecycle, lab_listen, lab_pubsub
 from .lab_email import lab_email_execute
-from .services import lab_ping_execute
-
-
-@shared_task(bind=True, name="labs.ping_worker")
-def ping_worker(self, *, learner_id: str, run_id: str) -> dict:
-    return lab_ping_execute(learner_id=learner_id, run_id=run_id, worker=self.request.hostname)
 
 
 @shared_task(bind=True, name="labs.broker_specimen", acks_late=True)

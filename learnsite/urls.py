@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("lessons.urls")),
     path("", include("quiz.urls")),
     path("labs/", include("labs.urls")),
+    path("streams/", include("learnsite.stream_urls")),
     path("api/v1/", include("quiz.api_urls")),
     path("accounts/", include("learnsite.accounts_urls")),
     path("staff/quiz/", include("quiz.staff_urls")),

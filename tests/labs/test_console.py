@@ -580,7 +580,7 @@ def console_page(live_url: str) -> tuple[LiveClient, str]:
 
 def console_feed(learner: LiveClient):
     """The page's feed, once Redis has made its subscriptions."""
-    stream = learner.events("/labs/console/feed/")
+    stream = learner.events("/streams/labs/console/feed/")
     assert next(stream).event == "subscribed"
     return stream
 

@@ -27,7 +27,9 @@ def lab_learner(live_url) -> LiveClient:
 
 def feed(client: LiveClient, subscribe: str, tab: str):
     """A tab's live feed, once Redis has confirmed its subscription."""
-    stream = client.events(f"/labs/pubsub/feed/?{urlencode({'subscribe': subscribe, 'tab': tab})}")
+    stream = client.events(
+        f"/streams/labs/pubsub/feed/?{urlencode({'subscribe': subscribe, 'tab': tab})}"
+    )
     subscribed = next(stream)
     assert subscribed.event == "subscribed" and "Subscribed" in subscribed.data
     return stream
@@ -56,7 +58,7 @@ def read(client: LiveClient, channel: str, via: str):
 def test_a_publish_with_two_subscribers_reports_two_and_both_receive(live_url):
     client = lab_learner(live_url)
     first, second = feed(client, "updates", "aaaa"), feed(client, "updates", "bbbb")
-    lab = client.events("/labs/pubsub/events/")
+    lab = client.events("/streams/labs/pubsub/events/")
 
     assert receivers(send(client, "updates", "hello both")) == 2
 
@@ -178,7 +180,7 @@ def test_invalid_names_are_refused_everywhere_a_channel_is_named(live_url):
     assert subscriber.status == 400 and "is not a channel name here" in html.unescape(
         subscriber.text
     )
-    feed_response = client.get("/labs/pubsub/feed/?subscribe=x%20y%5B%2A&tab=abcd")
+    feed_response = client.get("/streams/labs/pubsub/feed/?subscribe=x%20y%5B%2A&tab=abcd")
     assert feed_response.status == 400 and "is not a pattern here" in html.unescape(
         feed_response.text
     )
@@ -194,7 +196,7 @@ def test_invalid_names_are_refused_everywhere_a_channel_is_named(live_url):
 
 def test_the_python_subscriber_prints_what_it_receives_and_stops_when_asked(live_url):
     client = lab_learner(live_url)
-    lab = client.events("/labs/pubsub/events/")
+    lab = client.events("/streams/labs/pubsub/events/")
     started = client.htmx_post("/labs/pubsub/subscriber/start/", {"subscribe": "updates alerts.*"})
     run_id = re.search(r'data-run-id="(\w+)"', started.text).group(1)
     frame_until(lab, lambda data: f'data-run-row="{run_id}" data-status="listening"' in data)
