@@ -179,7 +179,7 @@ def learner_id_of(session_key: str) -> str:
 
     from django.conf import settings
 
-    from learnsite.learners import SESSION_KEY
+    from learners.identity import SESSION_KEY
 
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     learner_id = store.get(SESSION_KEY)

@@ -34,8 +34,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
 from learnsite.redis import redis_client
 
 from .events import event_publish, events_read

@@ -45,8 +45,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from learners.identity import alearner_id, learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_id_for
 from learnsite.redis import apubsub_client, redis_client
 
 from .events import (

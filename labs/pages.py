@@ -17,14 +17,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from learners.identity import alearner_id, learner_for, learner_id_for
+from learners.progress import lab_goals_record, lab_goals_recorded
 from learnsite.htmx import HtmxHttpRequest
 from learnsite.hub import event_hub
-from learnsite.learners import alearner_id, learner_for, learner_id_for
 from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response, woken
 
 from .events import aevent_publish, aevents_read, events_read, learner_channel
 from .fold import STREAM_RESUMED, stream_id_after
-from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
+from .goals import lab_goals_met
 from .limits import (
     STREAMS_PER_LEARNER,
     alearner_allows,

@@ -4,8 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from labs.goals import lab_goals_recorded
-from learnsite.learners import learner_existing
+from learners.identity import learner_existing
+from learners.progress import lab_goals_recorded
 from learnsite.streaming import sse_response
 
 from .live_reload import RECONNECT_MS, content_change_stream

@@ -32,7 +32,7 @@ from labs.lab_console import (
     console_shared_a_stream,
     console_split,
 )
-from labs.models import LabGoalMet
+from learners.models import LabGoalMet
 from learnsite.redis import redis_client
 from tests.http import LiveClient
 from tests.stack import wait_until

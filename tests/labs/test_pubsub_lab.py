@@ -12,7 +12,7 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 
 from labs.lab_pubsub import OUTCOMES
-from learnsite.learners import SESSION_KEY
+from learners.identity import SESSION_KEY
 from quiz.models import Answer, Attempt
 from tests.http import LiveClient, frame_until
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text

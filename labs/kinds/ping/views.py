@@ -4,8 +4,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from labs.pages import RECONNECT_MS, lab_answer, lab_page, lab_started
 from labs.services import LabError, lab_run_start, lab_stream_drop
+from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
 
 from .tasks import ping_worker
 
