@@ -8,8 +8,9 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from learnsite.hub import streams_end
+
 from .events import TERMINAL_KINDS, event_publish, events_read_labs, learner_channel
-from .hub import streams_end
 from .limits import learner_allows, queue_depth
 
 RUNS_PER_MINUTE = 10

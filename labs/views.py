@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from learnsite.htmx import HtmxHttpRequest
+from learnsite.hub import event_hub
 from learnsite.learners import alearner_id, learner_for, learner_id_for
 
 from .events import (
@@ -27,7 +28,6 @@ from .events import (
     stream_id_after,
 )
 from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
-from .hub import event_hub
 from .limits import alearner_allows
 from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind

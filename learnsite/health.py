@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from labs.hub import open_listeners
+from learnsite.hub import open_listeners
 
 from .celery import app as celery_app
 from .redis import redis_client

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
-from labs.hub import event_hub
 from labs.streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, sse_event
+from learnsite.hub import event_hub
 from learnsite.redis import redis_client
 
 log = logging.getLogger(__name__)
