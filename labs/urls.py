@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import lab_broker, lab_console, lab_lifecycle, lab_listen, lab_pubsub, views, views_email
+from . import lab_broker, lab_console, lab_listen, lab_pubsub, views, views_email
 
 app_name = "labs"
 urlpatterns = [
@@ -21,10 +21,7 @@ urlpatterns = [
         name="email-send-background",
     ),
     path("email/ping/", views_email.email_ping, name="email-ping"),
-    path("lifecycle/", lab_lifecycle.lifecycle_lab, name="lifecycle"),
-    path("lifecycle/start/", lab_lifecycle.lifecycle_start, name="lifecycle-start"),
-    path("lifecycle/canvas/", lab_lifecycle.lifecycle_canvas, name="lifecycle-canvas"),
-    path("lifecycle/cancel/", lab_lifecycle.lifecycle_cancel, name="lifecycle-cancel"),
+    path("lifecycle/", include("labs.kinds.lifecycle.urls")),
     path("pubsub/", lab_pubsub.pubsub_lab, name="pubsub"),
     path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
     path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),
