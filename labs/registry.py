@@ -7,6 +7,7 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.ping.fold import PingFold, finished_a_run
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
@@ -20,8 +21,6 @@ from .lab_console import (
 )
 from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
-from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
-from .lab_lifecycle import lifecycle_fold, lifecycle_observed
 from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
 from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
@@ -103,9 +102,9 @@ LAB_KINDS = {
         summary="Watch one task go through every state: progress, retries, failure, time "
         "limits, cancelling, a chain and a group.",
         template="labs/lifecycle.html",
-        fold=lifecycle_fold,
-        outcomes=LIFECYCLE_OUTCOMES,
-        observed=lifecycle_observed,
+        fold=LifecycleFold.fold,
+        outcomes=LifecycleFold.outcomes,
+        observed=LifecycleFold().observed,
     ),
     "pubsub": LabKind(
         title="Publish and subscribe",

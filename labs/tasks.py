@@ -1,6 +1,8 @@
 from celery import shared_task
 
-from . import lab_lifecycle, lab_listen, lab_pubsub
+from labs.kinds.lifecycle import tasks as _lifecycle_tasks  # noqa: F401
+
+from . import lab_listen, lab_pubsub
 from .lab_email import lab_email_execute
 
 
@@ -19,32 +21,6 @@ def broker_specimen(self, *, learner_id: str, run_id: str) -> dict:
 def send_email(self, *, learner_id: str, run_id: str, latency_ms: int) -> dict:
     return lab_email_execute(
         learner_id=learner_id, run_id=run_id, latency_ms=latency_ms, worker=self.request.hostname
-    )
-
-
-# "A task's whole life": acknowledged only after the task ends (acks_late), and requeued if its
-# pool process dies (reject_on_worker_lost), so a task whose worker is lost runs again. The lab's
-# page explains each option; labs/lab_lifecycle.py reports every state the task goes through.
-LIFECYCLE_TASK_OPTIONS = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "track_started": True,
-    "soft_time_limit": 3,
-    "time_limit": 6,
-}
-
-
-@shared_task(bind=True, name="labs.lifecycle_task", max_retries=2, **LIFECYCLE_TASK_OPTIONS)
-def lifecycle_task(self, *, learner_id: str, run_id: str, behaviour: str) -> dict:
-    return lab_lifecycle.lab_lifecycle_execute(
-        task=self, learner_id=learner_id, run_id=run_id, behaviour=behaviour
-    )
-
-
-@shared_task(bind=True, name="labs.lifecycle_step", **LIFECYCLE_TASK_OPTIONS)
-def lifecycle_step(self, *, learner_id: str, run_id: str, node: int) -> dict:
-    return lab_lifecycle.lab_lifecycle_step_execute(
-        task=self, learner_id=learner_id, run_id=run_id, node=node
     )
 
 

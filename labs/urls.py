@@ -6,20 +6,11 @@ from importlib import import_module
 
 from django.urls import include, path
 
-from . import (
-    lab_broker,
-    lab_console,
-    lab_lifecycle,
-    lab_listen,
-    lab_pubsub,
-    pages,
-    views_email,
-)  # TEMPORARY
+from . import lab_broker, lab_console, lab_listen, lab_pubsub, pages, views_email  # TEMPORARY
 from .registry import LAB_KINDS
 
-_kind_urls = {
-    kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind == "ping"
-}  # TEMPORARY
+MOVED = {"ping", "lifecycle"}  # TEMPORARY
+_kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind in MOVED}
 
 app_name = "labs"
 urlpatterns = [
@@ -36,10 +27,6 @@ urlpatterns = [
         "email/send-in-background/", views_email.email_send_background, name="email-send-background"
     ),
     path("email/ping/", views_email.email_ping, name="email-ping"),
-    path("lifecycle/", lab_lifecycle.lifecycle_lab, name="lifecycle"),
-    path("lifecycle/start/", lab_lifecycle.lifecycle_start, name="lifecycle-start"),
-    path("lifecycle/canvas/", lab_lifecycle.lifecycle_canvas, name="lifecycle-canvas"),
-    path("lifecycle/cancel/", lab_lifecycle.lifecycle_cancel, name="lifecycle-cancel"),
     path("pubsub/", lab_pubsub.pubsub_lab, name="pubsub"),
     path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
     path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),

@@ -1,6 +1,7 @@
 """The lab "A task's whole life" through real processes: uvicorn, Redis and Celery workers.
 
-Each test reads the learner's event stream and checks the states the page shows, in order.
+Each live test reads the learner's event stream and checks the states the page shows, in order.
+The fold's tests at the end are pure: events made in the test, no Redis.
 """
 
 import contextlib
@@ -8,10 +9,15 @@ import html
 import json
 import re
 import signal
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from labs.kinds.lifecycle import services, tasks
+from labs.kinds.lifecycle.fold import LifecycleFold
 from learnsite.celery import app as celery_app
 from learnsite.redis import redis_client
 from tests.http import LiveClient
@@ -365,3 +371,158 @@ def test_a_task_whose_worker_is_killed_runs_again_on_a_new_worker(start_services
     assert began_again.detail.startswith("attempt 1,")
     assert began_again.detail.endswith(f"of {second.name}@localhost")
     assert run.percent == 100
+
+
+# ---- The fold, pure: events made here, no Redis, no worker
+
+
+def events(*made: tuple, start: int = 1) -> list[tuple[str, dict]]:
+    """Lifecycle events, one a second from second ``start``: ("queued", run[, shape]),
+    ("cancel", run[, terminate]), or (state, run[, node[, fields]]) for a state the worker
+    reports."""
+    folded = []
+    for second, (kind, run, *more) in enumerate(made, start=start):
+        if kind == "queued":
+            options = {"shape": more[0], "size": 3} if more else {"behaviour": "succeed"}
+            event = {"kind": kind, "task_id": f"task-{run}", "options": options}
+        elif kind == "cancel":
+            event = {"kind": kind, "terminate": bool(more and more[0])}
+        else:
+            node = more[0] if more else None
+            fields = more[1] if len(more) > 1 else {}
+            event = {"kind": "state", "state": kind, **fields}
+            if node is not None:
+                event["node"] = node
+        event |= {"lab": "lifecycle", "run": run, "at": float(second)}
+        folded.append((f"{second}-0", event))
+    return folded
+
+
+def test_the_fold_follows_a_task_to_success_and_its_timeline_keeps_every_state():
+    (run,) = LifecycleFold.fold(
+        events(
+            ("queued", "a"),
+            ("RECEIVED", "a", None, {"worker": "w1"}),
+            ("STARTED", "a", None, {"pid": 7, "worker": "w1", "attempt": 1}),
+            ("PROGRESS", "a", None, {"percent": 40, "step": 2, "of": 5}),
+            ("SUCCESS", "a"),
+        ),
+        now=100.0,
+    )
+    assert (run.state, run.status, run.percent, run.attempts) == ("SUCCESS", "success", 100, 1)
+    assert [entry.state for entry in run.timeline] == [
+        "PENDING", "RECEIVED", "STARTED", "PROGRESS", "SUCCESS",
+    ]  # fmt: skip
+    assert [entry.offset_ms for entry in run.timeline] == [0, 1000, 2000, 3000, 4000]
+    assert run.timeline[2].detail == "attempt 1, in process 7 of w1"
+    assert run.timeline[3].detail == "40% (step 2 of 5)"
+    assert run.timeline[1].clock == "00:00:02.000"
+    assert not run.cancellable and LifecycleFold().observed(run) == "success"
+
+
+def test_a_pending_run_is_queued_and_waits_for_a_worker_after_a_while():
+    made = events(("queued", "a"))
+    (run,) = LifecycleFold.fold(made, now=2.0)
+    assert run.queued and run.status == "queued" and not run.waiting
+    (run,) = LifecycleFold.fold(made, now=10.0)
+    assert run.waiting and run.cancellable
+    (run,) = LifecycleFold.fold([*made, *events(("RECEIVED", "a"), start=2)], now=10.0)
+    assert not run.queued and not run.waiting and run.status == "received"
+
+
+def test_what_comes_after_the_end_is_shown_but_changes_nothing_unless_it_is_redelivered():
+    made = events(
+        ("queued", "a"),
+        ("STARTED", "a"),
+        ("cancel", "a", True),
+        ("REVOKED", "a", None, {"reason": "terminated"}),
+        ("PROGRESS", "a", None, {"percent": 60}),  # sent just before the terminate
+    )
+    (run,) = LifecycleFold.fold(made, now=100.0)
+    assert run.state == "REVOKED" and run.percent == 0 and run.cancel_requested
+    assert [entry.state for entry in run.timeline][-3:] == ["CANCEL", "REVOKED", "PROGRESS"]
+    assert run.timeline[2].detail == "revoke(terminate=True)"
+    assert LifecycleFold().observed(run) == "revoked"
+    failed = events(("queued", "b"), ("FAILURE", "b", None, {"error": "boom"}), ("RECEIVED", "b"))
+    (run,) = LifecycleFold.fold(failed, now=100.0)
+    assert run.state == "RECEIVED" and run.error == "boom"
+
+
+def test_a_canvas_run_takes_its_state_from_its_members_and_observes_nothing():
+    made = events(
+        ("queued", "g", "group"),
+        ("STARTED", "g", 1),
+        ("SUCCESS", "g", 1),
+        ("SUCCESS", "g", 4),  # no such member: ignored
+        ("PROGRESS", "g", None, {"percent": 50}),  # names no member: ignored
+    )
+    (run,) = LifecycleFold.fold(made, now=100.0)
+    assert [node.task_id for node in run.nodes] == ["task-g-1", "task-g-2", "task-g-3"]
+    assert [node.state for node in run.nodes] == ["SUCCESS", "PENDING", "PENDING"]
+    assert (run.state, run.percent, run.title) == ("STARTED", 33, "Group of 3")
+    assert len(run.timeline) == 3 and not run.cancellable
+    done = [*made, *events(("SUCCESS", "g", 2), ("SUCCESS", "g", 3), start=6)]
+    (run,) = LifecycleFold.fold(done, now=100.0)
+    assert run.state == "SUCCESS" and LifecycleFold().observed(run) is None
+    failed = [*made, *events(("FAILURE", "g", 2), start=6)]
+    assert LifecycleFold.fold(failed, now=100.0)[0].state == "FAILURE"
+
+
+def test_events_of_a_run_whose_queued_event_is_gone_are_left_out():
+    made = events(("queued", "a"), ("queued", "a"), ("STARTED", "gone"), ("RECEIVED", "a"))
+    (run,) = LifecycleFold.fold(made, now=100.0)
+    assert run.id == "a" and [entry.state for entry in run.timeline] == ["PENDING", "RECEIVED"]
+
+
+def test_the_services_send_the_tasks_by_their_registered_names():
+    assert (tasks.lifecycle_task.name, tasks.lifecycle_step.name) == (
+        services.TASK_NAME,
+        services.STEP_TASK_NAME,
+    )
+
+
+# ---- The worker's signal handlers: connected in a worker, never by an import
+
+# Run in a fresh interpreter, so that nothing this test process imported counts.
+SIGNALS_SCRIPT = """
+import importlib, json, os, pkgutil
+from celery import signals
+
+WATCHED = ("task_received", "task_prerun", "task_success", "task_failure", "task_revoked")
+
+def receivers():
+    return {name: sorted(str(key[0]) for key, _ in getattr(signals, name).receivers)
+            for name in WATCHED}
+
+before = receivers()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
+import django
+django.setup()
+import labs
+for module in pkgutil.walk_packages(labs.__path__, "labs."):
+    if not module.name.startswith(("labs.migrations", "labs.sandbox")):
+        importlib.import_module(module.name)
+imported = receivers()
+from labs.kinds.lifecycle.signals import lifecycle_signals_connect
+lifecycle_signals_connect()
+lifecycle_signals_connect()
+worker_init = [str(key[0]) for key, _ in signals.worker_init.receivers]
+print(json.dumps({"before": before, "imported": imported, "connected": receivers(),
+                  "worker_init": worker_init}))
+"""
+
+
+def test_importing_the_labs_connects_no_task_signal_handler_until_a_worker_asks():
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNALS_SCRIPT],
+        cwd=Path(__file__).resolve().parents[2],  # the project, whatever pytest's directory
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert found["imported"] == found["before"]
+    assert "labs.worker_signals" in found["worker_init"]  # connected by LabsConfig.ready()
+    for name, uids in found["connected"].items():
+        ours = [uid for uid in uids if uid.startswith("labs.lifecycle.")]
+        assert len(ours) == 1, (name, uids)  # once, however many times it is connected

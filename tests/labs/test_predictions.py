@@ -7,18 +7,19 @@ import time
 
 import redis
 
+from labs.kinds.lifecycle.fold import LifecycleFold
 from labs.kinds.ping.fold import PingFold
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from labs.lab_console import OUTCOMES as CONSOLE_OUTCOMES
 from labs.lab_console import console_runs_fold
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
-from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
-from labs.lab_lifecycle import lifecycle_fold
 from quiz.models import Answer, Question
 from tests.http import LiveClient, frame_until
 from tests.labs.ping_support import run_id_of
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
+
+LIFECYCLE_OUTCOMES = LifecycleFold.outcomes
 
 WAIT_SECONDS = 60
 
@@ -193,7 +194,7 @@ def test_a_prediction_is_answered_by_the_first_run_begun_after_it_that_shows_an_
         ("FAILURE", "fast"),
         ("SUCCESS", "slow"),  # ends after "fast": too late
     )
-    prediction = lifecycle_fold(events, now=100.0).prediction
+    prediction = LifecycleFold.fold(events, now=100.0).prediction
     assert (prediction.choice, prediction.observed, prediction.run) == (
         "success",
         "failure",
@@ -210,9 +211,9 @@ def test_a_newer_prediction_replaces_one_still_waiting_and_waits_for_its_own_run
         ("RETRY", "run"),
         ("STARTED", "run"),
     )
-    waiting = lifecycle_fold(events, now=100.0).prediction
+    waiting = LifecycleFold.fold(events, now=100.0).prediction
     assert (waiting.choice, waiting.observed) == ("revoked", None)
-    answered = lifecycle_fold([*events, *lifecycle_events(("SUCCESS", "run"))], now=100.0)
+    answered = LifecycleFold.fold([*events, *lifecycle_events(("SUCCESS", "run"))], now=100.0)
     assert answered.prediction.observed == "retry-success"
 
 
