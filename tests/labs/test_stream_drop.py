@@ -5,7 +5,8 @@ import re
 
 import redis
 
-from labs.events import KEY_PREFIX, STREAM_RESUMED, events_read
+from labs.events import KEY_PREFIX, events_read
+from labs.fold import STREAM_RESUMED
 from labs.kinds.ping.fold import PingFold
 from labs.pages import RESUMES_RECORDED_PER_MINUTE
 from labs.services import DROPS_PER_MINUTE

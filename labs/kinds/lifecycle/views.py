@@ -1,16 +1,17 @@
 """The lifecycle lab's page and its buttons: start a task, start a chain or group, cancel."""
 
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from learnsite.learners import learner_id_for
 
+from labs.pages import lab_answer, lab_page, lab_started
 from labs.services import LabError
-from labs.views import lab_page, lab_started  # labs.pages once the lead's pages.py lands
+from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
 
 from . import services, tasks
 from .fold import BEHAVIOURS, LAB, SHAPES
+
+CANCEL_RESULT = "labs/lifecycle.html#cancel-result"
 
 
 @require_GET
@@ -47,18 +48,10 @@ def lifecycle_canvas(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def lifecycle_cancel(request: HtmxHttpRequest) -> HttpResponse:
     learner_id = learner_id_for(request)
-    # TEMPORARY branch: becomes labs.pages.lab_answer(request, LAB,
-    # partial="labs/lifecycle.html#cancel-result", context={"cancelled": run}, error=error)
-    # once the lead's pages.py lands.
     try:
         run = services.lifecycle_run_cancel(
             learner_id=learner_id, run_id=request.POST.get("run", "")
         )
     except LabError as error:
-        if not request.htmx:
-            return lab_page(request, LAB, error=error)
-        context = {"error": error}
-        return render(request, "labs/lifecycle.html#cancel-result", context, status=error.status)
-    if not request.htmx:
-        return redirect("labs:lifecycle")
-    return render(request, "labs/lifecycle.html#cancel-result", {"cancelled": run})
+        return lab_answer(request, LAB, partial=CANCEL_RESULT, error=error)
+    return lab_answer(request, LAB, partial=CANCEL_RESULT, context={"cancelled": run})
