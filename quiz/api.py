@@ -1,8 +1,9 @@
 """The JSON API for scripted quiz answers: start an attempt, answer, submit, read the result.
 
-Plain function views. Grading and every rule about what may be answered live in
-``quiz.services``; this module reads the request, checks only the shape of its JSON, calls the
-service and writes the answer. The OpenAPI description is ``quiz/openapi.py``.
+A django-ninja API. Grading and every rule about what may be answered live in
+``quiz.services``; this module reads the request, calls the service and writes the answer. The
+shapes of both are ninja schemas in ``quiz/schemas.py``: ninja checks requests against them and
+generates the OpenAPI document from them.
 
 Who is asking:
 - ``Authorization: Bearer <token>``: a token from ``manage.py api_token <username>``, signed
@@ -22,21 +23,32 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from typing import Annotated
 
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Path, Router, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import HttpBearer, SessionAuth
 
 from learners.identity import SESSION_KEY, learner_for, learner_for_user
 from learners.models import Learner
 from lessons.models import Lesson
 
 from .models import Attempt, AttemptQuestion
-from .openapi import OPENAPI
+from .schemas import (
+    AnswerRequest,
+    AnswerResult,
+    AttemptDetail,
+    Error,
+    StartRequest,
+    SubmitRequest,
+)
 from .services import (
     SubmissionError,
     attempt_answer,
@@ -48,19 +60,8 @@ from .services import (
 
 TOKEN_SALT = "quiz.api.token"  # noqa: S105 (a namespace for the signature, not a secret)
 TOKEN_MAX_AGE = timedelta(days=90)
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_ID = 2**63 - 1  # larger numbers cannot name a row (SQLite and PostgreSQL bigint)
-MAX_POSITION = 2**31 - 1
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
-POSITION_KEY = re.compile(r"[1-9][0-9]{0,8}")
-
-
-class BadRequest(Exception):
-    """A request whose JSON is not the shape the endpoint takes."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 # Tokens
@@ -91,120 +92,180 @@ def api_token_user(*, token: str):
     return user
 
 
-# Requests and responses
+# Who is asking. The classes are named as the document names its security schemes.
 
 
-def _error(status: int, message: str, **headers: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status, headers=headers or None)
+class InvalidToken(Exception):
+    pass
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request, reason):
-        return reason
+class bearerAuth(HttpBearer):
+    openapi_description = (
+        "A token from `python manage.py api_token <username>`: 90 days, and until the user's "
+        "password changes. No CSRF token is needed with it."
+    )
+
+    def __call__(self, request: HttpRequest) -> Learner | None:
+        if "Authorization" not in request.headers:
+            return None  # then the session may answer
+        learner = super().__call__(request)
+        if learner is None:  # a bad token is refused even with a session
+            raise InvalidToken
+        return learner
+
+    def authenticate(self, request: HttpRequest, token: str) -> Learner | None:
+        user = api_token_user(token=token.strip())
+        return learner_for_user(user) if user else None
 
 
-def _csrf_refusal(request: HttpRequest) -> str | None:
-    """Why Django's CSRF check refuses this request, or None when it passes."""
-    return _CsrfCheck(lambda request: None).process_view(request, None, (), {})
+class sessionAuth(SessionAuth):
+    openapi_description = (
+        "The site's session, once it has a learner (it has used the site) or a signed-in "
+        "user. POSTs need Django's CSRF token (X-CSRFToken header)."
+    )
+
+    def __call__(self, request: HttpRequest) -> Learner | None:
+        if not (request.user.is_authenticated or _session_learner_exists(request)):
+            return None  # 401, before the CSRF check: no learner is made for the API
+        return super().__call__(request)  # ninja's CSRF check on POST, then authenticate
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Learner:
+        return learner_for(request)
 
 
-def _session_has_learner(request: HttpRequest) -> bool:
-    if request.user.is_authenticated:
-        return True
+def _session_learner_exists(request: HttpRequest) -> bool:
     key = request.session.get(SESSION_KEY)
     return bool(key) and Learner.objects.filter(key=key).exists()
 
 
-def _api(*methods: str) -> Callable:
-    """An API view: allowed methods, who is asking, and errors as JSON.
-
-    The view is called as ``view(request, learner, **kwargs)``.
-    """
-
-    def decorate(view: Callable) -> Callable:
-        @csrf_exempt  # checked below, for session requests only
-        @wraps(view)
-        def wrapper(request: HttpRequest, **kwargs) -> JsonResponse:
-            if request.method not in methods:
-                return _error(405, f"Use {' or '.join(methods)}.", Allow=", ".join(methods))
-            header = request.headers.get("Authorization")
-            if header is not None:
-                scheme, _, token = header.strip().partition(" ")
-                user = api_token_user(token=token.strip()) if scheme.lower() == "bearer" else None
-                if user is None:
-                    return _error(
-                        401,
-                        "The token is not valid: get a new one with "
-                        "`python manage.py api_token <username>`.",
-                        **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                    )
-                learner = learner_for_user(user)
-            elif _session_has_learner(request):
-                if request.method not in SAFE_METHODS and (reason := _csrf_refusal(request)):
-                    return _error(403, f"CSRF check failed: {reason}")
-                learner = learner_for(request)
-            else:
-                return _error(
-                    401,
-                    "Send a token (Authorization: Bearer <token>) or use a signed-in session.",
-                    **{"WWW-Authenticate": "Bearer"},
-                )
-            try:
-                return view(request, learner, **kwargs)
-            except (BadRequest, SubmissionError) as error:
-                return _error(400, error.message)
-
-        return wrapper
-
-    return decorate
+# Reading requests
 
 
-def _json_body(request: HttpRequest, fields: dict[str, bool]) -> dict:
-    """The request's JSON object, with only ``fields`` (name: required) in it."""
-    if request.content_type.lower() != "application/json":
-        raise BadRequest("Send a JSON body, with Content-Type: application/json.")
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise BadRequest("The body is too large.") from None
-    try:
-        data = json.loads(body, parse_constant=_no_constant)
-    except RecursionError:
-        raise BadRequest("The body is not valid JSON: it is nested too deeply.") from None
-    except ValueError as error:
-        raise BadRequest(f"The body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("Send a JSON object.")
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise BadRequest(f"Unknown field '{unknown[0][:40]}': send {', '.join(fields)}.")
-    missing = [name for name, required in fields.items() if required and name not in data]
-    if missing:
-        raise BadRequest(f"Missing field '{missing[0]}'.")
-    return data
+class JsonParser(Parser):
+    """JSON bodies only, with JSON's own numbers (Python's json also reads NaN and Infinity)."""
+
+    def parse_body(self, request: HttpRequest) -> object:
+        if request.content_type.lower() != "application/json":
+            raise HttpError(400, "Send a JSON body, with Content-Type: application/json.")
+        try:
+            return json.loads(request.body, parse_constant=_no_constant)
+        except RecursionError:
+            raise HttpError(400, "The body is not valid JSON: it is nested too deeply.") from None
+        except ValueError as error:
+            raise HttpError(400, f"The body is not valid JSON: {error}") from None
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _attempt_of(learner: Learner, attempt_id: str) -> Attempt | None:
-    """The learner's attempt, or None: another learner's attempt is as unknown as a missing one."""
-    if not (attempt_id.isascii() and attempt_id.isdigit() and len(attempt_id) <= 19):
-        return None
-    if int(attempt_id) > MAX_ID:
-        return None
-    return Attempt.objects.filter(pk=int(attempt_id), learner=learner).first()
+api = NinjaAPI(
+    title="learnsite quiz API",
+    version="1.0.0",
+    description=(
+        "Start an attempt, answer, submit and read the graded result. Right options, feedback "
+        "and solutions are sent only after the question is answered (practice, review) or the "
+        "attempt is finished (quiz, test). Answers are recorded once: sending the same answer "
+        "again returns the stored result with 200. A refused request is answered "
+        '`{"error": "..."}`, saying what to do instead; nothing was changed.'
+    ),
+    servers=[{"url": "/api/v1"}],
+    auth=[bearerAuth(), sessionAuth()],
+    parser=JsonParser(),
+    openapi_url=None,  # served by the `openapi` operation below, so that it is in the document
+    docs_url=None,
+    # A question's result is left out of the answer (not sent as null) until it may be shown.
+    default_router=Router(exclude_unset=True),
+)
 
 
-def _not_found_attempt() -> JsonResponse:
-    return _error(404, "No such attempt.")
+def _error(status: int, message: str, **headers: str) -> HttpResponse:
+    return JsonResponse({"error": message}, status=status, headers=headers or None)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    # ninja reports what the parser raises as "Cannot parse request body"; ours says more.
+    if isinstance(error.__cause__, HttpError):
+        error = error.__cause__
+    return _error(error.status_code, error.message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    return _error(400, "The body is too large.")
+
+
+@api.exception_handler(SubmissionError)
+def _refused(request: HttpRequest, error: SubmissionError) -> HttpResponse:
+    return _error(400, error.message)
+
+
+@api.exception_handler(InvalidToken)
+def _invalid_token(request: HttpRequest, error: InvalidToken) -> HttpResponse:
+    return _error(
+        401,
+        "The token is not valid: get a new one with `python manage.py api_token <username>`.",
+        **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(
+        401,
+        "Send a token (Authorization: Bearer <token>) or use a signed-in session.",
+        **{"WWW-Authenticate": "Bearer"},
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    if any(item["loc"][0] == "path" for item in error.errors):
+        return _error(404, "No such attempt.")  # an id that is not a number names no attempt
+    return _error(400, _message(error.errors[0]))
+
+
+def _message(error: dict) -> str:
+    """What to do instead, for the first thing pydantic found wrong in the body."""
+    kind, where = error["type"], error["loc"][2:]  # after ("body", <parameter>)
+    match where:
+        case ():
+            return "Send a JSON object."
+        case (field,) if kind == "missing":
+            return f"Missing field '{field}'."
+        case (field,) if kind == "extra_forbidden":
+            return f"Unknown field '{field[:40]}': see /api/v1/openapi.json."
+        case ("mode",):
+            return f"'mode' is one of {', '.join(Attempt.Mode.values)}."
+        case ("lesson",):
+            return "'lesson' is a lesson's slug, as a string."
+        case ("position",):
+            return "'position' is the question's number, as an integer."
+        case ("chosen",):
+            return "'chosen' is a list of option keys, such as [\"b\"]."
+        case ("answers",):
+            return '\'answers\' maps question numbers to option keys: {"1": ["a"]}.'
+        case ("answers", position, "[key]"):
+            return f'\'{position[:20]}\' is not a question number: use "1", "2"...'
+        case ("answers", position):
+            return f"The answer to question {position} is a list of option keys."
+        case _:  # an option key that is not a string
+            return "Send the chosen options as a list of option letters."
+
+
+def _attempt_of(learner: Learner, attempt_id: int) -> Attempt:
+    """The learner's attempt: another learner's attempt is as unknown as a missing one."""
+    attempt = Attempt.objects.filter(pk=attempt_id, learner=learner).first()
+    if attempt is None:
+        raise HttpError(404, "No such attempt.")
+    return attempt
 
 
 # What is sent
 
 
-def _question_json(item: AttemptQuestion, *, finished: bool) -> dict:
+def _question(item: AttemptQuestion, *, finished: bool) -> dict:
     version = item.version
     options = {option["key"]: option for option in version.options}
     answer = getattr(item, "answer", None)
@@ -235,15 +296,16 @@ def _question_json(item: AttemptQuestion, *, finished: bool) -> dict:
     return data
 
 
-def _attempt_json(attempt: Attempt, *, questions: bool = True) -> dict:
+def _attempt(attempt: Attempt, *, questions: bool = True) -> dict:
+    attempt = Attempt.objects.select_related("lesson").get(pk=attempt.pk)  # as stored now
     finished = attempt.finished_at is not None
     data = {
         "id": attempt.pk,
         "mode": attempt.mode,
         "lesson": attempt.lesson.slug if attempt.lesson_id else None,
-        "created_at": attempt.created_at.isoformat(),
+        "created_at": attempt.created_at,
         "finished": finished,
-        "finished_at": attempt.finished_at.isoformat() if finished else None,
+        "finished_at": attempt.finished_at,
         "max_score": attempt.max_score,
         "score": attempt.score if finished else None,
         "percent": attempt.percent if finished else None,
@@ -256,97 +318,80 @@ def _attempt_json(attempt: Attempt, *, questions: bool = True) -> dict:
     }
     if questions:
         items = attempt.items.select_related("version", "answer")
-        data["questions"] = [_question_json(item, finished=finished) for item in items]
+        data["questions"] = [_question(item, finished=finished) for item in items]
     return data
 
 
-def _fresh(attempt: Attempt) -> Attempt:
-    return Attempt.objects.select_related("lesson").get(pk=attempt.pk)
+# Operations. GETs take HEAD too, as Django's views do.
+
+REFUSALS = {(400, 401, 403, 404): Error}
+AttemptId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-# Views
-
-
-@_api("POST")
-def attempt_create(request: HttpRequest, learner: Learner) -> JsonResponse:
-    data = _json_body(request, {"mode": True, "lesson": False})
-    mode, slug = data["mode"], data.get("lesson")
-    if mode not in Attempt.Mode.values:
-        raise BadRequest(f"'mode' is one of {', '.join(Attempt.Mode.values)}.")
-    if slug is not None and not isinstance(slug, str):
-        raise BadRequest("'lesson' is a lesson's slug, as a string.")
+@api.post("/attempts", response={201: AttemptDetail, **REFUSALS})
+def attempt_create(request: HttpRequest, data: StartRequest) -> Status:
+    """Start an attempt at a lesson's practice, quiz or test, or a review."""
     lesson = None
-    if mode == Attempt.Mode.REVIEW:
-        if slug is not None:
-            raise BadRequest("A review spans the whole course: send no 'lesson'.")
-    elif slug is not None:
-        lesson = Lesson.objects.active().filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    if data.mode == Attempt.Mode.REVIEW:
+        if data.lesson is not None:
+            raise HttpError(400, "A review spans the whole course: send no 'lesson'.")
+    elif data.lesson is not None:
+        if SLUG.fullmatch(data.lesson):
+            lesson = Lesson.objects.active().filter(slug=data.lesson).first()
         if lesson is None:
-            return _error(404, "No such lesson.")
-    attempt = attempt_start(learner=learner, mode=mode, lesson=lesson)
-    return JsonResponse(_attempt_json(_fresh(attempt)), status=201)
+            raise HttpError(404, "No such lesson.")
+    attempt = attempt_start(learner=request.auth, mode=data.mode, lesson=lesson)
+    return Status(201, _attempt(attempt))
 
 
-@_api("GET", "HEAD")
-def attempt_detail(request: HttpRequest, learner: Learner, attempt_id: str) -> JsonResponse:
-    attempt = _attempt_of(learner, attempt_id)
-    if attempt is None:
-        return _not_found_attempt()
-    return JsonResponse(_attempt_json(_fresh(attempt)))
+@api.api_operation(
+    ["GET", "HEAD"], "/attempts/{attempt_id}", response={200: AttemptDetail, (401, 404): Error}
+)
+def attempt_detail(request: HttpRequest, attempt_id: AttemptId) -> dict:
+    """The attempt, and the graded result of what is answered."""
+    return _attempt(_attempt_of(request.auth, attempt_id))
 
 
-@_api("POST")
-def attempt_answer_create(request: HttpRequest, learner: Learner, attempt_id: str) -> JsonResponse:
-    attempt = _attempt_of(learner, attempt_id)
-    if attempt is None:
-        return _not_found_attempt()
-    data = _json_body(request, {"position": True, "chosen": True})
-    position, chosen = data["position"], data["chosen"]
-    if isinstance(position, float) and position.is_integer():
-        position = int(position)  # 2.0 is an integer to JSON Schema, so to the API too
-    if isinstance(position, bool) or not isinstance(position, int):
-        raise BadRequest("'position' is the question's number, as an integer.")
-    if not 1 <= position <= MAX_POSITION:
-        raise BadRequest(f"This attempt has no question {str(position)[:20]}.")
-    if not isinstance(chosen, list):
-        raise BadRequest("'chosen' is a list of option keys, such as [\"b\"].")
-    answer = attempt_answer(attempt=attempt, position=position, chosen=chosen)
-    attempt = _fresh(attempt)
+@api.post("/attempts/{attempt_id}/answers", response={200: AnswerResult, **REFUSALS})
+def attempt_answer_create(request: HttpRequest, attempt_id: AttemptId, data: AnswerRequest) -> dict:
+    """Practice and review: answer one question, graded at once (the stored answer, for a
+    repeat)."""
+    attempt = _attempt_of(request.auth, attempt_id)
+    answer = attempt_answer(attempt=attempt, position=data.position, chosen=data.chosen)
+    summary = _attempt(attempt, questions=False)
     item = attempt.items.select_related("version", "answer").get(pk=answer.item_id)
-    return JsonResponse(
-        {
-            "attempt": _attempt_json(attempt, questions=False),
-            "question": _question_json(item, finished=attempt.finished_at is not None),
-        }
-    )
+    return {"attempt": summary, "question": _question(item, finished=summary["finished"])}
 
 
-@_api("POST")
-def attempt_submit_create(request: HttpRequest, learner: Learner, attempt_id: str) -> JsonResponse:
-    attempt = _attempt_of(learner, attempt_id)
-    if attempt is None:
-        return _not_found_attempt()
-    answers = _json_body(request, {"answers": True})["answers"]
-    if not isinstance(answers, dict):
-        raise BadRequest('\'answers\' maps question numbers to option keys: {"1": ["a"]}.')
-    for position, chosen in answers.items():
-        if not POSITION_KEY.fullmatch(position):
-            raise BadRequest(f'\'{position[:20]}\' is not a question number: use "1", "2"...')
-        if not isinstance(chosen, list):
-            raise BadRequest(f"The answer to question {position} is a list of option keys.")
-    attempt = attempt_submit(attempt=attempt, answers=answers)
-    return JsonResponse(_attempt_json(_fresh(attempt)))
+@api.post("/attempts/{attempt_id}/submit", response={200: AttemptDetail, **REFUSALS})
+def attempt_submit_create(request: HttpRequest, attempt_id: AttemptId, data: SubmitRequest) -> dict:
+    """Quiz and test: every answer at once; the attempt is graded (the stored one, for a
+    repeat)."""
+    attempt = _attempt_of(request.auth, attempt_id)
+    return _attempt(attempt_submit(attempt=attempt, answers=data.answers))
+
+
+@api.api_operation(["GET", "HEAD"], "/openapi.json", auth=None, response=dict)
+def openapi(request: HttpRequest) -> dict:
+    """This description: public, like the pages it describes."""
+    return api.get_openapi_schema(path_prefix="")
 
 
 @csrf_exempt
-def openapi_document(request: HttpRequest) -> JsonResponse:
-    """The OpenAPI description: public, like the pages it describes."""
-    if request.method not in ("GET", "HEAD"):
-        return _error(405, "Use GET.", Allow="GET, HEAD")
-    return JsonResponse(OPENAPI)
-
-
-@csrf_exempt
-def not_found(request: HttpRequest, path: str) -> JsonResponse:
+def not_found(request: HttpRequest, path: str) -> HttpResponse:
     """Any other path under the API: a JSON 404, like the API's own."""
     return _error(404, "No such endpoint: see /api/v1/openapi.json.")
+
+
+def json_405(view: Callable) -> Callable:
+    """A ninja path view, answering a method it does not take in JSON (ninja writes text)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
+        response = view(request, **kwargs)
+        if response.status_code != 405:
+            return response
+        allowed = response["Allow"]
+        return _error(405, f"Use {' or '.join(allowed.split(', '))}.", Allow=allowed)
+
+    return wrapper

@@ -1,14 +1,12 @@
+"""ninja's URLs for the API, each answering a method it does not take in JSON; any other path,
+the root included (ninja's root is a plain 404), is a JSON 404."""
+
 from django.urls import path, re_path
 
-from . import api
+from .api import api, json_405, not_found
 
-app_name = "quiz-api"
+ninja_urls, _, _ = api.urls
 urlpatterns = [
-    path("attempts", api.attempt_create, name="attempts"),
-    # Any segment, so that an id that is not a number is a JSON 404 from the view.
-    path("attempts/<str:attempt_id>", api.attempt_detail, name="attempt"),
-    path("attempts/<str:attempt_id>/answers", api.attempt_answer_create, name="answers"),
-    path("attempts/<str:attempt_id>/submit", api.attempt_submit_create, name="submit"),
-    path("openapi.json", api.openapi_document, name="openapi"),
-    re_path(r"^(?P<path>.*)$", api.not_found),
+    *(path(str(url.pattern), json_405(url.callback)) for url in ninja_urls if str(url.pattern)),
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

@@ -18,8 +18,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from learners.identity import learner_for_user
 from lessons.content import content_load
 from lessons.models import Lesson
-from quiz.api import api_token_issue
-from quiz.openapi import OPENAPI
+from quiz.api import api, api_token_issue
 from quiz.services import attempt_start, attempt_submit
 from tests.lessons.factory import make_lesson, make_questions, question_text
 
@@ -53,7 +52,7 @@ def api_user(live_url, tmp_path) -> User:
 # Loaded here rather than from the live server because schemathesis's fixture-based loader
 # (schemathesis.pytest.from_fixture) fails on pytest 9.2: it sets `Function._nodeid`, which
 # pytest 9.2 no longer has. The server's address is given to each call instead.
-schema = schemathesis.openapi.from_dict(OPENAPI)
+schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix=""))
 # Examples per operation and mode (valid, invalid), after the coverage phase's own cases:
 # about 350 requests in all, some 15 seconds.
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 30))
