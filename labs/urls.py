@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import lab_broker, lab_console, lab_lifecycle, lab_listen, lab_pubsub, views, views_email
+from . import lab_broker, lab_lifecycle, lab_listen, lab_pubsub, views, views_email
 
 app_name = "labs"
 urlpatterns = [
@@ -39,7 +39,5 @@ urlpatterns = [
     ),
     path("listen/", lab_listen.listen_lab, name="listen"),
     path("listen/start/", lab_listen.listen_start, name="listen-start"),
-    path("console/", lab_console.console_lab, name="console"),
-    path("console/run/", lab_console.console_run, name="console-run"),
-    path("console/feed/", lab_console.console_feed, name="console-feed"),
+    path("console/", include("labs.kinds.console.urls")),
 ]
