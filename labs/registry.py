@@ -7,18 +7,16 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kinds.console.fold import (
+    ConsoleFold,
+    console_moved_three_jobs,
+    console_published_while_two_listen,
+    console_shared_a_stream,
+)
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.ping.fold import PingFold, finished_a_run
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
-from .lab_console import OUTCOMES as CONSOLE_OUTCOMES
-from .lab_console import (
-    console_moved_three_jobs,
-    console_observed,
-    console_published_while_two_listen,
-    console_runs_fold,
-    console_shared_a_stream,
-)
 from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
 from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
@@ -146,9 +144,9 @@ LAB_KINDS = {
         summary="Type real Redis commands, in a space of your own: publish and subscribe, push "
         "and pop a list queue, add to a stream and read it, share it in a consumer group.",
         template="labs/console.html",
-        fold=console_runs_fold,
-        outcomes=CONSOLE_OUTCOMES,
-        observed=console_observed,
+        fold=ConsoleFold.fold,
+        outcomes=ConsoleFold.outcomes,
+        observed=ConsoleFold().observed,
         goals={
             "publish-while-two-listen": Goal(
                 description="Publish 'New data available' on updates while two subscribers listen.",

@@ -6,10 +6,10 @@ from importlib import import_module
 
 from django.urls import include, path
 
-from . import lab_broker, lab_console, lab_listen, lab_pubsub, pages, views_email  # TEMPORARY
+from . import lab_broker, lab_listen, lab_pubsub, pages, views_email  # TEMPORARY
 from .registry import LAB_KINDS
 
-MOVED = {"ping", "lifecycle"}  # TEMPORARY
+MOVED = {"ping", "lifecycle", "console"}  # TEMPORARY
 _kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind in MOVED}
 
 app_name = "labs"
@@ -41,9 +41,6 @@ urlpatterns = [
     ),
     path("listen/", lab_listen.listen_lab, name="listen"),
     path("listen/start/", lab_listen.listen_start, name="listen-start"),
-    path("console/", lab_console.console_lab, name="console"),
-    path("console/run/", lab_console.console_run, name="console-run"),
-    path("console/feed/", lab_console.console_feed, name="console-feed"),
 ]
 
 # Served under /streams/labs/ (learnsite/stream_urls.py), in the "streams" namespace.

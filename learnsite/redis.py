@@ -5,7 +5,8 @@ on the page; the short timeouts keep that answer under two seconds.
 """
 
 import asyncio
-from functools import cache
+import threading
+from functools import cache, lru_cache
 
 import redis
 import redis.asyncio
@@ -73,7 +74,62 @@ async def awindow_count(*, key: str, window_seconds: int) -> int:
     return used
 
 
-def apubsub_client() -> redis.asyncio.Redis:
-    """A client for a long-lived subscription: no read timeout, since it waits for messages."""
-    options = _options() | {"socket_timeout": None, "health_check_interval": 15}
-    return redis.asyncio.Redis.from_url(settings.REDIS_URL, **options)
+def apubsub_client(*, raw: bool = False) -> redis.asyncio.Redis:
+    """A client for a long-lived subscription: no read timeout, since it waits for messages.
+    ``raw``: its messages as Redis sent them, like ``raw_redis_client``'s replies."""
+    options = (_raw_options() if raw else _options()) | {
+        "socket_timeout": None,
+        "health_check_interval": 15,
+    }
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **options)
+    return _raw(client) if raw else client
+
+
+# Raw clients: Redis's replies as they are, for the Redis console, which prints them as
+# redis-cli does.
+
+
+def _raw_options() -> dict:
+    return _options() | {
+        "encoding_errors": "surrogateescape",  # bytes written by redis-cli that are not UTF-8
+        "protocol": 2,
+    }
+
+
+def _raw(client):
+    """No redis-py callbacks (turning OK into True...): replies as Redis sent them."""
+    client.response_callbacks.clear()
+    return client
+
+
+@lru_cache(maxsize=8)
+def _raw_client_for(url: str, wait_seconds: float, max_connections: int) -> redis.Redis:
+    options = _raw_options()
+    if not max_connections:
+        return _raw(redis.Redis.from_url(url, **options))
+    options["socket_timeout"] += wait_seconds
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=options["socket_connect_timeout"],
+        **options,
+    )  # fmt: skip
+    return _raw(redis.Redis(connection_pool=pool))
+
+
+# lru_cache may build a value twice when threads ask for it at once (seen under load): two
+# blocking pools would let twice ``max_connections`` callers wait. One at a time, only one.
+_raw_clients_lock = threading.Lock()
+
+
+def raw_redis_client() -> redis.Redis:
+    """A client that returns Redis's replies as they are (the Redis console's)."""
+    with _raw_clients_lock:
+        return _raw_client_for(settings.REDIS_URL, 0, 0)
+
+
+def raw_blocking_redis_client(*, wait_seconds: float, max_connections: int) -> redis.Redis:
+    """A raw client for commands that wait up to ``wait_seconds`` (BRPOP, XREAD BLOCK...): it
+    reads that much longer, and its pool holds at most ``max_connections``, built once per
+    process. When they are all waiting, the next caller gets ``redis.ConnectionError("No
+    connection available")`` after the connect timeout."""
+    with _raw_clients_lock:
+        return _raw_client_for(settings.REDIS_URL, wait_seconds, max_connections)

@@ -6,7 +6,8 @@ import secrets
 import redis
 
 from labs.events import KEY_PREFIX, learner_channel, learner_stream_key
-from labs.lab_console import LAB, Space, console_channel, console_key
+from labs.kinds.console.commands import Space, console_channel, console_key
+from labs.kinds.console.services import LAB
 from labs.limits import learner_rate_key
 from learnsite.redis import redis_client
 from tests.stack import redis_service

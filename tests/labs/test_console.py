@@ -2,6 +2,7 @@
 the lost message and the waiting job, the challenges, and the page with and without htmx."""
 
 import html
+import itertools
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,29 +10,36 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.urls import reverse
 
 from labs.events import KEY_PREFIX, LEARNER_TTL_SECONDS
-from labs.lab_console import (
-    BLOCK_MAX_SECONDS,
+from labs.fold import STREAM_RESUMED
+from labs.kinds.console import commands, parse
+from labs.kinds.console.commands import (
     BLOCKING_CONNECTIONS,
-    COMMANDS_PER_MINUTE,
-    MAX_ARGS,
     MAX_CONSUMERS,
     MAX_ENTRIES,
     MAX_GROUPS,
     MAX_KEYS,
-    MAX_LINE_BYTES,
     MAX_SUBSCRIPTIONS,
+    console_channel,
+    console_key,
+)
+from labs.kinds.console.fold import (
+    ConsoleFold,
+    console_moved_three_jobs,
+    console_published_while_two_listen,
+    console_shared_a_stream,
+)
+from labs.kinds.console.parse import (
+    BLOCK_MAX_SECONDS,
+    MAX_ARGS,
+    MAX_LINE_BYTES,
     MAX_VALUE_BYTES,
     READ_MAX,
-    console_channel,
-    console_execute,
-    console_key,
-    console_moved_three_jobs,
-    console_runs_fold,
-    console_shared_a_stream,
     console_split,
 )
+from labs.kinds.console.services import COMMANDS_PER_MINUTE, console_execute
 from learners.models import LabGoalMet
 from learnsite.redis import redis_client
 from tests.http import LiveClient
@@ -467,7 +475,9 @@ def test_only_so_many_learners_wait_at_once(own_redis, monkeypatch):
     # Waits longer than the console allows, so that however slowly the waiters' threads start
     # (each records its line), none is over by the time the last one waits. Under load, these
     # threads once built two blocking pools at once, and the 21st learner got a connection.
-    monkeypatch.setattr("labs.lab_console.BLOCK_MAX_SECONDS", 30)
+    # The wait the parser allows and the one the blocking pool's connections allow for.
+    monkeypatch.setattr(parse, "BLOCK_MAX_SECONDS", 30)
+    monkeypatch.setattr(commands, "BLOCK_MAX_SECONDS", 30)
     waiting = [make_learner_id() for _ in range(BLOCKING_CONNECTIONS)]
     with ThreadPoolExecutor(len(waiting)) as pool:
         replies = [pool.submit(run, learner, "BRPOP jobs 30") for learner in waiting]
@@ -501,14 +511,22 @@ def test_redis_away_is_said_not_raised(settings, tmp_path):
     assert reply.http_status == 503 and "not answering" in reply.text and not reply.recorded
 
 
+_event_ids = itertools.count(1)
+
+
+def next_event_id() -> str:
+    """A new id in the learner's stream, as Redis gives each event one of its own."""
+    return f"{next(_event_ids)}-0"
+
+
 def test_moving_three_jobs_means_three_pushed_items_popped_from_that_list():
     def command(name: str, key: str, *values: str) -> tuple[str, dict]:
         facts = {"key": key, "values": list(values)}
         event = {"kind": "command", "at": 0, "name": name, "line": "", "text": "", "status": "ok"}
-        return ("0-0", event | {"facts": facts})
+        return (next_event_id(), event | {"facts": facts})
 
     def met(*events) -> bool:
-        return console_moved_three_jobs(console_runs_fold(list(events), now=0))
+        return console_moved_three_jobs(ConsoleFold.fold(events, now=0))
 
     assert met(command("LPUSH", "jobs", "a", "b", "c"), command("RPOP", "jobs", "a", "b"),
                command("BRPOP", "jobs", "c"))  # fmt: skip
@@ -521,7 +539,7 @@ def test_moving_three_jobs_means_three_pushed_items_popped_from_that_list():
 def test_sharing_a_stream_means_two_consumers_read_and_every_entry_read_is_acknowledged():
     def command(name: str, **facts) -> tuple[str, dict]:
         event = {"kind": "command", "at": 0, "name": name, "line": "", "text": "", "status": "ok"}
-        return ("0-0", event | {"facts": facts})
+        return (next_event_id(), event | {"facts": facts})
 
     def read(consumer: str, *ids: str, key: str = "orders", group: str = "mailers"):
         return command("XREADGROUP", group=group, consumer=consumer, entries={key: list(ids)})
@@ -530,7 +548,7 @@ def test_sharing_a_stream_means_two_consumers_read_and_every_entry_read_is_ackno
         return command("XACK", key=key, group=group, acked=count)
 
     def met(*events) -> bool:
-        return console_shared_a_stream(console_runs_fold(list(events), now=0))
+        return console_shared_a_stream(ConsoleFold.fold(events, now=0))
 
     assert met(read("a", "1-0"), read("b", "2-0"), ack(1), ack(1))
     # Rereading a pending entry (id 0) hands out nothing new.
@@ -540,6 +558,41 @@ def test_sharing_a_stream_means_two_consumers_read_and_every_entry_read_is_ackno
     assert not met(read("a", "1-0"), read("b"), ack(1))  # b was given nothing
     assert not met(read("a", "1-0"), read("b", "2-0", group="other"), ack(1), ack(1))
     assert not met(read("a", "1-0"), read("b", "2-0"), ack(2, key="elsewhere"))
+
+
+def test_publishing_while_two_listen_means_the_update_reached_two_subscribers():
+    def publish(channel: str, message: str, receivers: int, status: str = "ok"):
+        facts = {"channel": channel, "message": message, "receivers": receivers}
+        event = {"kind": "command", "at": 0, "name": "PUBLISH", "line": "", "text": ""}
+        return (next_event_id(), event | {"status": status, "facts": facts})
+
+    def met(*events) -> bool:
+        return console_published_while_two_listen(ConsoleFold.fold(events, now=0))
+
+    assert met(publish("updates", "New data available", 2))
+    assert met(publish("updates", "New data available", 3))
+    assert not met(publish("updates", "New data available", 1))
+    assert not met(publish("news", "New data available", 2))
+    assert not met(publish("updates", "new data", 2))
+
+
+def test_the_fold_keeps_every_line_oldest_first_and_the_last_subscriptions():
+    def line(n: int, name: str, status: str = "ok", **facts) -> tuple[str, dict]:
+        event = {"kind": "command", "at": float(n), "name": name, "line": f"{name} {n}",
+                 "text": "", "status": status, "facts": facts}  # fmt: skip
+        return (f"{n}-0", {"lab": "console", **event})
+
+    events = [line(n, "PING") for n in range(1, 41)]
+    events += [
+        line(41, "SUBSCRIBE", channels=["updates"], patterns=[]),
+        ("42-0", {"lab": "console", "kind": STREAM_RESUMED, "at": 42.0, "after": "1-0"}),
+        line(43, "PSUBSCRIBE", status="refused"),
+    ]
+    runs = ConsoleFold.fold(events, now=1000.0)
+    assert [entry.id for entry in runs] == [f"{n}-0" for n in range(1, 42)] + ["43-0"]
+    assert len(runs.transcript) == 30 and runs.transcript[-1].id == "43-0"
+    assert runs.subscriptions == {"channels": ["updates"], "patterns": []}
+    assert not any(entry.waiting for entry in runs) and runs.prediction is None
 
 
 # Through the site: the page, htmx, the event stream and the goals.
@@ -580,7 +633,7 @@ def console_page(live_url: str) -> tuple[LiveClient, str]:
 
 def console_feed(learner: LiveClient):
     """The page's feed, once Redis has made its subscriptions."""
-    stream = learner.events("/streams/labs/console/feed/")
+    stream = learner.events(reverse("streams:console-feed"))
     assert next(stream).event == "subscribed"
     return stream
 

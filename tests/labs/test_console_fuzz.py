@@ -8,16 +8,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labs.events import LEARNER_TTL_SECONDS
-from labs.lab_console import (
-    ALLOWED,
-    WHY_NOT,
-    Command,
-    Refusal,
-    Reply,
-    Space,
-    console_execute,
-    console_parse,
-)
+from labs.kinds.console.commands import Space
+from labs.kinds.console.parse import ALLOWED, WHY_NOT, Command, Refusal, console_parse
+from labs.kinds.console.services import Reply, console_execute
 from learnsite.redis import redis_client
 
 from .console_support import (

@@ -7,11 +7,10 @@ import time
 
 import redis
 
+from labs.kinds.console.fold import ConsoleFold
 from labs.kinds.lifecycle.fold import LifecycleFold
 from labs.kinds.ping.fold import PingFold
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
-from labs.lab_console import OUTCOMES as CONSOLE_OUTCOMES
-from labs.lab_console import console_runs_fold
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from quiz.models import Answer, Question
 from tests.http import LiveClient, frame_until
@@ -149,22 +148,33 @@ def console(client: LiveClient, line: str) -> None:
     assert client.htmx_post("/labs/console/run/", {"line": line}).status == 200
 
 
-def test_the_console_compares_the_job_a_pop_takes_with_the_order_they_were_pushed(
-    live_url, redis_url, tmp_path
-):
-    load_prediction(tmp_path, redis_url, lab="console", outcomes=CONSOLE_OUTCOMES, expected="first")
-    client = lab_learner(live_url, "console")
-    predict(client, "console", CONSOLE_OUTCOMES["last"])
-    console(client, "LPUSH jobs one two")
-    console(client, "LPUSH jobs three")
-    console(client, "LLEN jobs")  # not a pop: says nothing
-    assert outcome_in(client.get("/labs/console/").text) is None
-    console(client, "RPOP jobs")
-    assert outcome_in(client.get("/labs/console/").text) == ("last", "first")
+def test_the_console_compares_the_job_a_pop_takes_with_the_order_they_were_pushed():
+    # Pure: the console's events as it records them (the course's own console prediction runs
+    # through the real labs in test_course_predictions.py).
+    def command(n: int, name: str, **facts) -> tuple[str, dict]:
+        event = {"kind": "command", "at": float(n), "status": "ok", "name": name, "line": "",
+                 "text": "", "facts": facts}  # fmt: skip
+        return (f"{n}-0", {"lab": "console", **event})
 
-    predict(client, "console", CONSOLE_OUTCOMES["nil"])
-    console(client, "BRPOP nothing-here 0.1")
-    assert outcome_in(client.get("/labs/console/").text) == ("nil", "nil")
+    def predicted(n: int, choice: str) -> tuple[str, dict]:
+        return (f"{n}-0", {"lab": "console", "kind": "predicted", "at": float(n), "choice": choice})
+
+    events = [
+        predicted(1, "last"),
+        command(2, "LPUSH", key="jobs", values=["one", "two"]),
+        command(3, "LPUSH", key="jobs", values=["three"]),
+        command(4, "LLEN"),  # not a pop: says nothing
+    ]
+    prediction = ConsoleFold.fold(events, now=100.0).prediction
+    assert (prediction.choice, prediction.observed) == ("last", None)
+    events.append(command(5, "RPOP", key="jobs", values=["one"]))
+    prediction = ConsoleFold.fold(events, now=100.0).prediction
+    assert (prediction.choice, prediction.observed, prediction.run) == ("last", "first", "5-0")
+    assert prediction.choice_label == ConsoleFold.outcomes["last"] and not prediction.right
+
+    events += [predicted(6, "nil"), command(7, "BRPOP", values=[])]
+    prediction = ConsoleFold.fold(events, now=100.0).prediction
+    assert (prediction.choice, prediction.observed, prediction.right) == ("nil", "nil", True)
 
 
 def lifecycle_events(*events: tuple) -> list[tuple[str, dict]]:
@@ -226,7 +236,7 @@ def test_a_console_pop_is_compared_with_the_order_of_the_lists_lpushes():
                                                                        "values": values}})
             for n, (name, key, values) in enumerate(lines, start=1)
         ]  # fmt: skip
-        return [entry.took for entry in console_runs_fold(events, now=100.0)]
+        return [entry.took for entry in ConsoleFold.fold(events, now=100.0)]
 
     assert took(("LPUSH", "jobs", ["a", "b", "c"]), ("RPOP", "jobs", ["a"])) == ["", "first"]
     assert took(("LPUSH", "jobs", ["a", "b"]), ("BRPOP", "jobs", ["b"]))[-1] == "last"
