@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "lessons",
     "quiz",
     "labs",
+    "authoring",
 ]
 
 MIDDLEWARE = [

@@ -15,9 +15,9 @@ from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from labs.lab_lifecycle import lifecycle_fold
 from quiz.models import Answer, Question
+from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
 from tests.labs.ping_support import run_id_of
-from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
 
 WAIT_SECONDS = 60

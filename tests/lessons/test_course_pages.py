@@ -7,7 +7,7 @@ import re
 import pytest
 from django.conf import settings
 
-from lessons.content import content_load
+from authoring.content import content_load
 from lessons.models import Lesson
 
 from .test_course import LESSON_LABS

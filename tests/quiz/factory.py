@@ -7,11 +7,11 @@ Each takes only what a test changes; names and slugs are unique by default.
 from itertools import count
 from pathlib import Path
 
-from lessons.content import content_load
+from authoring.content import content_load
 from lessons.models import Lesson
 from quiz.models import Attempt, Learner
 from quiz.services import attempt_answer, attempt_start, attempt_submit
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 
 _numbers = count(1)
 

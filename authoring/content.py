@@ -17,11 +17,11 @@ import yaml
 from django.db import transaction
 from django.utils.text import slugify
 
+from lessons.models import ContentProblem, Course, Lesson
 from quiz.models import Question, QuestionVersion
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .markdown import markdown_render, markdown_render_inline
-from .models import ContentProblem, Course, Lesson
 from .sources import (
     ContentError,
     LessonSource,

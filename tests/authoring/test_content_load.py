@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lessons.content import (
+from authoring.content import (
     ContentInvalid,
     content_load,
     content_problems_record,
