@@ -7,7 +7,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.authoring.factory import make_lesson
-from tests.lessons.test_course import LESSON_LABS
+from tests.authoring.test_course import LESSON_LABS
 from tests.stack import content_watch_service, load_course, web_service
 
 pytestmark = pytest.mark.browser
