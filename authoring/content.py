@@ -17,6 +17,7 @@ import yaml
 from django.db import transaction
 from django.utils.text import slugify
 
+from labs.registry import LAB_KINDS
 from lessons.models import ContentProblem, Course, Lesson
 from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
@@ -174,13 +175,29 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
                 parts.append(_html_part(pending, links))
                 pending = []
             meta = yaml.safe_load(lab.text)
-            parts.append({"type": "lab", "kind": meta["kind"], "goal": meta.get("goal", "")})
+            parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
             lab_end = lab.end_line
         elif index > lab_end:
             pending.append(line)
     if pending:
         parts.append(_html_part(pending, links))
     return [part for part in parts if part["type"] != "html" or part["html"]]
+
+
+def _lab_part(kind: str, goal: str) -> dict:
+    """A placed lab with what its card shows, as the registry has it at load time: the lesson
+    page only reads it, and the lesson's hash covers it, so a renamed lab is picked up by the
+    next load. (The checks made sure the kind and the goal exist.)"""
+    lab = LAB_KINDS[kind]
+    return {
+        "type": "lab",
+        "kind": kind,
+        "goal": goal,
+        "title": lab.title,
+        "summary": lab.summary,
+        "url_name": lab.url_name,
+        "goal_description": lab.goals[goal].description if goal else "",
+    }
 
 
 def _html_part(lines: list[str], links: dict[str, str]) -> dict:
