@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "lessons",
     "quiz",
     "labs",
+    "authoring",
 ]
 
 MIDDLEWARE = [

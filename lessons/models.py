@@ -1,7 +1,5 @@
 from django.db import models
 
-from labs.registry import LAB_KINDS
-
 
 class CourseQuerySet(models.QuerySet):
     def with_lessons(self):
@@ -42,7 +40,10 @@ class Lesson(models.Model):
     prerequisites = models.JSONField(default=list)
     # Rendered and sanitized once by content_load; views only read them.
     intro_html = models.TextField(blank=True)
-    sections = models.JSONField(default=list)  # [{kind, title, anchor, parts: [...]}, ...]
+    # [{kind, title, anchor, parts: [...]}, ...]; a part is rendered markdown ({type: "html",
+    # html, effect?}) or a placed lab with what its card shows ({type: "lab", kind, goal, title,
+    # summary, url_name, goal_description}).
+    sections = models.JSONField(default=list)
     source_path = models.CharField(max_length=300)
     questions_path = models.CharField(max_length=300, blank=True)
     content_hash = models.CharField(max_length=64)
@@ -67,9 +68,6 @@ class Lesson(models.Model):
                 if part["type"] == "lab":
                     labs += 1
                     part["number"] = labs  # ids stay unique with several labs on a page
-                    part["lab"] = LAB_KINDS.get(part["kind"])
-                    goal = part["lab"].goals.get(part["goal"]) if part["lab"] else None
-                    part["goal_description"] = goal.description if goal else ""
             previous = blocks[-1] if blocks else None
             if section["kind"] == "good" and previous and previous["kind"] == "bad":
                 blocks[-1] = {"kind": "patterns", "bad": previous, "good": section}

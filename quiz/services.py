@@ -4,10 +4,14 @@ Every answer is stored with the question version it answered. An answer is recor
 sending the same one again (a double click, a retry, the back button) returns the stored
 result, and anything that does not fit the attempt is refused with a ``SubmissionError`` that
 changes nothing.
+
+Questions and their versions are written here too, from the drafts the content loader renders
+(``questions_sync``): quiz stores, the loader renders.
 """
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -326,3 +330,87 @@ def learner_work_move(*, source: Learner, target: Learner) -> None:
             kept.due_at, kept.interval_days = item.due_at, item.interval_days
             kept.save(update_fields=["due_at", "interval_days"])
     ReviewItem.objects.filter(learner=source).exclude(question_id__in=known).update(learner=target)
+
+
+@dataclass(frozen=True)
+class QuestionRendered:
+    """What one version of a question says, rendered by the content loader."""
+
+    difficulty: str
+    kind: str
+    partial_credit: bool
+    title_html: str
+    prompt_html: str
+    options: list[dict]  # [{"key", "html", "correct", "feedback_html"}, ...] in file order
+    solution_html: str
+    quick_check_html: str
+    hints: list[str]
+    mistakes_html: str
+    lab: str = ""
+    observes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuestionDraft:
+    """A question as the content loader read it: where it goes (key, position, sets), the hash
+    of what it says, and how to render that. Rendering is slow (a few milliseconds a text), so it
+    is asked for only when no version has the hash yet."""
+
+    key: str
+    position: int
+    sets: list[str]
+    content_hash: str
+    render: Callable[[], QuestionRendered]
+
+
+@dataclass(frozen=True)
+class QuestionsSynced:
+    versions_created: int = 0
+    retired: int = 0
+
+
+@transaction.atomic
+def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> QuestionsSynced:
+    """Make ``lesson``'s questions the drafts, in their order, writing only what changed.
+
+    A draft whose hash a version of its question already has points the question back at that
+    version; any other gets a new version, so answers stay tied to what they answered. The
+    lesson's questions not among the drafts are retired, never deleted (no drafts: all of them).
+    """
+    versions_created = 0
+    for draft in questions:
+        question, _ = Question.objects.get_or_create(
+            key=draft.key, defaults={"lesson": lesson, "position": draft.position}
+        )
+        question.lesson, question.position, question.retired = lesson, draft.position, False
+        question.sets = sorted(draft.sets)
+        version = question.versions.filter(content_hash=draft.content_hash).first()
+        if version is None:
+            version = QuestionVersion.objects.create(
+                question=question,
+                number=question.versions.count() + 1,
+                content_hash=draft.content_hash,
+                **asdict(draft.render()),
+            )
+            versions_created += 1
+        question.current_version = version
+        _question_save_if_changed(question)
+    stale = lesson.questions.filter(retired=False).exclude(key__in=[d.key for d in questions])
+    return QuestionsSynced(versions_created=versions_created, retired=stale.update(retired=True))
+
+
+def _question_save_if_changed(question: Question) -> None:
+    stored = (
+        Question.objects.filter(pk=question.pk)
+        .values("lesson_id", "position", "retired", "sets", "current_version_id")
+        .first()
+    )
+    current = {
+        "lesson_id": question.lesson_id,
+        "position": question.position,
+        "retired": question.retired,
+        "sets": question.sets,
+        "current_version_id": question.current_version_id,
+    }
+    if stored != current:
+        question.save()

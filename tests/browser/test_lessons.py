@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.lessons.factory import make_lesson
-from tests.lessons.test_course import LESSON_LABS
+from tests.authoring.factory import make_lesson
+from tests.authoring.test_course import LESSON_LABS
 from tests.stack import content_watch_service, load_course, web_service
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labs.lab_pubsub import OUTCOMES
-from tests.lessons.factory import make_lesson, make_questions, predict_question_text
+from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 from tests.stack import load_course, web_service
 
 pytestmark = pytest.mark.browser

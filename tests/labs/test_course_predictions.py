@@ -11,8 +11,8 @@ import re
 import pytest
 from django.conf import settings
 
+from authoring.content import OPTION_KEYS, content_validate
 from learnsite.celery import app as celery_app
-from lessons.content import OPTION_KEYS, content_validate
 from quiz.models import Answer, Question
 from tests.http import LiveClient, frame_until
 from tests.labs.test_lifecycle_lab import start as lifecycle_start

@@ -2,8 +2,8 @@
 
 import re
 
+from tests.authoring.factory import make_lesson
 from tests.http import LiveClient
-from tests.lessons.factory import make_lesson
 from tests.stack import load_course
 
 CHECK = "- Try the lab.\n\n```lab\nkind: ping\ngoal: finish-a-run\n```\n"

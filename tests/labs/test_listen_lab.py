@@ -16,8 +16,8 @@ from labs.lab_listen import (
     listen_runs_fold,
 )
 from quiz.models import Answer, Attempt
+from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
-from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
 
 

@@ -13,9 +13,9 @@ from labs.kinds.ping.fold import PingFold
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from quiz.models import Answer, Question
+from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
 from tests.labs.ping_support import run_id_of
-from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course, redis_service, web_service, worker_service
 
 LIFECYCLE_OUTCOMES = LifecycleFold.outcomes

@@ -14,8 +14,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from labs.lab_pubsub import OUTCOMES
 from learners.identity import SESSION_KEY
 from quiz.models import Answer, Attempt
+from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
-from tests.lessons.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
 
 

@@ -7,10 +7,9 @@ import re
 import pytest
 from django.conf import settings
 
-from lessons.content import content_load
+from authoring.content import content_load
 from lessons.models import Lesson
-
-from .test_course import LESSON_LABS
+from tests.authoring.test_course import LESSON_LABS
 
 pytestmark = pytest.mark.django_db
 LEFTOVERS = re.compile(r"```|\{[#%{]|[#%}]\}|^#{1,6} ", re.MULTILINE)

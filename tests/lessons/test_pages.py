@@ -1,9 +1,8 @@
 import pytest
 
-from lessons.content import ContentInvalid, content_load
+from authoring.content import ContentInvalid, content_load
 from lessons.models import Lesson
-
-from .factory import line_of, make_lesson
+from tests.authoring.factory import line_of, make_lesson
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,8 @@
 import pytest
 
-from lessons.content import content_load
+from authoring.content import content_load
 from lessons.models import Lesson
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE_OPTIONS = (
     "- [x] Redis lists\n  Yes: Celery's queue is a list.\n"

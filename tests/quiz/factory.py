@@ -7,12 +7,12 @@ Each takes only what a test changes; names and slugs are unique by default.
 from itertools import count
 from pathlib import Path
 
+from authoring.content import content_load
 from learners.models import Learner
-from lessons.content import content_load
 from lessons.models import Lesson
 from quiz.models import Attempt
 from quiz.services import attempt_answer, attempt_start, attempt_submit
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 
 _numbers = count(1)
 

@@ -8,10 +8,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from lessons.content import content_load
+from authoring.content import content_load
 from quiz.api import api_token_issue
 from quiz.models import Answer, Attempt, ReviewItem
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE = (
     "- [x] Holds the messages.\n  Yes: until a worker takes them.\n"

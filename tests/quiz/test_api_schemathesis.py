@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from authoring.content import content_load
 from learners.identity import learner_for_user
-from lessons.content import content_load
 from lessons.models import Lesson
 from quiz.api import api, api_token_issue
 from quiz.services import attempt_start, attempt_submit
-from tests.lessons.factory import make_lesson, make_questions, question_text
+from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE = (
     "- [x] Holds the messages.\n  Yes: until a worker takes them.\n"

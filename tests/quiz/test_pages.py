@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from quiz.models import Answer, Attempt, AttemptQuestion
-from tests.lessons.factory import QUESTION_PARTS
+from tests.authoring.factory import QUESTION_PARTS
 
 # What must never be in a page before the question is answered.
 SECRETS = [

@@ -4,10 +4,10 @@ import io
 import pytest
 from django.contrib import admin
 
-from lessons.content import content_load
+from authoring.content import content_load
 from quiz.staff import CSV_HEADER
 from quiz.stats import question_stats_refresh
-from tests.lessons.factory import make_questions
+from tests.authoring.factory import make_questions
 
 from .factory import make_question, make_quiz_lesson, make_submitted_attempt
 

@@ -3,9 +3,9 @@ import time
 
 import pytest
 
+from authoring.content import content_load
 from learnsite.celery import app as celery_app
 from learnsite.redis import redis_client
-from lessons.content import content_load
 from quiz.models import LessonStats, QuestionStats, QuestionVersionStats
 from quiz.stats import (
     AnswerRow,
@@ -17,7 +17,7 @@ from quiz.stats import (
     question_stats_refresh,
 )
 from quiz.tasks import STATS_DEBOUNCE_KEY, question_stats_schedule
-from tests.lessons.factory import make_questions
+from tests.authoring.factory import make_questions
 
 from .factory import (
     make_learner,

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.content import ContentInvalid, content_load, content_problems_record
+from authoring.content import ContentInvalid, content_load, content_problems_record
 
 
 class Command(BaseCommand):

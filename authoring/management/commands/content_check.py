@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.content import content_validate
+from authoring.content import content_validate
 
 
 class Command(BaseCommand):

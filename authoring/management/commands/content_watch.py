@@ -4,7 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from lessons.content import ContentInvalid, content_load, content_problems_record
+from authoring.content import ContentInvalid, content_load, content_problems_record
 from lessons.live_reload import content_changed_announce
 
 

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 from django.conf import settings
 
-from lessons.content import content_validate
-from lessons.examples import example_check, examples_find
+from authoring.content import content_validate
+from authoring.examples import example_check, examples_find
 
 COURSE = settings.CONTENT_DIR / "redis-broker"
 # The plan: each lesson, in order, and the lab it places.

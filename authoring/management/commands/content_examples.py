@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.content import content_validate
-from lessons.examples import example_check, examples_find
+from authoring.content import content_validate
+from authoring.examples import example_check, examples_find
 
 
 class Command(BaseCommand):

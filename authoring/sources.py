@@ -2,7 +2,7 @@
 
 This module only reads and records problems: it never raises on bad input (every mistake
 becomes a ``ContentError`` naming the file and line), and it never touches the database.
-``lessons.checks`` adds the rules that need the whole course; ``lessons.content`` loads.
+``authoring.checks`` adds the rules that need the whole course; ``authoring.content`` loads.
 
 The format is documented, with a complete example, in content/README.md.
 """

@@ -8,9 +8,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lessons.content import content_load, content_validate
+from authoring.content import content_load, content_validate
+from authoring.sources import ContentError
 from lessons.models import Lesson
-from lessons.sources import ContentError
 
 from .factory import COURSE_YAML, make_lesson, make_questions, question_text
 

@@ -1,16 +1,18 @@
 """content_load: the files become rows all or nothing, only what changed is written, questions
 keep every version they had, and what leaves the files is retired, never deleted."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from lessons.content import (
+from authoring.content import (
     ContentInvalid,
     content_load,
     content_problems_record,
     content_validate,
 )
+from labs.registry import LAB_KINDS
 from lessons.models import ContentProblem, Course, Lesson
 from quiz.models import Question, QuestionVersion
 
@@ -240,8 +242,45 @@ def test_a_lab_block_is_a_part_of_its_own(tmp_path):
 
     parts = sections_by_kind("with-lab")["check"]["parts"]
     assert [part["type"] for part in parts] == ["html", "lab", "html"]
-    assert parts[1] == {"type": "lab", "kind": "ping", "goal": "finish-a-run"}
+    assert parts[1] == {
+        "type": "lab",
+        "kind": "ping",
+        "goal": "finish-a-run",
+        # What the card shows, from the registry at load time: the page reads only this.
+        "title": "Ping the worker",
+        "summary": LAB_KINDS["ping"].summary,
+        "url_name": "labs:ping",
+        "goal_description": "Queue a task and watch a worker finish it.",
+    }
     assert "Run it." in parts[0]["html"] and "Then compare." in parts[2]["html"]
+
+
+def test_a_lab_without_a_goal_has_no_goal_description(tmp_path):
+    check = "```lab\nkind: broker\n```"
+    make_lesson(tmp_path / "course", slug="no-goal", sections={"Check it yourself": check})
+    content_load(root=tmp_path)
+
+    [part] = sections_by_kind("no-goal")["check"]["parts"]
+    assert (part["goal"], part["goal_description"]) == ("", "")
+    assert (part["title"], part["url_name"]) == ("Inside the broker", "labs:broker")
+
+
+def test_a_lab_renamed_in_the_registry_is_picked_up_by_the_next_load(tmp_path, monkeypatch):
+    check = "```lab\nkind: ping\ngoal: finish-a-run\n```"
+    make_lesson(tmp_path / "course", slug="renamed-lab", sections={"Check it yourself": check})
+    make_lesson(tmp_path / "course", slug="no-lab")
+    content_load(root=tmp_path)
+
+    ping = LAB_KINDS["ping"]
+    goal = dataclasses.replace(ping.goals["finish-a-run"], description="Finish one run.")
+    renamed = dataclasses.replace(ping, title="Ping!", goals={"finish-a-run": goal})
+    monkeypatch.setitem(LAB_KINDS, "ping", renamed)
+    report = content_load(root=tmp_path)
+
+    assert (report.lessons_updated, report.lessons_unchanged) == (1, 1)
+    assert report.changed == ["renamed-lab"]
+    [part] = sections_by_kind("renamed-lab")["check"]["parts"]
+    assert (part["title"], part["goal_description"]) == ("Ping!", "Finish one run.")
 
 
 def test_a_lab_block_shown_as_code_stays_code(tmp_path):

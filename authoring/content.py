@@ -17,11 +17,12 @@ import yaml
 from django.db import transaction
 from django.utils.text import slugify
 
-from quiz.models import Question, QuestionVersion
+from labs.registry import LAB_KINDS
+from lessons.models import ContentProblem, Course, Lesson
+from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .markdown import markdown_render, markdown_render_inline
-from .models import ContentProblem, Course, Lesson
 from .sources import (
     ContentError,
     LessonSource,
@@ -82,7 +83,11 @@ def content_load(*, root: Path) -> LoadReport:
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
         for lesson_source in source.lessons:
             lesson = _lesson_sync(lesson_source, course, root, links, report)
-            _questions_sync(lesson, lesson_source.questions, links, report)
+            drafts = [
+                _question_draft(question, position, links)
+                for position, question in enumerate(lesson_source.questions, start=1)
+            ]
+            _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
             loaded_slugs.append(lesson.slug)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
@@ -93,8 +98,13 @@ def content_load(*, root: Path) -> LoadReport:
         lesson.retired = True
         lesson.save(update_fields=["retired"])
         report.lessons_retired += 1
-        report.questions_retired += lesson.questions.filter(retired=False).update(retired=True)
+        _questions_report(questions_sync(lesson=lesson, questions=[]), report)
     return report
+
+
+def _questions_report(synced: QuestionsSynced, report: LoadReport) -> None:
+    report.question_versions_created += synced.versions_created
+    report.questions_retired += synced.retired
 
 
 def content_problems_record(*, errors: list[ContentError], root: Path) -> None:
@@ -165,13 +175,29 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
                 parts.append(_html_part(pending, links))
                 pending = []
             meta = yaml.safe_load(lab.text)
-            parts.append({"type": "lab", "kind": meta["kind"], "goal": meta.get("goal", "")})
+            parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
             lab_end = lab.end_line
         elif index > lab_end:
             pending.append(line)
     if pending:
         parts.append(_html_part(pending, links))
     return [part for part in parts if part["type"] != "html" or part["html"]]
+
+
+def _lab_part(kind: str, goal: str) -> dict:
+    """A placed lab with what its card shows, as the registry has it at load time: the lesson
+    page only reads it, and the lesson's hash covers it, so a renamed lab is picked up by the
+    next load. (The checks made sure the kind and the goal exist.)"""
+    lab = LAB_KINDS[kind]
+    return {
+        "type": "lab",
+        "kind": kind,
+        "goal": goal,
+        "title": lab.title,
+        "summary": lab.summary,
+        "url_name": lab.url_name,
+        "goal_description": lab.goals[goal].description if goal else "",
+    }
 
 
 def _html_part(lines: list[str], links: dict[str, str]) -> dict:
@@ -257,81 +283,56 @@ def _list_items(section: Section) -> list[str]:
     return items or [section.text.strip()]
 
 
-def _questions_sync(lesson: Lesson, sources: list[QuestionSource], links: dict[str, str],
-                    report: LoadReport) -> None:  # fmt: skip
+def _question_draft(source: QuestionSource, position: int, links: dict[str, str]) -> QuestionDraft:
+    """The question with the hash of what it says; quiz renders it (once) for a new version."""
+
     def render(text: str) -> str:
         return markdown_render(_with_site_links(text, links))
 
-    keys = []
-    for position, source in enumerate(sources, start=1):
-        meta, parts = source.meta, source.parts
-        content = {
-            "difficulty": meta["difficulty"],
-            "kind": meta["type"],
-            "partial_credit": bool(meta.get("partial_credit", False)),
-            "title": source.title,
-            "prompt": source.prompt,
-            "options": [[o.text, o.correct, o.feedback] for o in source.options],
-            "solution": parts["solution"].text.strip(),
-            "quick_check": parts["quick check"].text.strip(),
-            "hints": _list_items(parts["hints"]),
-            "mistakes": parts["common mistakes"].text.strip(),
-        }
-        if "predict" in meta.get("sets", []):  # other questions keep the hash they had
-            content |= {"lab": meta["lab"], "observes": meta["observes"]}
-        digest = _digest(content)
-        question, _ = Question.objects.get_or_create(
-            key=meta["id"], defaults={"lesson": lesson, "position": position}
-        )
-        question.lesson, question.position, question.retired = lesson, position, False
-        question.sets = sorted(meta.get("sets", []))
-        version = question.versions.filter(content_hash=digest).first()
-        if version is None:
-            version = QuestionVersion.objects.create(
-                question=question,
-                number=question.versions.count() + 1,
-                content_hash=digest,
-                difficulty=content["difficulty"],
-                kind=content["kind"],
-                partial_credit=content["partial_credit"],
-                title_html=markdown_render_inline(source.title),
-                prompt_html=render(source.prompt),
-                options=[
-                    {
-                        "key": OPTION_KEYS[index],
-                        "html": markdown_render_inline(option.text),
-                        "correct": option.correct,
-                        "feedback_html": render(option.feedback),
-                    }
-                    for index, option in enumerate(source.options)
-                ],
-                solution_html=render(content["solution"]),
-                quick_check_html=render(content["quick_check"]),
-                hints=[render(hint) for hint in content["hints"]],
-                mistakes_html=render(content["mistakes"]),
-                lab=content.get("lab", ""),
-                observes=content.get("observes", []),
-            )
-            report.question_versions_created += 1
-        question.current_version = version
-        _save_if_changed(question)
-        keys.append(question.key)
-    stale = lesson.questions.filter(retired=False).exclude(key__in=keys)
-    report.questions_retired += stale.update(retired=True)
-
-
-def _save_if_changed(question: Question) -> None:
-    stored = (
-        Question.objects.filter(pk=question.pk)
-        .values("lesson_id", "position", "retired", "sets", "current_version_id")
-        .first()
-    )
-    current = {
-        "lesson_id": question.lesson_id,
-        "position": question.position,
-        "retired": question.retired,
-        "sets": question.sets,
-        "current_version_id": question.current_version_id,
+    meta, parts = source.meta, source.parts
+    content = {
+        "difficulty": meta["difficulty"],
+        "kind": meta["type"],
+        "partial_credit": bool(meta.get("partial_credit", False)),
+        "title": source.title,
+        "prompt": source.prompt,
+        "options": [[o.text, o.correct, o.feedback] for o in source.options],
+        "solution": parts["solution"].text.strip(),
+        "quick_check": parts["quick check"].text.strip(),
+        "hints": _list_items(parts["hints"]),
+        "mistakes": parts["common mistakes"].text.strip(),
     }
-    if stored != current:
-        question.save()
+    if "predict" in meta.get("sets", []):  # other questions keep the hash they had
+        content |= {"lab": meta["lab"], "observes": meta["observes"]}
+
+    def rendered() -> QuestionRendered:
+        return QuestionRendered(
+            difficulty=content["difficulty"],
+            kind=content["kind"],
+            partial_credit=content["partial_credit"],
+            title_html=markdown_render_inline(source.title),
+            prompt_html=render(source.prompt),
+            options=[
+                {
+                    "key": OPTION_KEYS[index],
+                    "html": markdown_render_inline(option.text),
+                    "correct": option.correct,
+                    "feedback_html": render(option.feedback),
+                }
+                for index, option in enumerate(source.options)
+            ],
+            solution_html=render(content["solution"]),
+            quick_check_html=render(content["quick_check"]),
+            hints=[render(hint) for hint in content["hints"]],
+            mistakes_html=render(content["mistakes"]),
+            lab=content.get("lab", ""),
+            observes=content.get("observes", []),
+        )
+
+    return QuestionDraft(
+        key=meta["id"],
+        position=position,
+        sets=list(meta.get("sets", [])),
+        content_hash=_digest(content),
+        render=rendered,
+    )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from authoring.content import content_validate
 from labs.registry import LAB_KINDS
-from lessons.content import content_validate
 
 from .factory import (
     line_of,

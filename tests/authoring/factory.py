@@ -8,7 +8,7 @@ left out, so a test can break one rule and keep the rest of the file valid.
 from itertools import count
 from pathlib import Path
 
-from lessons.sources import QUESTIONS_SUFFIX
+from authoring.sources import QUESTIONS_SUFFIX
 
 COURSE_YAML = "title: Test course\nsummary: A course written for the tests.\norder: 1\n"
 _numbers = count(1)

@@ -1,0 +1,129 @@
+"""questions_sync: the quiz side of loading content, without files or markdown."""
+
+from itertools import count
+
+import pytest
+
+from lessons.models import Course, Lesson
+from quiz.models import Question, QuestionVersion
+from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
+
+_numbers = count(1)
+
+
+def make_lesson_row(*, slug: str = "") -> Lesson:
+    number = next(_numbers)
+    course, _ = Course.objects.get_or_create(slug="sync-course", defaults={"title": "Sync"})
+    return Lesson.objects.create(
+        course=course,
+        slug=slug or f"sync-lesson-{number}",
+        title=f"Sync lesson {number}",
+        order=number,
+        minutes=1,
+        source_path=f"sync-{number}.md",
+        content_hash="",
+    )
+
+
+def make_draft(key: str, *, position: int = 1, text: str = "Pick one.", sets=("quiz",),
+               rendered: list | None = None) -> QuestionDraft:  # fmt: skip
+    """A draft whose hash follows ``text``; each render is noted in ``rendered``."""
+
+    def render() -> QuestionRendered:
+        if rendered is not None:
+            rendered.append(key)
+        return QuestionRendered(
+            difficulty="easy",
+            kind="single",
+            partial_credit=False,
+            title_html=f"Title of {key}",
+            prompt_html=f"<p>{text}</p>",
+            options=[
+                {"key": "a", "html": "Right", "correct": True, "feedback_html": "<p>Yes.</p>"},
+                {"key": "b", "html": "Wrong", "correct": False, "feedback_html": "<p>No.</p>"},
+            ],
+            solution_html="<p>Because.</p>",
+            quick_check_html="<p>Check.</p>",
+            hints=["<p>A hint.</p>"],
+            mistakes_html="<p>A mistake.</p>",
+        )
+
+    return QuestionDraft(
+        key=key, position=position, sets=list(sets), content_hash=f"hash of {text}", render=render
+    )
+
+
+@pytest.mark.django_db
+def test_new_questions_get_a_first_version_with_what_was_rendered():
+    lesson = make_lesson_row()
+    synced = questions_sync(
+        lesson=lesson,
+        questions=[
+            make_draft("sync-a", sets=("quiz", "practice")),
+            make_draft("sync-b", position=2),
+        ],
+    )
+    assert synced == QuestionsSynced(versions_created=2, retired=0)
+    first = Question.objects.get(key="sync-a")
+    assert (first.lesson, first.position, first.sets, first.retired) == (
+        lesson, 1, ["practice", "quiz"], False)  # fmt: skip
+    version = first.current_version
+    assert (version.number, version.content_hash, version.prompt_html) == (
+        1, "hash of Pick one.", "<p>Pick one.</p>")  # fmt: skip
+    assert [option["key"] for option in version.options] == ["a", "b"]
+    assert list(lesson.questions.values_list("key", flat=True)) == ["sync-a", "sync-b"]
+
+
+@pytest.mark.django_db
+def test_the_same_drafts_again_change_nothing_and_render_nothing():
+    lesson = make_lesson_row()
+    questions_sync(lesson=lesson, questions=[make_draft("sync-same")])
+    question = Question.objects.get(key="sync-same")
+    rendered: list[str] = []
+    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-same", rendered=rendered)])
+    assert synced == QuestionsSynced()
+    assert rendered == []  # no new version, so nothing to render
+    assert Question.objects.get(key="sync-same").current_version_id == question.current_version_id
+
+
+@pytest.mark.django_db
+def test_a_changed_question_gets_a_new_version_and_the_old_one_stays():
+    lesson = make_lesson_row()
+    questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="Old.")])
+    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="New.")])
+    assert synced.versions_created == 1
+    versions = QuestionVersion.objects.filter(question__key="sync-edit")
+    assert list(versions.values_list("number", "prompt_html")) == [
+        (1, "<p>Old.</p>"),
+        (2, "<p>New.</p>"),
+    ]
+    # Back to the old text: the question points at its first version again, none is added.
+    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="Old.")])
+    assert synced.versions_created == 0
+    assert Question.objects.get(key="sync-edit").current_version.number == 1
+    assert versions.count() == 2
+
+
+@pytest.mark.django_db
+def test_questions_left_out_are_retired_never_deleted_and_come_back():
+    lesson = make_lesson_row()
+    questions_sync(lesson=lesson, questions=[make_draft("sync-keep"), make_draft("sync-drop")])
+    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-keep")])
+    assert synced == QuestionsSynced(versions_created=0, retired=1)
+    assert Question.objects.get(key="sync-drop").retired
+    assert list(Question.objects.active().values_list("key", flat=True)) == ["sync-keep"]
+    # No drafts at all (the lesson itself was retired): every question of it is.
+    assert questions_sync(lesson=lesson, questions=[]) == QuestionsSynced(retired=1)
+    assert questions_sync(lesson=lesson, questions=[make_draft("sync-drop")]).versions_created == 0
+    assert not Question.objects.get(key="sync-drop").retired
+
+
+@pytest.mark.django_db
+def test_a_question_moved_to_another_lesson_follows_its_key():
+    first, second = make_lesson_row(), make_lesson_row()
+    questions_sync(lesson=first, questions=[make_draft("sync-move")])
+    synced = questions_sync(lesson=second, questions=[make_draft("sync-move", position=3)])
+    assert synced == QuestionsSynced()
+    question = Question.objects.get(key="sync-move")
+    assert (question.lesson, question.position) == (second, 3)
+    assert question.versions.count() == 1
