@@ -7,6 +7,7 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
@@ -22,8 +23,6 @@ from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
 from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from .lab_lifecycle import lifecycle_fold, lifecycle_observed
-from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
-from .lab_listen import listen_observed, listen_runs_fold
 from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
 from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import runs_fold
@@ -130,14 +129,14 @@ LAB_KINDS = {
         summary="Consume a channel three ways in a sandbox that must keep answering: listen() "
         "freezes, get_message(timeout=…) and a background thread keep going.",
         template="labs/listen.html",
-        fold=listen_runs_fold,
-        outcomes=LISTEN_OUTCOMES,
-        observed=listen_observed,
+        fold=ListenFold.fold,
+        outcomes=ListenFold.outcomes,
+        observed=ListenFold().observed,
         goals={
             "see-the-freeze": Goal(
                 description="Run the sandbox and see listen() stop answering while another "
                 "way keeps answering.",
-                met=lambda runs: any(run.shows_the_freeze for run in runs),
+                met=saw_the_freeze,
             ),
         },
     ),

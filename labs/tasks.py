@@ -1,6 +1,8 @@
 from celery import shared_task
 
-from . import lab_lifecycle, lab_listen, lab_pubsub
+from labs.kinds.listen import tasks as _listen_tasks  # noqa: F401
+
+from . import lab_lifecycle, lab_pubsub
 from .lab_email import lab_email_execute
 from .services import lab_ping_execute
 
@@ -65,11 +67,3 @@ def pubsub_subscriber(self, *, learner_id: str, run_id: str, channels: list, pat
         learner_id=learner_id, run_id=run_id, channels=channels, patterns=patterns,
         worker=self.request.hostname,
     )  # fmt: skip
-
-
-# "The blocking listen() trap": runs the sandbox process and kills it at its limit.
-@shared_task(bind=True, name="labs.listen_trap", time_limit=lab_listen.BACKSTOP_SECONDS)
-def listen_trap(self, *, learner_id: str, run_id: str) -> dict:
-    return lab_listen.listen_trap_execute(
-        learner_id=learner_id, run_id=run_id, worker=self.request.hostname
-    )

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import lab_broker, lab_console, lab_lifecycle, lab_listen, lab_pubsub, views, views_email
+from . import lab_broker, lab_console, lab_lifecycle, lab_pubsub, views, views_email
 
 app_name = "labs"
 urlpatterns = [
@@ -37,8 +37,7 @@ urlpatterns = [
     path(
         "pubsub/subscriber/stop/", lab_pubsub.pubsub_subscriber_stop, name="pubsub-subscriber-stop"
     ),
-    path("listen/", lab_listen.listen_lab, name="listen"),
-    path("listen/start/", lab_listen.listen_start, name="listen-start"),
+    path("listen/", include("labs.kinds.listen.urls")),
     path("console/", lab_console.console_lab, name="console"),
     path("console/run/", lab_console.console_run, name="console-run"),
     path("console/feed/", lab_console.console_feed, name="console-feed"),
