@@ -71,8 +71,8 @@ from redis.exceptions import RedisError, ResponseError
 from learnsite.htmx import HtmxHttpRequest
 from learnsite.learners import alearner_id, learner_id_for
 
+from .channels import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel
-from .lab_pubsub import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
 from .limits import learner_allows
 from .predictions import PredictionPairing, Runs
 from .services import BROKER_DOWN, BrokerUnavailable, RateLimited

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
+from .kinds.pubsub.fold import PubsubFold, lost_and_kept
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
 from .lab_console import OUTCOMES as CONSOLE_OUTCOMES
@@ -23,8 +24,6 @@ from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
 from .lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from .lab_lifecycle import lifecycle_fold, lifecycle_observed
-from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
-from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import runs_fold
 
 
@@ -112,14 +111,14 @@ LAB_KINDS = {
         summary="PUBLISH to real subscribers (tabs, a Python subscriber, patterns), then with "
         "nobody listening: the message is gone, where a list or a stream keeps it.",
         template="labs/pubsub.html",
-        fold=pubsub_runs_fold,
-        outcomes=PUBSUB_OUTCOMES,
-        observed=pubsub_observed,
+        fold=PubsubFold.fold,
+        outcomes=PubsubFold.outcomes,
+        observed=PubsubFold().observed,
         goals={
             "message-lost-and-kept": Goal(
                 description="Send a message with nobody subscribed, see it lost on the channel "
                 "and read it later from the list or the stream.",
-                met=lambda runs: runs.lost_and_kept,
+                met=lost_and_kept,
             ),
         },
     ),

@@ -1,8 +1,9 @@
 from celery import shared_task
 
 from labs.kinds.listen import tasks as _listen_tasks  # noqa: F401
+from labs.kinds.pubsub import tasks as _pubsub_tasks  # noqa: F401
 
-from . import lab_lifecycle, lab_pubsub
+from . import lab_lifecycle
 from .lab_email import lab_email_execute
 from .services import lab_ping_execute
 
@@ -54,16 +55,3 @@ def lifecycle_step(self, *, learner_id: str, run_id: str, node: int) -> dict:
     return lab_lifecycle.lab_lifecycle_step_execute(
         task=self, learner_id=learner_id, run_id=run_id, node=node
     )
-
-
-# "Publish and subscribe": a Python subscriber that listens for a minute at most (the learner can
-# stop it sooner); the hard time limit is only the backstop.
-@shared_task(
-    bind=True, name="labs.pubsub_subscriber", time_limit=lab_pubsub.SUBSCRIBER_SECONDS + 30
-)
-def pubsub_subscriber(self, *, learner_id: str, run_id: str, channels: list, patterns: list
-                      ) -> dict:  # fmt: skip
-    return lab_pubsub.subscriber_execute(
-        learner_id=learner_id, run_id=run_id, channels=channels, patterns=patterns,
-        worker=self.request.hostname,
-    )  # fmt: skip

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import lab_broker, lab_console, lab_lifecycle, lab_pubsub, views, views_email
+from . import lab_broker, lab_console, lab_lifecycle, views, views_email
 
 app_name = "labs"
 urlpatterns = [
@@ -25,18 +25,7 @@ urlpatterns = [
     path("lifecycle/start/", lab_lifecycle.lifecycle_start, name="lifecycle-start"),
     path("lifecycle/canvas/", lab_lifecycle.lifecycle_canvas, name="lifecycle-canvas"),
     path("lifecycle/cancel/", lab_lifecycle.lifecycle_cancel, name="lifecycle-cancel"),
-    path("pubsub/", lab_pubsub.pubsub_lab, name="pubsub"),
-    path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
-    path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),
-    path("pubsub/read/", lab_pubsub.pubsub_read, name="pubsub-read"),
-    path(
-        "pubsub/subscriber/start/",
-        lab_pubsub.pubsub_subscriber_start,
-        name="pubsub-subscriber-start",
-    ),
-    path(
-        "pubsub/subscriber/stop/", lab_pubsub.pubsub_subscriber_stop, name="pubsub-subscriber-stop"
-    ),
+    path("pubsub/", include("labs.kinds.pubsub.urls")),
     path("listen/", include("labs.kinds.listen.urls")),
     path("console/", lab_console.console_lab, name="console"),
     path("console/run/", lab_console.console_run, name="console-run"),
