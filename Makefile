@@ -36,9 +36,11 @@ browser:
 test: $(STAMP) browser lint
 	$(PY) -m pytest
 
+# ruff, then the import contracts in pyproject.toml: the apps' layers and no import circles.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

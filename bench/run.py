@@ -1,11 +1,11 @@
 """Live event streaming under load: delivery latency as the number of open streams grows.
 
 Starts its own redis-server (unix socket) and one uvicorn web process in a fresh temp folder,
-opens one server-sent-event stream per learner to /labs/ping/events/, publishes lab events through
-the site's own ``labs.events.event_publish`` (the Lua XADD + PUBLISH) and times each event from
-publish to the ``event: runs`` frame that carries its stream id. Prints one row per number of
-open streams; latencies are compared with the N=1 row of the same run, never with constants,
-because the machine is shared and noisy.
+opens one server-sent-event stream per learner to /streams/labs/ping/events/, publishes lab
+events through the site's own ``labs.events.event_publish`` (the Lua XADD + PUBLISH) and times
+each event from publish to the ``event: runs`` frame that carries its stream id. Prints one row
+per number of open streams; latencies are compared with the N=1 row of the same run, never
+with constants, because the machine is shared and noisy.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py``). Stdlib only, besides the site.
 """
@@ -179,7 +179,7 @@ def learner_id_of(session_key: str) -> str:
 
     from django.conf import settings
 
-    from learnsite.learners import SESSION_KEY
+    from learners.identity import SESSION_KEY
 
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     learner_id = store.get(SESSION_KEY)
@@ -218,7 +218,7 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
             )
             writer.write(
                 (
-                    "GET /labs/ping/events/ HTTP/1.1\r\n"
+                    "GET /streams/labs/ping/events/ HTTP/1.1\r\n"
                     f"Host: 127.0.0.1:{port}\r\n"
                     "Accept: text/event-stream\r\n"
                     f"Cookie: {stream.cookie}\r\n"
@@ -430,7 +430,7 @@ def print_table(rows: list[Row], idle: tuple[int, float, int], after: tuple[int,
         f"{'events':>11} {'p50 ms':>8} {'p99 ms':>8} {'p99 xN=1':>9}"
     )
     print()
-    print("Live event streaming (/labs/ping/events/), one uvicorn process, one redis-server")
+    print("Live event streaming (/streams/labs/ping/events/), one uvicorn, one redis-server")
     print(header)
     print("-" * len(header))
     for row in rows:

@@ -14,16 +14,14 @@ import time
 
 from learnsite.redis import aredis_client, redis_client
 
+# TEMPORARY re-export until every lab imports these from labs.fold.
+from .fold import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after  # noqa: F401
+
 KEY_PREFIX = "learnsite:learner:"
 # Each of a learner's lab streams keeps about this many of its newest events.
 STREAM_MAX_EVENTS = 500
 # Every key and channel of a learner expires an hour after their last event.
 LEARNER_TTL_SECONDS = 3600
-# The events after which a run is over, whatever its lab.
-TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
-# Recorded by a lab's event stream that a browser reconnected to with Last-Event-ID: ``after``
-# (that id) and ``replayed`` (how many of the lab's events it had missed).
-STREAM_RESUMED = "stream-resumed"
 
 # XADD, EXPIRE and PUBLISH as one step: no reader can see the announcement before the event is
 # in the stream. The announcement carries the new event's id in its lab's stream, which says
@@ -65,16 +63,6 @@ def event_publish(*, learner_id: str, lab: str, event: dict) -> str:
 async def aevent_publish(*, learner_id: str, lab: str, event: dict) -> str:
     """``event_publish`` from a streaming view."""
     return await aredis_client().eval(*_publish_args(learner_id, lab, event))
-
-
-def stream_id_after(stream_id: str, than: str) -> bool:
-    """Whether ``stream_id`` comes after ``than``: ids compare as two numbers, not as text."""
-
-    def key(value: str) -> tuple[int, int]:
-        ms, _, seq = value.partition("-")
-        return int(ms), int(seq or 0)
-
-    return key(stream_id) > key(than)
 
 
 def _decode(entries: list) -> list[tuple[str, dict]]:

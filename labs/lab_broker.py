@@ -36,9 +36,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from learners.identity import SESSION_KEY, learner_id_for
 from learnsite.celery import app as celery_app
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import SESSION_KEY, learner_id_for
 from learnsite.redis import redis_client
 
 from .events import event_publish

@@ -68,8 +68,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError, ResponseError
 
+from learners.identity import alearner_id, learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_id_for
 
 from .channels import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS, event_publish, learner_channel

@@ -30,9 +30,9 @@ from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from learners.identity import learner_id_for
 from learnsite.celery import app as celery_app
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
 
 from . import tasks
 from .events import event_publish, events_read

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils.html import strip_tags
 from redis.exceptions import RedisError
 
-from quiz.models import Learner, Question
+from learners.models import Learner
+from quiz.models import Question
 
 from .events import event_publish
 from .limits import learner_allows

@@ -13,8 +13,8 @@ it goes in the timeline of every run that the page had not seen end when its str
 from dataclasses import dataclass, field
 
 from .events import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after
+from .kinds.ping.fold import PING_STEPS
 from .predictions import PredictionPairing, Runs
-from .services import PING_STEPS
 
 # A run still queued after this long gets an explanation instead of a silent spinner.
 WAITING_HINT_AFTER_SECONDS = 3.0

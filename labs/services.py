@@ -1,6 +1,5 @@
 """Starting and running labs. Views and tasks call these; they hold no logic of their own."""
 
-import os
 import secrets
 import time
 import uuid
@@ -8,8 +7,10 @@ import uuid
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from .events import TERMINAL_KINDS, event_publish, events_read_labs, learner_channel
-from .hub import streams_end
+from learnsite.hub import streams_end
+
+from .events import event_publish, events_read_labs, learner_channel
+from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
 
 RUNS_PER_MINUTE = 10
@@ -21,8 +22,6 @@ IN_FLIGHT_WINDOW_SECONDS = 300
 MAX_QUEUE_DEPTH = 200
 # "Drop my stream" makes every open ping page of the learner reconnect: this many a minute.
 DROPS_PER_MINUTE = 10
-PING_STEPS = 5
-PING_STEP_SECONDS = 0.4
 
 BROKER_DOWN = (
     "The broker (Redis) is not answering, so no task can be queued right now. "
@@ -138,28 +137,3 @@ def lab_stream_drop(*, learner_id: str, lab: str) -> None:
         streams_end(channel=learner_channel(learner_id), name=lab)
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
-
-
-def lab_ping_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
-    """The worker's side of "Ping the worker": report each step, then who did the work."""
-    started = time.monotonic()
-    base = {"run": run_id, "lab": "ping"}
-    event_publish(
-        learner_id=learner_id, lab="ping", event={**base, "kind": "started", "worker": worker}
-    )
-    for step in range(1, PING_STEPS + 1):
-        time.sleep(PING_STEP_SECONDS)  # stands in for real work, so progress can be watched
-        event = {"kind": "progress", "step": step, "of": PING_STEPS}
-        event_publish(
-            learner_id=learner_id,
-            lab="ping",
-            event={**base, **event, "percent": round(step * 100 / PING_STEPS)},
-        )
-    result = {
-        "worker": worker,
-        "pid": os.getpid(),
-        "worked_ms": round((time.monotonic() - started) * 1000),
-    }
-    event = {**base, "kind": "succeeded", "result": result}
-    event_publish(learner_id=learner_id, lab="ping", event=event)
-    return result

@@ -1,16 +1,7 @@
 from celery import shared_task
 
-from labs.kinds.listen import tasks as _listen_tasks  # noqa: F401
-from labs.kinds.pubsub import tasks as _pubsub_tasks  # noqa: F401
-
 from . import lab_lifecycle
 from .lab_email import lab_email_execute
-from .services import lab_ping_execute
-
-
-@shared_task(bind=True, name="labs.ping_worker")
-def ping_worker(self, *, learner_id: str, run_id: str) -> dict:
-    return lab_ping_execute(learner_id=learner_id, run_id=run_id, worker=self.request.hostname)
 
 
 @shared_task(bind=True, name="labs.broker_specimen", acks_late=True)

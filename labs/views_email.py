@@ -13,8 +13,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
 
 from .lab_email import (
     LAB,

@@ -1,6 +1,6 @@
 """Accounts: sign up, log in, log out (Django auth).
 
-An anonymous learner's progress lives on a ``quiz.Learner`` found through the session; signing
+An anonymous learner's progress lives on a ``learners.Learner`` found through the session; signing
 up or logging in hands it to the account (``learner_adopt``). Lessons read are kept in the
 session, which Django keeps (under a new key) when someone logs in.
 """
@@ -19,7 +19,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from redis.exceptions import RedisError
 
-from .learners import learner_adopt
+from learners.identity import learner_adopt
+
 from .redis import redis_client, window_count
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 import os
-import re
 
 import django
 from django.core.handlers.asgi import ASGIHandler
+
+from .streaming import STREAM_PREFIX
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
@@ -10,12 +11,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 # sync work (the session load, the database signal receivers) on a thread of that request's
 # own, which a stream would hold until it closes: one OS thread per open page. Outside that
 # per-request context, the same sync work shares one thread. bench/run.py measures both.
-STREAM_PATHS = re.compile(r"^/(labs/[\w-]+/(events|feed)|content/changes)/$")
+# Every stream is served under one prefix (learnsite/stream_urls.py).
 
 
 class Application(ASGIHandler):
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and STREAM_PATHS.match(scope["path"]):
+        if scope["type"] == "http" and scope["path"].startswith(STREAM_PREFIX):
             await self.handle(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)

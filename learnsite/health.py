@@ -7,9 +7,8 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from labs.hub import open_listeners
-
 from .celery import app as celery_app
+from .hub import open_listeners
 from .redis import redis_client
 
 WORKER_PING_SECONDS = 1.0

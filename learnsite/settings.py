@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "learners",
     "lessons",
     "quiz",
     "labs",

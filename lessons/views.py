@@ -4,11 +4,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from labs.goals import lab_goals_recorded
-from labs.streaming import sse_response
-from learnsite.learners import learner_existing
+from learners.identity import learner_existing
+from learners.progress import lab_goals_recorded
+from learnsite.streaming import sse_response
 
-from .live_reload import content_change_stream
+from .live_reload import RECONNECT_MS, content_change_stream
 from .models import ContentProblem, Course, Lesson
 from .progress import lesson_mark_read, lessons_read
 
@@ -73,4 +73,4 @@ async def content_changes(request: HttpRequest) -> HttpResponse:
     """Tells an open page to refresh itself when the content files change (authors only)."""
     if not settings.CONTENT_AUTHORING:
         return HttpResponse("Live reload is on only in authoring mode.", status=404)
-    return sse_response(content_change_stream())
+    return sse_response(content_change_stream(), retry_ms=RECONNECT_MS)

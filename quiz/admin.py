@@ -9,7 +9,6 @@ from .models import (
     Answer,
     Attempt,
     AttemptQuestion,
-    Learner,
     LessonStats,
     Question,
     QuestionStats,
@@ -33,15 +32,6 @@ class QuestionVersionAdmin(ReadOnlyAdmin):
     list_filter = ["difficulty", "kind", "question__lesson"]
     search_fields = ["question__key"]
     list_select_related = ["question"]
-
-
-@admin.register(Learner)
-class LearnerAdmin(admin.ModelAdmin):
-    list_display = ["key", "user", "created_at"]
-    search_fields = ["key", "user__username", "user__email"]
-    readonly_fields = ["key", "created_at"]
-    raw_id_fields = ["user"]
-    list_select_related = ["user"]
 
 
 @admin.register(Attempt)

@@ -31,10 +31,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
-from learnsite.learners import SESSION_KEY, learner_for, learner_for_user
+from learners.identity import SESSION_KEY, learner_for, learner_for_user
+from learners.models import Learner
 from lessons.models import Lesson
 
-from .models import Attempt, AttemptQuestion, Learner
+from .models import Attempt, AttemptQuestion
 from .openapi import OPENAPI
 from .services import (
     SubmissionError,

@@ -1,5 +1,13 @@
 from django.apps import AppConfig
 
+from learners.signals import learner_merging
+
 
 class QuizConfig(AppConfig):
     name = "quiz"
+
+    def ready(self) -> None:
+        # Connected at start-up, not on import; the receiver's module needs the models loaded.
+        from .receivers import learner_merging_receive
+
+        learner_merging.connect(learner_merging_receive, dispatch_uid="quiz.learner_work_move")

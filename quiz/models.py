@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.db import models
 
 
@@ -66,22 +65,6 @@ class QuestionVersion(models.Model):
         return f"{self.question.key} v{self.number}"
 
 
-class Learner(models.Model):
-    """Someone taking the course: anonymous (known by their session) until they sign up.
-
-    ``key`` is random and also names the learner's Redis keys and channels in the labs.
-    """
-
-    key = models.CharField(max_length=32, unique=True)
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"learner {self.key[:8]}" + (f" ({self.user})" if self.user else "")
-
-
 class Attempt(models.Model):
     class Mode(models.TextChoices):
         PRACTICE = "practice", "Practice"
@@ -90,7 +73,9 @@ class Attempt(models.Model):
         REVIEW = "review", "Review"
         PREDICT = "predict", "Predict"  # one answer, given on a lab's page before a run
 
-    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="attempts")
+    learner = models.ForeignKey(
+        "learners.Learner", on_delete=models.CASCADE, related_name="attempts"
+    )
     # Null for a review, which spans the whole course.
     lesson = models.ForeignKey(
         "lessons.Lesson", on_delete=models.PROTECT, null=True, related_name="attempts"
@@ -149,7 +134,9 @@ class Answer(models.Model):
 class ReviewItem(models.Model):
     """When a question comes back in this learner's review: soon after a miss, later after a hit."""
 
-    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="reviews")
+    learner = models.ForeignKey(
+        "learners.Learner", on_delete=models.CASCADE, related_name="reviews"
+    )
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
     due_at = models.DateTimeField()
     interval_days = models.FloatField(default=0)

@@ -13,9 +13,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from learners.models import Learner
 from lessons.models import Lesson
 
-from .models import Answer, Attempt, AttemptQuestion, Learner, Question, QuestionVersion, ReviewItem
+from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
 from .tasks import question_stats_schedule
 
 # The test of a lesson: 10 questions in this mix, shuffled options, feedback only at the end.
@@ -311,3 +312,17 @@ def breakdown(attempt: Attempt) -> list[dict]:
         {"difficulty": d, **row, "percent": round(100 * row["score"] / row["asked"])}
         for d, row in sorted(rows.items(), key=lambda pair: order.index(pair[0]))
     ]
+
+
+def learner_work_move(*, source: Learner, target: Learner) -> None:
+    """Give ``target`` the attempts and reviews of ``source`` (an anonymous learner merged into
+    an account's): where both review a question, the sooner review wins, so a recent miss is
+    not lost."""
+    Attempt.objects.filter(learner=source).update(learner=target)
+    known = {item.question_id: item for item in ReviewItem.objects.filter(learner=target)}
+    for item in ReviewItem.objects.filter(learner=source, question_id__in=known):
+        kept = known[item.question_id]
+        if item.due_at < kept.due_at:
+            kept.due_at, kept.interval_days = item.due_at, item.interval_days
+            kept.save(update_fields=["due_at", "interval_days"])
+    ReviewItem.objects.filter(learner=source).exclude(question_id__in=known).update(learner=target)

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from learners.identity import learner_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_for
 from lessons.models import Lesson
 
 from .models import Answer, Attempt, AttemptQuestion

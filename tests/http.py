@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.contrib.sessions.backends.db import SessionStore
 
-from learnsite.learners import SESSION_KEY
+from learners.identity import SESSION_KEY
 
 
 @dataclass

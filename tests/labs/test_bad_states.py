@@ -23,7 +23,7 @@ def test_redis_stopping_mid_session_is_explained_and_survived(start_services):
     start_services(worker_service(redis_url))
     learner = LiveClient(base_url)
     assert learner.get("/labs/ping/").status == 200
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     assert "connected" in next(stream).data
 
     redis.stop(signal.SIGKILL)
@@ -55,7 +55,7 @@ def test_a_run_waits_for_a_worker_says_so_and_finishes_when_one_starts(start_ser
     start_services(web)
     learner = LiveClient(base_url)
     learner.get("/labs/ping/")
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
 
     response = learner.htmx_post("/labs/ping/start/")

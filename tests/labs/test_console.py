@@ -32,7 +32,7 @@ from labs.lab_console import (
     console_shared_a_stream,
     console_split,
 )
-from labs.models import LabGoalMet
+from learners.models import LabGoalMet
 from learnsite.redis import redis_client
 from tests.http import LiveClient
 from tests.stack import wait_until
@@ -580,7 +580,7 @@ def console_page(live_url: str) -> tuple[LiveClient, str]:
 
 def console_feed(learner: LiveClient):
     """The page's feed, once Redis has made its subscriptions."""
-    stream = learner.events("/labs/console/feed/")
+    stream = learner.events("/streams/labs/console/feed/")
     assert next(stream).event == "subscribed"
     return stream
 

@@ -80,7 +80,7 @@ def run_the_sandbox(client: LiveClient) -> None:
 
 
 def drop_the_stream_mid_run(client: LiveClient) -> None:
-    stream = client.events("/labs/ping/events/")
+    stream = client.events("/streams/labs/ping/events/")
     next(stream)  # connected
     assert client.htmx_post("/labs/ping/start/").status == 200
     seen = frames_until_running(stream)
@@ -88,7 +88,7 @@ def drop_the_stream_mid_run(client: LiveClient) -> None:
     seen += frames_until_the_end(stream)
     # The browser reconnects by itself, with the id of the last frame it had.
     last = [event for event in seen if event.id][-1]
-    resumed = client.events("/labs/ping/events/", last_event_id=last.id)
+    resumed = client.events("/streams/labs/ping/events/", last_event_id=last.id)
     next(resumed)  # the server has recorded the resume
     resumed.close()
 
@@ -135,7 +135,7 @@ def test_the_answer_marked_right_is_what_the_lab_shows(lesson, live_url, redis_u
 
     ACTIONS[lesson](client)
 
-    stream = client.events(f"/labs/{lab}/events/")
+    stream = client.events(f"/streams/labs/{lab}/events/")
     frame = frame_until(stream, outcome_in)
     stream.close()
     assert outcome_in(frame) == (expected, expected), frame

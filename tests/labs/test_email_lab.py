@@ -17,7 +17,7 @@ from tests.http import LiveClient
 from tests.stack import mail_port, web_service
 
 PAGE = "/labs/email/"
-EVENTS = "/labs/email/events/"
+EVENTS = "/streams/labs/email/events/"
 SEND_NOW = "/labs/email/send-now/"
 SEND_LATER = "/labs/email/send-in-background/"
 PING = "/labs/email/ping/"

@@ -9,7 +9,7 @@ from tests.labs.ping_support import events_until_done, run_id_of
 
 
 def test_ping_streams_every_step_then_the_result(learner):
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     first = next(stream)
     assert first.event == "broker" and "connected" in first.data
 
@@ -33,13 +33,13 @@ def test_ping_streams_every_step_then_the_result(learner):
 
 
 def test_a_reconnect_with_last_event_id_gets_what_it_missed(learner):
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)  # connected
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     first_runs = next(event for event in stream if event.event == "runs")
     stream.close()  # the browser drops while the worker goes on
 
-    resumed = learner.events("/labs/ping/events/", last_event_id=first_runs.id)
+    resumed = learner.events("/streams/labs/ping/events/", last_event_id=first_runs.id)
     seen = events_until_done(resumed, run_id)
     resumed.close()
     final = seen[-1]
@@ -55,9 +55,11 @@ def test_a_learner_never_sees_another_learners_runs(live_url):
     bob.get("/labs/ping/")
 
     # Bob names Alice's channel in every way the URL allows: it is ignored, the stream is his.
-    bob_stream = bob.events("/labs/ping/events/?channel=learnsite:learner:x:announce&learner=x")
+    bob_stream = bob.events(
+        "/streams/labs/ping/events/?channel=learnsite:learner:x:announce&learner=x"
+    )
     next(bob_stream)
-    alice_stream = alice.events("/labs/ping/events/")
+    alice_stream = alice.events("/streams/labs/ping/events/")
     next(alice_stream)
     run_id = run_id_of(alice.htmx_post("/labs/ping/start/").text)
     events_until_done(alice_stream, run_id)
@@ -71,14 +73,14 @@ def test_a_learner_never_sees_another_learners_runs(live_url):
 
 def test_the_stream_needs_a_lab_session(live_url):
     stranger = LiveClient(live_url)
-    response = stranger.get("/labs/ping/events/")
+    response = stranger.get("/streams/labs/ping/events/")
     assert response.status == 400
     assert "Open a lab page first" in response.text
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "1-2-3", "'; FLUSHALL", "9" * 30 + "-0"])
 def test_a_malformed_last_event_id_is_refused(learner, bad_id):
-    response = learner.get("/labs/ping/events/", headers={"Last-Event-ID": bad_id})
+    response = learner.get("/streams/labs/ping/events/", headers={"Last-Event-ID": bad_id})
     assert response.status == 400
     assert "event id must look like" in response.text
 

@@ -24,7 +24,7 @@ def console_command(n: int) -> dict:
 
 def finished_run(learner) -> str:
     """A ping run of the learner's, watched to its end; returns its id."""
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     events_until_done(stream, run_id)
@@ -56,7 +56,7 @@ def test_the_console_filling_its_stream_leaves_the_learners_ping_run_alone(learn
 
 def test_a_reconnect_on_one_lab_replays_only_that_labs_events(learner):
     key = learner.learner_key()
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     first = next(event for event in stream if event.event == "runs")
@@ -64,12 +64,12 @@ def test_a_reconnect_on_one_lab_replays_only_that_labs_events(learner):
     typed = [
         event_publish(learner_id=key, lab="console", event=console_command(n)) for n in range(20)
     ]
-    other_tab = learner.events("/labs/ping/events/")
+    other_tab = learner.events("/streams/labs/ping/events/")
     events_until_done(other_tab, run_id)
     other_tab.close()
     missed = [i for i, _ in events_read(learner_id=key, lab="ping") if stream_id_after(i, first.id)]
 
-    resumed = learner.events("/labs/ping/events/", last_event_id=first.id)
+    resumed = learner.events("/streams/labs/ping/events/", last_event_id=first.id)
     frames = events_until_done(resumed, run_id)
     resumed.close()
 
@@ -83,7 +83,7 @@ def test_a_reconnect_on_one_lab_replays_only_that_labs_events(learner):
 
     # The other way round: the console, back from its 10th line, replays its last 10 lines and
     # none of the ping run's events, which went on meanwhile.
-    console_stream = learner.events("/labs/console/events/", last_event_id=typed[9])
+    console_stream = learner.events("/streams/labs/console/events/", last_event_id=typed[9])
     frame = next(event for event in console_stream if event.event == "runs")
     console_stream.close()
     console = events_read(learner_id=key, lab="console")

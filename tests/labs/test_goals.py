@@ -18,7 +18,7 @@ def test_a_finished_run_meets_the_goal_and_the_lesson_shows_it_done(live_url, re
 
     page = learner.get("/labs/ping/").text
     assert re.search(r'class="goal">.*To do:', page, re.S)
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
     learner.htmx_post("/labs/ping/start/")
     goals = next(event for event in stream if event.event == "goals")

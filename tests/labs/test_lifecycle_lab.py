@@ -18,7 +18,7 @@ from tests.http import LiveClient
 from tests.stack import redis_service, web_service, worker_service
 
 PAGE = "/labs/lifecycle/"
-STREAM = "/labs/lifecycle/events/"
+STREAM = "/streams/labs/lifecycle/events/"
 ENTRY = re.compile(
     r'<li class="entry entry-\w+" data-offset-ms="(?P<offset>-?\d+)">.*?'
     r'(?:<span class="entry-node">task (?P<node>\d+)</span> )?'

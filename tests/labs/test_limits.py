@@ -60,7 +60,7 @@ def test_every_key_of_a_learner_expires(start_services):
     redis_url, base_url = no_worker_stack(start_services)
     learner = LiveClient(base_url)
     learner.get("/labs/ping/")
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
     learner.htmx_post("/labs/ping/start/")
     client = redis.Redis.from_url(redis_url)
@@ -72,17 +72,17 @@ def test_every_key_of_a_learner_expires(start_services):
 
 def test_open_lab_pages_are_limited_and_a_closed_one_frees_its_place(learner):
     before = open_streams(learner)
-    streams = [learner.events("/labs/ping/events/") for _ in range(STREAMS_PER_LEARNER)]
+    streams = [learner.events("/streams/labs/ping/events/") for _ in range(STREAMS_PER_LEARNER)]
     for stream in streams:
         next(stream)
     assert open_streams(learner) == before + STREAMS_PER_LEARNER
 
-    response = learner.get("/labs/ping/events/")
+    response = learner.get("/streams/labs/ping/events/")
     assert response.status == 429 and "lab pages open" in response.text
 
     streams.pop().close()  # a closed tab: the server notices, ends the stream, frees its place
     wait_until(lambda: open_streams(learner) == before + STREAMS_PER_LEARNER - 1)
-    again = learner.events("/labs/ping/events/")
+    again = learner.events("/streams/labs/ping/events/")
     assert next(again).event == "broker"
     for stream in [*streams, again]:
         stream.close()

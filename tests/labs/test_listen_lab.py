@@ -58,7 +58,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
     client = lab_learner(live_url)
     page = client.get("/labs/listen/").text
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
-    lab = client.events("/labs/listen/events/")
+    lab = client.events("/streams/labs/listen/events/")
     # Options a-d stand for all, not-listen, thread, none.
     predicted = client.htmx_post("/labs/listen/predict/", {"version": version, "choice": "b"})
     assert predicted.status == 200
@@ -113,7 +113,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
 
 def test_the_sandbox_is_killed_at_its_limit_and_the_site_answers_meanwhile(live_url):
     client, other = lab_learner(live_url), LiveClient(live_url)
-    lab = client.events("/labs/listen/events/")
+    lab = client.events("/streams/labs/listen/events/")
     run_id = start(client)
     running = f'data-run-row="{run_id}" data-status="running"'
     frame = frame_until(lab, lambda data: running in data and "data-sandbox-pid" in data)

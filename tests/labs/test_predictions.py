@@ -7,13 +7,13 @@ import time
 
 import redis
 
+from labs.kinds.ping.fold import PingFold
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from labs.lab_console import OUTCOMES as CONSOLE_OUTCOMES
 from labs.lab_console import console_runs_fold
 from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from labs.lab_lifecycle import OUTCOMES as LIFECYCLE_OUTCOMES
 from labs.lab_lifecycle import lifecycle_fold
-from labs.runs import OUTCOMES as PING_OUTCOMES
 from quiz.models import Answer, Question
 from tests.http import LiveClient, frame_until
 from tests.labs.ping_support import run_id_of
@@ -66,7 +66,7 @@ def test_the_email_lab_compares_the_request_time_with_the_mail_servers_latency(
     load_prediction(tmp_path, redis_url, lab="email", outcomes=EMAIL_OUTCOMES, expected="waits")
     client = lab_learner(live_url, "email")
     predict(client, "email", EMAIL_OUTCOMES["returns"])
-    stream = client.events("/labs/email/events/")
+    stream = client.events("/streams/labs/email/events/")
     sent = client.htmx_post("/labs/email/send-now/", {"latency_ms": "100"})
     assert sent.status == 200, sent.text
     run_id = re.search(r'data-run-id="(\w+)"', sent.text).group(1)
@@ -88,7 +88,7 @@ def test_the_lifecycle_lab_answers_with_the_next_single_task_that_ends(
     )
     client = lab_learner(live_url, "lifecycle")
     predict(client, "lifecycle", LIFECYCLE_OUTCOMES["success"])
-    stream = client.events("/labs/lifecycle/events/")
+    stream = client.events("/streams/labs/lifecycle/events/")
     # A group ends, but says nothing of how one task ends: the prediction waits for the task.
     group = client.htmx_post("/labs/lifecycle/canvas/", {"shape": "group"})
     group_id = re.search(r"Run (\w+) is on the queue", group.text).group(1)
@@ -346,9 +346,9 @@ def test_a_prediction_needs_the_csrf_token(live_url, redis_url, tmp_path):
 def test_the_ping_lab_shows_what_a_dropped_and_resumed_stream_showed_of_the_run(
     learner, redis_url, tmp_path
 ):
-    load_prediction(tmp_path, redis_url, lab="ping", outcomes=PING_OUTCOMES, expected="all")
-    predict(learner, "ping", PING_OUTCOMES["gap"])
-    stream = learner.events("/labs/ping/events/")
+    load_prediction(tmp_path, redis_url, lab="ping", outcomes=PingFold.outcomes, expected="all")
+    predict(learner, "ping", PingFold.outcomes["gap"])
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)  # connected
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     seen = []
@@ -362,7 +362,7 @@ def test_the_ping_lab_shows_what_a_dropped_and_resumed_stream_showed_of_the_run(
 
     # The browser comes back with the id of the last frame it had: the resume is recorded.
     last = [event for event in seen if event.id][-1]
-    resumed = learner.events("/labs/ping/events/", last_event_id=last.id)
+    resumed = learner.events("/streams/labs/ping/events/", last_event_id=last.id)
     frame = frame_until(resumed, outcome_in)
     resumed.close()
     assert outcome_in(frame) == ("gap", "all") and f'data-run="{run_id}"' in frame

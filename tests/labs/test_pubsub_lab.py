@@ -12,7 +12,7 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 
 from labs.kinds.pubsub.fold import PubsubFold, PubsubRuns, lost_and_kept
-from learnsite.learners import SESSION_KEY
+from learners.identity import SESSION_KEY
 from quiz.models import Answer, Attempt
 from tests.http import LiveClient, frame_until
 from tests.lessons.factory import make_lesson, make_questions, predict_question_text
@@ -57,7 +57,7 @@ def read(client: LiveClient, channel: str, via: str):
 def test_a_publish_with_two_subscribers_reports_two_and_both_receive(live_url):
     client = lab_learner(live_url)
     first, second = feed(client, "updates", "aaaa"), feed(client, "updates", "bbbb")
-    lab = client.events("/labs/pubsub/events/")
+    lab = client.events("/streams/labs/pubsub/events/")
 
     assert receivers(send(client, "updates", "hello both")) == 2
 
@@ -195,7 +195,7 @@ def test_invalid_names_are_refused_everywhere_a_channel_is_named(live_url):
 
 def test_the_python_subscriber_prints_what_it_receives_and_stops_when_asked(live_url):
     client = lab_learner(live_url)
-    lab = client.events("/labs/pubsub/events/")
+    lab = client.events("/streams/labs/pubsub/events/")
     started = client.htmx_post("/labs/pubsub/subscriber/start/", {"subscribe": "updates alerts.*"})
     run_id = re.search(r'data-run-id="(\w+)"', started.text).group(1)
     frame_until(lab, lambda data: f'data-run-row="{run_id}" data-status="listening"' in data)

@@ -1,7 +1,7 @@
 """The ping fold and a resumed stream: which runs it marks, and the steps a timeline holds."""
 
-from labs.events import STREAM_RESUMED
-from labs.runs import runs_fold
+from labs.fold import STREAM_RESUMED
+from labs.kinds.ping.fold import PingFold
 
 
 def make_events(*events: dict) -> list[tuple[str, dict]]:
@@ -27,7 +27,7 @@ def test_a_resume_marks_the_runs_the_page_had_not_seen_end():
         {"kind": STREAM_RESUMED, "after": "1003-0", "replayed": 2},  # 1006-0
         {"kind": "queued", "run": "later"},  # 1007-0
     )
-    runs = {run.id: run for run in runs_fold(events, now=0)}
+    runs = {run.id: run for run in PingFold.fold(events, now=0)}
     assert {run_id for run_id, run in runs.items() if run.resumed} == {"going", "missed"}
     going = runs["going"].timeline[-1]
     assert (going.label, going.detail, going.offset_ms) == (
@@ -44,7 +44,7 @@ def test_steps_are_what_the_timeline_holds_in_order():
         step("r", 4),
         {"kind": "succeeded", "run": "r"},
     )
-    [run] = runs_fold(events, now=0)
+    [run] = PingFold.fold(events, now=0)
     assert run.steps == [1, 2, 2, 4] and not run.resumed
 
 
@@ -62,7 +62,7 @@ def resumed_run(*steps: int) -> list[tuple[str, dict]]:
 
 def test_a_resumed_run_shows_each_step_once_a_gap_or_a_step_twice():
     observed = {
-        steps: runs_fold(resumed_run(*steps), now=0).prediction.observed
+        steps: PingFold.fold(resumed_run(*steps), now=0).prediction.observed
         for steps in [(1, 2, 3, 4, 5), (1, 2, 4, 5), (1, 2, 2, 3, 4, 5)]
     }
     assert observed == {(1, 2, 3, 4, 5): "all", (1, 2, 4, 5): "gap", (1, 2, 2, 3, 4, 5): "twice"}
@@ -75,5 +75,5 @@ def test_a_run_whose_stream_never_dropped_answers_no_prediction():
         *(step("r", n) for n in range(1, 6)),
         {"kind": "succeeded", "run": "r"},
     )
-    prediction = runs_fold(events, now=0).prediction
+    prediction = PingFold.fold(events, now=0).prediction
     assert (prediction.choice, prediction.observed) == ("all", None)

@@ -6,9 +6,9 @@ import re
 import redis
 
 from labs.events import KEY_PREFIX, STREAM_RESUMED, events_read
-from labs.runs import runs_fold
+from labs.kinds.ping.fold import PingFold
+from labs.pages import RESUMES_RECORDED_PER_MINUTE
 from labs.services import DROPS_PER_MINUTE
-from labs.views import RESUMES_RECORDED_PER_MINUTE
 from tests.http import LiveClient
 from tests.labs.ping_support import events_until_done, run_id_of
 from tests.stack import wait_until
@@ -40,7 +40,7 @@ def frames_until_the_end(stream) -> list:
 
 
 def test_a_drop_mid_run_ends_the_stream_and_the_reconnect_replays_what_it_missed(learner):
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)  # connected
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     seen = frames_until_running(stream)
@@ -50,12 +50,12 @@ def test_a_drop_mid_run_ends_the_stream_and_the_reconnect_replays_what_it_missed
     seen += frames_until_the_end(stream)
 
     # Meanwhile the run goes on to its end (another tab of the learner's sees it finish)...
-    other_tab = learner.events("/labs/ping/events/")
+    other_tab = learner.events("/streams/labs/ping/events/")
     events_until_done(other_tab, run_id)
     other_tab.close()
     # ...and the browser reconnects, with the id of the last frame that carried one.
     last = [event for event in seen if event.id][-1]
-    resumed = learner.events("/labs/ping/events/", last_event_id=last.id)
+    resumed = learner.events("/streams/labs/ping/events/", last_event_id=last.id)
     caught_up = events_until_done(resumed, run_id)[-1]
     resumed.close()
 
@@ -77,22 +77,22 @@ def test_a_drop_mid_run_ends_the_stream_and_the_reconnect_replays_what_it_missed
     events = events_read(learner_id=learner.learner_key(), lab="ping")
     [record] = [event for _, event in events if event["kind"] == STREAM_RESUMED]
     assert (record["lab"], record["after"], record["replayed"]) == ("ping", last.id, missed)
-    [run] = runs_fold(events, now=0)
+    [run] = PingFold.fold(events, now=0)
     assert run.id == run_id and run.resumed and run.steps == [1, 2, 3, 4, 5]
 
 
 def test_a_run_the_page_saw_end_is_not_marked_by_a_later_resume(learner):
-    stream = learner.events("/labs/ping/events/")
+    stream = learner.events("/streams/labs/ping/events/")
     next(stream)
     run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
     done = events_until_done(stream, run_id)[-1]
     stream.close()
 
-    resumed = learner.events("/labs/ping/events/", last_event_id=done.id)
+    resumed = learner.events("/streams/labs/ping/events/", last_event_id=done.id)
     frame = next(event for event in resumed if event.event == "runs")
     resumed.close()
     assert RESUMED not in frame.data
-    [run] = runs_fold(events_read(learner_id=learner.learner_key(), lab="ping"), now=0)
+    [run] = PingFold.fold(events_read(learner_id=learner.learner_key(), lab="ping"), now=0)
     assert not run.resumed and run.steps == [1, 2, 3, 4, 5]
 
 
@@ -100,7 +100,10 @@ def test_a_drop_ends_only_the_callers_streams(live_url):
     alice, bob = LiveClient(live_url), LiveClient(live_url)
     alice.get("/labs/ping/")
     bob.get("/labs/ping/")
-    alice_stream, bob_stream = alice.events("/labs/ping/events/"), bob.events("/labs/ping/events/")
+    alice_stream, bob_stream = (
+        alice.events("/streams/labs/ping/events/"),
+        bob.events("/streams/labs/ping/events/"),
+    )
     next(alice_stream)
     next(bob_stream)
 
@@ -140,7 +143,7 @@ def test_a_page_reconnecting_in_a_loop_is_served_but_only_so_many_resumes_are_re
     learner_key = learner.learner_key()
     open_streams = redis.Redis.from_url(redis_url).zcard
     for _ in range(RESUMES_RECORDED_PER_MINUTE + 3):
-        stream = learner.events("/labs/ping/events/", last_event_id="1-0")
+        stream = learner.events("/streams/labs/ping/events/", last_event_id="1-0")
         assert next(stream).event == "broker"  # served, recorded or not
         stream.close()
         wait_until(lambda: open_streams(f"{KEY_PREFIX}{learner_key}:streams") == 0)

@@ -10,13 +10,14 @@ from django.contrib.auth.signals import user_login_failed
 from django.test import RequestFactory
 from django.utils import timezone
 
+from learners.identity import SESSION_KEY, learner_for
+from learners.models import Learner
 from learnsite.accounts import LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_ALLOWED
-from learnsite.learners import SESSION_KEY, learner_for
 from learnsite.redis import redis_client
 from lessons.content import content_load
 from lessons.models import Lesson
 from lessons.progress import SESSION_KEY as READ_KEY
-from quiz.models import Attempt, Learner, Question, ReviewItem
+from quiz.models import Attempt, Question, ReviewItem
 from quiz.services import attempt_answer, attempt_start
 from tests.lessons.factory import make_lesson, make_questions, question_text
 

@@ -7,9 +7,10 @@ Each takes only what a test changes; names and slugs are unique by default.
 from itertools import count
 from pathlib import Path
 
+from learners.models import Learner
 from lessons.content import content_load
 from lessons.models import Lesson
-from quiz.models import Attempt, Learner
+from quiz.models import Attempt
 from quiz.services import attempt_answer, attempt_start, attempt_submit
 from tests.lessons.factory import make_lesson, make_questions, question_text
 

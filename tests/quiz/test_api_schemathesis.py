@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from learnsite.learners import learner_for_user
+from learners.identity import learner_for_user
 from lessons.content import content_load
 from lessons.models import Lesson
 from quiz.api import api_token_issue

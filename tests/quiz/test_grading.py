@@ -2,7 +2,8 @@ from collections import Counter
 
 import pytest
 
-from quiz.models import Answer, Learner, QuestionVersion
+from learners.models import Learner
+from quiz.models import Answer, QuestionVersion
 from quiz.services import (
     TEST_MIX,
     SubmissionError,

@@ -135,7 +135,7 @@ READ_ONLY = [
     "quiz.questionversion", "quiz.attempt", "quiz.attemptquestion", "quiz.answer",
     "quiz.questionversionstats", "quiz.questionstats", "quiz.lessonstats",
 ]  # fmt: skip
-EDITABLE = ["quiz.learner", "quiz.reviewitem"]
+EDITABLE = ["learners.learner", "quiz.reviewitem"]
 
 
 def test_the_admin_lists_every_model_and_keeps_graded_records_read_only(

@@ -1,13 +1,12 @@
 """The "blocking listen() trap" lab's page and its one button."""
 
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from labs.pages import lab_answer, lab_page
 from labs.services import LabError
-from labs.views import lab_page
+from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import learner_id_for
 
 from .fold import FROZEN_GAP_MS, HEARTBEAT_MS, LIMIT_SECONDS, PUBLISH_AT_SECONDS
 from .services import LAB, listen_run_start
@@ -20,19 +19,6 @@ PAGE_CONTEXT = {
     "publish_at": PUBLISH_AT_SECONDS,
     "frozen_gap_ms": FROZEN_GAP_MS,
 }
-
-
-# TEMPORARY: labs.pages.lab_answer (LAYOUT.md, "pages API"), until labs/pages.py is on main;
-# then this goes and lab_answer and lab_page are imported from labs.pages.
-def lab_answer(request: HtmxHttpRequest, kind: str, *, partial: str = "labs/_start_result.html",
-               context: dict | None = None, error: LabError | None = None,
-               page_context: dict | None = None) -> HttpResponse:  # fmt: skip
-    if not request.htmx:
-        if error is not None:
-            return lab_page(request, kind, context=page_context, error=error)
-        return redirect(f"labs:{kind}")
-    context = (context or {}) | {"error": error}
-    return render(request, partial, context, status=error.status if error else 200)
 
 
 @require_GET

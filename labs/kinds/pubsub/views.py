@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -18,13 +18,12 @@ from redis.exceptions import RedisError
 
 from labs.channels import FEED_RECONNECT_MS, FEED_SECONDS
 from labs.events import event_publish
+from labs.pages import counted_sse_response, lab_answer, lab_page
 from labs.services import LabError
-from labs.streaming import counted_sse_response
-from labs.views import lab_page
+from learners.identity import alearner_id, learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_id_for
 from learnsite.redis import apubsub_client
-from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_stream
+from learnsite.streaming import HEARTBEAT_SECONDS, sse_event
 
 from .parse import (
     DEFAULT_SUBSCRIPTION,
@@ -50,19 +49,6 @@ from .tasks import pubsub_subscriber
 TEMPLATE = "labs/pubsub.html"
 TAB = re.compile(r"^[0-9a-f]{4}$")
 RUN_ID = re.compile(r"^[0-9a-f]{8}$")
-
-
-# TEMPORARY: labs.pages.lab_answer (LAYOUT.md, "pages API"), until labs/pages.py is on main;
-# then this goes and lab_answer and lab_page are imported from labs.pages.
-def lab_answer(request: HtmxHttpRequest, kind: str, *, partial: str = "labs/_start_result.html",
-               context: dict | None = None, error: LabError | None = None,
-               page_context: dict | None = None) -> HttpResponse:  # fmt: skip
-    if not request.htmx:
-        if error is not None:
-            return lab_page(request, kind, context=page_context, error=error)
-        return redirect(f"labs:{kind}")
-    context = (context or {}) | {"error": error}
-    return render(request, partial, context, status=error.status if error else 200)
 
 
 def _feed_url(subscription: Subscription, tab: str) -> str:
@@ -186,11 +172,9 @@ async def pubsub_feed(request: HtmxHttpRequest) -> HttpResponse:
     except ChannelInvalid as error:
         return HttpResponseBadRequest(error.message)
     frames = _feed(learner_id=learner_id, subscription=subscription, tab=tab)
-    # TEMPORARY: labs.streaming's counted_sse_response takes the stream as it goes on the wire;
-    # the shared one to come takes the frames: counted_sse_response(learner_id=learner_id,
-    # frames=frames, retry_ms=FEED_RECONNECT_MS).
-    stream = sse_stream(frames, retry_ms=FEED_RECONNECT_MS)
-    return await counted_sse_response(learner_id=learner_id, stream=stream)
+    return await counted_sse_response(
+        learner_id=learner_id, frames=frames, retry_ms=FEED_RECONNECT_MS
+    )
 
 
 def _feed_html(part: str, **context) -> str:

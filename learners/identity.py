@@ -1,4 +1,4 @@
-"""Who the learner is: a ``quiz.Learner`` row, found through their session.
+"""Who the learner is: a ``Learner`` row, found through their session.
 
 Anonymous learners get one on first use; signing up or logging in moves what they did to their
 account (``learner_adopt``). Everything a learner owns in Redis (lab events, rate-limit
@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
 
-from quiz.models import Attempt, Learner, ReviewItem
+from .models import LabGoalMet, Learner
+from .signals import learner_merging
 
 SESSION_KEY = "learner_id"
 
@@ -58,16 +59,11 @@ def learner_adopt(*, request: HttpRequest, user) -> Learner:
         learner.user = user
         learner.save()
     elif anonymous is not None:
-        Attempt.objects.filter(learner=anonymous).update(learner=learner)
-        known = {item.question_id: item for item in ReviewItem.objects.filter(learner=learner)}
-        for item in ReviewItem.objects.filter(learner=anonymous, question_id__in=known):
-            kept = known[item.question_id]
-            if item.due_at < kept.due_at:  # the sooner review wins: a recent miss is not lost
-                kept.due_at, kept.interval_days = item.due_at, item.interval_days
-                kept.save(update_fields=["due_at", "interval_days"])
-        ReviewItem.objects.filter(learner=anonymous).exclude(question_id__in=known).update(
-            learner=learner
-        )
+        learner_merging.send(sender=Learner, source=anonymous, target=learner)
+        met = set(learner.goals.values_list("lab", "goal"))
+        for goal in anonymous.goals.all():
+            if (goal.lab, goal.goal) not in met:
+                LabGoalMet.objects.filter(pk=goal.pk).update(learner=learner)
         anonymous.delete()
     request.session[SESSION_KEY] = learner.key
     return learner

@@ -1,8 +1,10 @@
-import asyncio
+"""What every lab's pages share: the lab page, the answer to a lab's form, predictions, the
+index, and the lab's event stream (its runs re-rendered as they change)."""
+
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
@@ -15,25 +17,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from learners.identity import alearner_id, learner_for, learner_id_for
+from learners.progress import lab_goals_record, lab_goals_recorded
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.learners import alearner_id, learner_for, learner_id_for
+from learnsite.hub import event_hub
+from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response, woken
 
-from .events import (
-    STREAM_RESUMED,
-    aevent_publish,
-    aevents_read,
-    events_read,
-    learner_channel,
-    stream_id_after,
+from .events import aevent_publish, aevents_read, events_read, learner_channel
+from .fold import STREAM_RESUMED, stream_id_after
+from .goals import lab_goals_met
+from .limits import (
+    STREAMS_PER_LEARNER,
+    alearner_allows,
+    stream_refresh,
+    stream_register,
+    stream_unregister,
 )
-from .goals import lab_goals_met, lab_goals_record, lab_goals_recorded
-from .hub import event_hub
-from .limits import alearner_allows
 from .predictions import prediction_question, prediction_record
 from .registry import LAB_KINDS, LabKind
-from .services import LabError, lab_run_start, lab_stream_drop
-from .streaming import HEARTBEAT_SECONDS, KEEP_ALIVE, counted_sse_response, sse_event
-from .tasks import ping_worker
+from .services import LabError
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # While a run waits in the queue the stream wakes up this often, to explain the wait.
@@ -85,18 +87,26 @@ def _goals_shown(lab: LabKind, done: set[str]) -> list[dict]:
     ]
 
 
-def lab_started(request: HtmxHttpRequest, kind: str, start) -> HttpResponse:
+def lab_answer(request: HtmxHttpRequest, kind: str, *, partial: str = "labs/_start_result.html",
+               context: dict | None = None, error: LabError | None = None,
+               page_context: dict | None = None) -> HttpResponse:  # fmt: skip
+    """The answer to a lab's form. With htmx: ``partial``, with the error (and its status) if
+    there is one. Without: the lab page again with the error, or back to the page."""
+    if not request.htmx:
+        if error is not None:
+            return lab_page(request, kind, context=page_context, error=error)
+        return redirect(LAB_KINDS[kind].url_name)
+    context = (context or {}) | {"error": error}
+    return render(request, partial, context, status=error.status if error else 200)
+
+
+def lab_started(request: HtmxHttpRequest, kind: str, start: Callable[[], str]) -> HttpResponse:
     """The answer to a lab's start button: ``start()`` queues the run and returns its id."""
     try:
         run_id = start()
     except LabError as error:
-        if not request.htmx:
-            return lab_page(request, kind, error=error)
-        context = {"error": error}
-        return render(request, "labs/_start_result.html", context, status=error.status)
-    if not request.htmx:
-        return redirect(LAB_KINDS[kind].url_name)
-    return render(request, "labs/_start_result.html", {"run_id": run_id})
+        return lab_answer(request, kind, error=error)
+    return lab_answer(request, kind, context={"run_id": run_id})
 
 
 @require_POST
@@ -133,34 +143,6 @@ def lab_index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-def ping_lab(request: HtmxHttpRequest) -> HttpResponse:
-    return lab_page(request, "ping")
-
-
-@require_POST
-def ping_start(request: HtmxHttpRequest) -> HttpResponse:
-    learner_id = learner_id_for(request)
-    return lab_started(
-        request, "ping", lambda: lab_run_start(learner_id=learner_id, lab="ping", task=ping_worker)
-    )
-
-
-@require_POST
-def ping_drop(request: HtmxHttpRequest) -> HttpResponse:
-    """End this learner's open streams of the ping lab: their browsers reconnect by themselves."""
-    try:
-        lab_stream_drop(learner_id=learner_id_for(request), lab="ping")
-    except LabError as error:
-        if not request.htmx:
-            return lab_page(request, "ping", error=error)
-        context = {"error": error}
-        return render(request, "labs/_start_result.html", context, status=error.status)
-    if not request.htmx:
-        return redirect("labs:ping")
-    return render(request, "labs/ping.html#dropped", {"retry_ms": RECONNECT_MS})
-
-
-@require_GET
 async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """One lab's events for this learner as server-sent events: runs re-rendered as they change."""
     lab = LAB_KINDS.get(kind)
@@ -187,7 +169,7 @@ async def lab_events(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         resumed=bool(last_event_id),
         csrf_token=csrf_token,
     )
-    return await counted_sse_response(learner_id=learner_id, stream=stream)
+    return await counted_sse_response(learner_id=learner_id, frames=stream, retry_ms=RECONNECT_MS)
 
 
 async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
@@ -208,7 +190,7 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
 
 
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool,
-                        csrf_token: str) -> AsyncIterator[str]:  # fmt: skip
+                        csrf_token: str) -> AsyncIterator[str | None]:  # fmt: skip
     if resumed:
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
     events: list[tuple[str, dict]] = []
@@ -216,7 +198,6 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
     # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
     # stream after the last id read from it, whatever the announcement carried.
     async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
-        yield f"retry: {RECONNECT_MS}\n\n"
         while True:
             wakeup.clear()
             if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
@@ -250,8 +231,45 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
             about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)
-            try:
-                timeout = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
-                await asyncio.wait_for(wakeup.wait(), timeout)
-            except TimeoutError:
-                yield KEEP_ALIVE
+            seconds = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
+            if not await woken(wakeup, seconds):
+                yield None
+
+
+async def counted_sse_response(*, learner_id: str, frames: AsyncIterator[str | None],
+                               retry_ms: int) -> HttpResponse:  # fmt: skip
+    """``frames`` as an event stream that counts in the learner's open streams while it is
+    open; over STREAMS_PER_LEARNER, a 429 instead, and the stream never starts."""
+    try:
+        stream_id = await stream_register(learner_id=learner_id)
+    except (RedisError, OSError):
+        stream_id = ""  # not counted: the stream itself will say that Redis is away
+    if stream_id is None:
+        await frames.aclose()
+        message = (
+            f"You have {STREAMS_PER_LEARNER} lab pages open (feeds count too), "
+            "the limit: close one."
+        )
+        return HttpResponse(message, status=429)
+    counted = _counted(frames, learner_id=learner_id, stream_id=stream_id)
+    return sse_response(counted, retry_ms=retry_ms)
+
+
+async def _counted(frames: AsyncIterator[str | None], *, learner_id: str, stream_id: str
+                   ) -> AsyncIterator[str | None]:  # fmt: skip
+    """The frames, kept in the learner's count of open streams until it closes (for any
+    reason: under ASGI a closed tab cancels the stream at its current await, and ``finally``
+    runs)."""
+    refreshed = time.monotonic()
+    try:
+        async for frame in frames:
+            if stream_id and time.monotonic() - refreshed > HEARTBEAT_SECONDS:
+                refreshed = time.monotonic()
+                with contextlib.suppress(RedisError, OSError):
+                    await stream_refresh(learner_id=learner_id, stream_id=stream_id)
+            yield frame
+    finally:
+        await frames.aclose()
+        if stream_id:
+            with contextlib.suppress(RedisError, OSError):
+                await stream_unregister(learner_id=learner_id, stream_id=stream_id)
