@@ -14,15 +14,13 @@ from .kinds.console.fold import (
     console_shared_a_stream,
 )
 from .kinds.lifecycle.fold import LifecycleFold
+from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
+from .kinds.pubsub.fold import PubsubFold, lost_and_kept
 from .lab_broker import OUTCOMES as BROKER_OUTCOMES
 from .lab_broker import broker_observed
 from .lab_email import OUTCOMES as EMAIL_OUTCOMES
 from .lab_email import email_observed, email_runs_fold
-from .lab_listen import OUTCOMES as LISTEN_OUTCOMES
-from .lab_listen import listen_observed, listen_runs_fold
-from .lab_pubsub import OUTCOMES as PUBSUB_OUTCOMES
-from .lab_pubsub import pubsub_observed, pubsub_runs_fold
 from .runs import runs_fold
 
 
@@ -110,14 +108,14 @@ LAB_KINDS = {
         summary="PUBLISH to real subscribers (tabs, a Python subscriber, patterns), then with "
         "nobody listening: the message is gone, where a list or a stream keeps it.",
         template="labs/pubsub.html",
-        fold=pubsub_runs_fold,
-        outcomes=PUBSUB_OUTCOMES,
-        observed=pubsub_observed,
+        fold=PubsubFold.fold,
+        outcomes=PubsubFold.outcomes,
+        observed=PubsubFold().observed,
         goals={
             "message-lost-and-kept": Goal(
                 description="Send a message with nobody subscribed, see it lost on the channel "
                 "and read it later from the list or the stream.",
-                met=lambda runs: runs.lost_and_kept,
+                met=lost_and_kept,
             ),
         },
     ),
@@ -127,14 +125,14 @@ LAB_KINDS = {
         summary="Consume a channel three ways in a sandbox that must keep answering: listen() "
         "freezes, get_message(timeout=…) and a background thread keep going.",
         template="labs/listen.html",
-        fold=listen_runs_fold,
-        outcomes=LISTEN_OUTCOMES,
-        observed=listen_observed,
+        fold=ListenFold.fold,
+        outcomes=ListenFold.outcomes,
+        observed=ListenFold().observed,
         goals={
             "see-the-freeze": Goal(
                 description="Run the sandbox and see listen() stop answering while another "
                 "way keeps answering.",
-                met=lambda runs: any(run.shows_the_freeze for run in runs),
+                met=saw_the_freeze,
             ),
         },
     ),

@@ -6,10 +6,10 @@ from importlib import import_module
 
 from django.urls import include, path
 
-from . import lab_broker, lab_listen, lab_pubsub, pages, views_email  # TEMPORARY
+from . import lab_broker, pages, views_email  # TEMPORARY
 from .registry import LAB_KINDS
 
-MOVED = {"ping", "lifecycle", "console"}  # TEMPORARY
+MOVED = {"ping", "lifecycle", "console", "pubsub", "listen"}  # TEMPORARY
 _kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind in MOVED}
 
 app_name = "labs"
@@ -27,20 +27,6 @@ urlpatterns = [
         "email/send-in-background/", views_email.email_send_background, name="email-send-background"
     ),
     path("email/ping/", views_email.email_ping, name="email-ping"),
-    path("pubsub/", lab_pubsub.pubsub_lab, name="pubsub"),
-    path("pubsub/feed/", lab_pubsub.pubsub_feed, name="pubsub-feed"),
-    path("pubsub/send/", lab_pubsub.pubsub_send, name="pubsub-send"),
-    path("pubsub/read/", lab_pubsub.pubsub_read, name="pubsub-read"),
-    path(
-        "pubsub/subscriber/start/",
-        lab_pubsub.pubsub_subscriber_start,
-        name="pubsub-subscriber-start",
-    ),
-    path(
-        "pubsub/subscriber/stop/", lab_pubsub.pubsub_subscriber_stop, name="pubsub-subscriber-stop"
-    ),
-    path("listen/", lab_listen.listen_lab, name="listen"),
-    path("listen/start/", lab_listen.listen_start, name="listen-start"),
 ]
 
 # Served under /streams/labs/ (learnsite/stream_urls.py), in the "streams" namespace.

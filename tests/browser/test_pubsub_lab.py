@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from labs.lab_pubsub import OUTCOMES
+from labs.kinds.pubsub.fold import PubsubFold
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.stack import load_course
 
@@ -45,7 +45,7 @@ def test_with_two_tabs_open_both_receive_and_publish_counts_two(browser, live_ur
 
 
 def test_a_prediction_then_what_the_publish_showed(page, redis_url, tmp_path):
-    question = predict_question_text(lab="pubsub", options=OUTCOMES, expected="1")
+    question = predict_question_text(lab="pubsub", options=PubsubFold.outcomes, expected="1")
     make_questions(make_lesson(tmp_path / "course"), question)
     load_course(tmp_path, redis_url)
     open_subscribed(page)

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from labs.events import events_read
-from labs.lab_listen import (
+from labs.kinds.listen.fold import (
     HEARTBEAT_MS,
     MODES,
-    OUTCOMES,
     PUBLISH_AT_SECONDS,
-    listen_runs_fold,
+    ListenFold,
+    saw_the_freeze,
 )
 from quiz.models import Answer, Attempt
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
@@ -49,7 +49,7 @@ def timeline(events: list[dict]) -> list[dict]:
 def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving(
     live_url, redis_url, tmp_path
 ):
-    options = {code: f"{label}." for code, label in OUTCOMES.items()}
+    options = {code: f"{label}." for code, label in ListenFold.outcomes.items()}
     question = predict_question_text(
         qid="listen-which", lab="listen", options=options, expected="not-listen"
     )
@@ -96,7 +96,7 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
 
     # The page's numbers, folded from the same events.
     listen_events = events_read(learner_id=client.learner_key(), lab="listen")
-    run = next(run for run in listen_runs_fold(listen_events, now=time.time()) if run.id == run_id)
+    run = next(run for run in ListenFold.fold(listen_events, now=time.time()) if run.id == run_id)
     modes = {summary.mode: summary for summary in run.modes}
     assert not modes["listen"].kept_answering
     assert modes["listen"].longest_gap_ms >= quiet[1] - quiet[0]
@@ -144,3 +144,82 @@ def test_the_sandbox_is_killed_at_its_limit_and_the_site_answers_meanwhile(live_
     # It was alive and serving until the kill, and past the worker's last message.
     assert killed["t"] - last_asked <= 5 * HEARTBEAT_MS
     assert last_asked > max(point["t"] for point in points if point["kind"] == "published")
+
+
+# The fold, the goal and the prediction's outcome: pure, over a timeline made here.
+
+PUBLISHED_AT_MS = [100 + seconds * 1000 for seconds in PUBLISH_AT_SECONDS]
+END_MS = 10_100
+
+
+def sandbox_points(*, answering: set[str]) -> list[dict]:
+    """A sandbox's timeline: the modes in ``answering`` answer every heartbeat at once; the
+    others only answer what piled up, just after each message (listen()'s way)."""
+    points = [{"t": 0, "kind": "start", "pid": 4242}, {"t": 100, "kind": "ready"}]
+    asks = list(enumerate(range(100, END_MS, HEARTBEAT_MS), 1))
+    for seq, t in asks:
+        points.append({"t": t, "kind": "asked", "seq": seq})
+        points += [
+            {"t": t + 5, "kind": "answered", "mode": mode, "seq": seq, "asked": t}
+            for mode in MODES
+            if mode in answering
+        ]
+    since = 0
+    for n, t in enumerate(PUBLISHED_AT_MS, 1):
+        points.append({"t": t, "kind": "published", "data": f"message {n}", "receivers": 3})
+        points += [{"t": t + 2, "kind": "received", "mode": mode} for mode in MODES]
+        points += [
+            {"t": t + 3, "kind": "answered", "mode": mode, "seq": seq, "asked": asked}
+            for mode in MODES
+            if mode not in answering
+            for seq, asked in asks
+            if since <= asked < t
+        ]
+        since = t
+    points.append({"t": END_MS, "kind": "killed", "pid": 4242, "gone": True, "limit_seconds": 10})
+    return points
+
+
+def sandbox_run(*, answering: set[str], ended: bool = True) -> list[tuple[str, dict]]:
+    """A run's events, a prediction of "not-listen" before it."""
+    events = [
+        {"kind": "predicted", "choice": "not-listen"},
+        {"kind": "queued", "run": "r1"},
+        {"kind": "started", "run": "r1", "worker": "w@host"},
+        {"kind": "timeline", "run": "r1", "points": sandbox_points(answering=answering)},
+    ]
+    if ended:
+        events.append({"kind": "succeeded", "run": "r1", "result": {"pid": 4242}})
+    return [(f"{n}-0", {"lab": "listen", "at": float(n), **e}) for n, e in enumerate(events, 1)]
+
+
+def test_a_run_where_listen_froze_shows_it_and_answers_the_prediction():
+    runs = ListenFold.fold(sandbox_run(answering={"get_message", "thread"}), now=100.0)
+    (run,) = runs
+    assert (run.status, run.status_label, run.pid, run.end_ms) == (
+        "succeeded", "Killed at its limit", 4242, END_MS,
+    )  # fmt: skip
+    modes = {summary.mode: summary for summary in run.modes}
+    assert run.kept_answering == {"get_message", "thread"}
+    assert modes["listen"].longest_gap_ms == PUBLISHED_AT_MS[3] + 3 - (PUBLISHED_AT_MS[2] + 3)
+    assert all(summary.received == len(PUBLISH_AT_SECONDS) for summary in run.modes)
+    assert modes["get_message"].answered == modes["get_message"].asked
+    assert run.shows_the_freeze and saw_the_freeze(runs)
+    assert (runs.prediction.observed, runs.prediction.right) == ("not-listen", True)
+    assert [row.mode for row in run.chart.rows] == list(MODES)
+    assert len(run.chart.published) == len(PUBLISH_AT_SECONDS)
+    assert run.chart.rows[0].silences and not run.chart.rows[1].silences
+
+
+def test_a_run_where_all_three_kept_answering_does_not_meet_the_goal():
+    runs = ListenFold.fold(sandbox_run(answering=set(MODES)), now=100.0)
+    assert ListenFold().observed(runs[0]) == "all" and runs.prediction.observed == "all"
+    assert not saw_the_freeze(runs)
+
+
+def test_a_run_still_going_answers_nothing_yet():
+    runs = ListenFold.fold(sandbox_run(answering={"thread"}, ended=False), now=100.0)
+    (run,) = runs
+    assert (run.status, run.active) == ("running", True)
+    assert ListenFold().observed(run) is None and runs.prediction.observed is None
+    assert not saw_the_freeze(runs)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 
-from labs.lab_pubsub import OUTCOMES
+from labs.kinds.pubsub.fold import PubsubFold, PubsubRuns, lost_and_kept
 from learners.identity import SESSION_KEY
 from quiz.models import Answer, Attempt
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
@@ -27,9 +27,8 @@ def lab_learner(live_url) -> LiveClient:
 
 def feed(client: LiveClient, subscribe: str, tab: str):
     """A tab's live feed, once Redis has confirmed its subscription."""
-    stream = client.events(
-        f"/streams/labs/pubsub/feed/?{urlencode({'subscribe': subscribe, 'tab': tab})}"
-    )
+    query = urlencode({"subscribe": subscribe, "tab": tab})
+    stream = client.events(f"/streams/labs/pubsub/feed/?{query}")
     subscribed = next(stream)
     assert subscribed.event == "subscribed" and "Subscribed" in subscribed.data
     return stream
@@ -220,7 +219,7 @@ def test_the_python_subscriber_prints_what_it_receives_and_stops_when_asked(live
 
 def load_prediction(folder, redis_url: str, *, expected: str) -> None:
     """A lesson whose questions hold the pubsub lab's prediction, loaded as `make run` does."""
-    options = {code: f"{label} receive it" for code, label in OUTCOMES.items()}
+    options = {code: f"{label} receive it" for code, label in PubsubFold.outcomes.items()}
     question = predict_question_text(
         qid="pubsub-how-many", lab="pubsub", options=options, expected=expected
     )
@@ -273,3 +272,96 @@ def test_a_prediction_for_another_version_or_option_is_refused(live_url, redis_u
     )
     assert unknown.status == 400 and "Choose one of the answers" in unknown.text
     assert not Answer.objects.filter(item__attempt__learner__key=learner_key(client)).exists()
+
+
+# The fold, the goal and the prediction's outcome: pure, over events made here.
+
+
+def folded(*events: dict, now: float = 100.0) -> PubsubRuns:
+    """The page's runs for ``events``, recorded a second apart from 1.0 on."""
+    return PubsubFold.fold(
+        [
+            (f"{n}-0", {"lab": "pubsub", "at": float(n), **event})
+            for n, event in enumerate(events, 1)
+        ],
+        now=now,
+    )
+
+
+LOST = {"kind": "published", "channel": "news", "data": "anyone?", "receivers": 0}
+PUSHED = {"kind": "pushed", "channel": "news", "data": "anyone?", "length": 1}
+POPPED = {"kind": "popped", "channel": "news", "items": [["", "anyone?"]], "length": 0}
+ADDED = {"kind": "added", "channel": "news", "data": "anyone?", "entry": "5-0", "length": 1}
+READ = {"kind": "read", "channel": "news", "items": [["5-0", "anyone?"]], "length": 1}
+
+
+def test_a_message_lost_on_the_channel_then_read_from_the_list_or_stream_meets_the_goal():
+    assert not lost_and_kept(folded(LOST, PUSHED, ADDED))
+    from_the_list = folded(LOST, PUSHED, POPPED)
+    assert lost_and_kept(from_the_list)
+    assert [action.command for action in from_the_list.list_actions] == ["BRPOP", "LPUSH"]
+    from_the_stream = folded(LOST, ADDED, READ)
+    assert lost_and_kept(from_the_stream)
+    assert [action.items for action in from_the_stream.stream_actions] == [
+        [("5-0", "anyone?")],
+        [("5-0", "anyone?")],
+    ]
+
+
+def test_a_message_someone_heard_or_another_message_read_back_does_not_meet_the_goal():
+    heard = {**LOST, "receivers": 1}
+    assert not lost_and_kept(folded(heard, PUSHED, POPPED))
+    other = {**POPPED, "items": [["", "something else"]]}
+    assert not lost_and_kept(folded(LOST, PUSHED, other))
+    elsewhere = {**READ, "channel": "weather"}
+    assert not lost_and_kept(folded(LOST, ADDED, elsewhere))
+
+
+def test_each_delivery_counts_with_its_publish_and_the_python_subscriber_prints_it():
+    runs = folded(
+        {"kind": "queued", "run": "r1", "options": {"channels": ["news"], "patterns": ["n*"]}},
+        {"kind": "started", "run": "r1", "worker": "w@host"},
+        {"kind": "listening", "run": "r1"},
+        {**LOST, "receivers": 2},
+        {"kind": "received", "subscriber": "tab aaaa", "channel": "news", "data": "anyone?"},
+        {"kind": "received", "run": "r1", "channel": "news", "data": "anyone?", "line": "news: x"},
+        {"kind": "succeeded", "run": "r1", "result": {"reason": "stopped"}},
+    )
+    (publish,) = runs.publishes
+    assert publish.received_by == ["tab aaaa", "Python subscriber r1"]
+    (run,) = runs
+    assert (run.status, run.status_label, run.active) == ("succeeded", "Stopped", False)
+    assert (run.lines, run.received, run.reason, run.worker) == (
+        ["news: x"],
+        1,
+        "stopped",
+        "w@host",
+    )
+    assert run.subscription_text == "news n*"
+
+
+def test_a_subscriber_run_waits_for_a_worker_and_one_begun_before_the_stream_is_not_shown():
+    runs = folded(
+        {"kind": "started", "run": "gone"},  # its "queued" fell out of the capped stream
+        {"kind": "queued", "run": "r2"},
+        now=10.0,
+    )
+    assert [(run.id, run.status, run.waiting) for run in runs] == [("r2", "queued", True)]
+
+
+def test_the_prediction_is_answered_by_the_next_publish_not_by_a_subscriber_run():
+    predicted = {"kind": "predicted", "choice": "2", "label": "Two receive it"}
+    waiting = folded(predicted, {"kind": "queued", "run": "r1"}, {"kind": "listening", "run": "r1"})
+    assert waiting.prediction.choice == "2" and waiting.prediction.observed is None
+    answered = folded(predicted, {"kind": "queued", "run": "r1"}, {**LOST, "receivers": 1})
+    assert answered.prediction.observed == "1" and not answered.prediction.right
+    assert answered.prediction.run == "3-0"  # the publish's event
+
+
+def test_a_publish_shows_how_many_received_it_as_an_outcome():
+    codes = [
+        PubsubFold().observed(publish)
+        for publish in folded(*({**LOST, "receivers": n} for n in (0, 1, 2, 3, 7))).publishes
+    ]
+    assert codes == ["3+", "3+", "2", "1", "0"]  # newest first
+    assert set(codes) == set(PubsubFold.outcomes)

@@ -1,9 +1,13 @@
 """The blocking listen() trap, for real: three consumers of one Redis channel, side by side.
 
 A standalone program (redis-py and the standard library only, no Django), started by the
-"listen" lab's Celery task (labs/lab_listen.py) in a process group of its own:
+"listen" lab's Celery task (``listen_trap_execute`` in labs/kinds/listen/services.py) as a
+script, in a process group of its own:
 
-    LISTEN_TRAP_REDIS_URL=unix:///path/to/redis.sock python -I listen_trap.py --channel NAME
+    LISTEN_TRAP_REDIS_URL=unix:///path/to/redis.sock python -I sandbox.py --channel NAME
+
+It lives beside the lab's code but is never imported by it: it runs in a process of its own,
+with nothing of the site's environment.
 
 Each mode is a thread standing in for a small server. Every ``--heartbeat-ms`` the main thread
 sends each of them a heartbeat request over a socket of its own, which the mode must answer;
