@@ -6,10 +6,10 @@ from importlib import import_module
 
 from django.urls import include, path
 
-from . import lab_broker, pages, views_email  # TEMPORARY
+from . import lab_broker, pages  # TEMPORARY
 from .registry import LAB_KINDS
 
-MOVED = {"ping", "lifecycle", "console", "pubsub", "listen"}  # TEMPORARY
+MOVED = {"ping", "lifecycle", "console", "pubsub", "listen", "email"}  # TEMPORARY
 _kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind in MOVED}
 
 app_name = "labs"
@@ -21,12 +21,6 @@ urlpatterns = [
     path("broker/", lab_broker.broker_lab, name="broker"),
     path("broker/start/", lab_broker.broker_start, name="broker-start"),
     path("broker/redis/", lab_broker.broker_read, name="broker-read"),
-    path("email/", views_email.email_lab, name="email"),
-    path("email/send-now/", views_email.email_send_now, name="email-send-now"),
-    path(
-        "email/send-in-background/", views_email.email_send_background, name="email-send-background"
-    ),
-    path("email/ping/", views_email.email_ping, name="email-ping"),
 ]
 
 # Served under /streams/labs/ (learnsite/stream_urls.py), in the "streams" namespace.

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from labs.events import events_read
-from labs.lab_email import email_runs_fold
-from labs.mail_server import mail_latency_ms
+from labs.kinds.email.fold import EmailFold, compared_both
+from labs.kinds.email.mail_server import mail_latency_ms
 from labs.services import RUNS_IN_FLIGHT
 from tests.http import LiveClient
 from tests.stack import mail_port, web_service
@@ -267,7 +267,7 @@ def test_a_send_now_run_stays_delivered_when_its_reply_comes_after_the_delivery(
         ("3-0", {**base, "at": 100.303, "kind": "succeeded", "send_ms": 303}),
         ("4-0", {**base, "at": 100.305, "kind": "answered", "request_ms": 305}),
     ]
-    [run] = email_runs_fold(events, now=101.0)
+    [run] = EmailFold.fold(events, now=101.0)
     assert (run.mode, run.status, run.latency_ms) == ("sync", "delivered", 300)
     assert (run.delivered_ms, run.send_ms, run.request_ms) == (302, 303, 305)
 
@@ -284,7 +284,7 @@ def test_the_chart_groups_the_runs_of_both_kinds_on_one_scale():
     events = run_events("aaaa0001", "sending", 10.0, 305, 302) + run_events(
         "bbbb0002", "queued", 20.0, 6, 311
     )
-    chart = email_runs_fold(events, now=30.0).chart
+    chart = EmailFold.fold(events, now=30.0).chart
     assert [group.mode for group in chart.groups] == ["sync", "background"]
     sync_request, sync_delivery = chart.groups[0].rows[0].bars
     background_request, background_delivery = chart.groups[1].rows[0].bars
@@ -292,3 +292,55 @@ def test_the_chart_groups_the_runs_of_both_kinds_on_one_scale():
     assert sync_delivery.text == "302 ms" and background_delivery.text == "311 ms"
     assert "Send now, run aaaa0001: request 305 ms, delivered after 302 ms." in chart.description
     assert "In the background, run bbbb0002: request 6 ms" in chart.description
+
+
+def email_run(run_id: str, *, mode: str, at: float, request_ms: int, delivered: bool = True
+              ) -> list[tuple[str, dict]]:  # fmt: skip
+    """The events of one run with a latency of 300 ms: its request answers after
+    ``request_ms``, and the mail server has it after 300 ms (if ``delivered``)."""
+    base = {"run": run_id, "lab": "email"}
+    first = "sending" if mode == "sync" else "queued"
+    events = [
+        (f"{at:.0f}-1", {**base, "at": at, "kind": first, "options": {"latency_ms": 300}}),
+        (f"{at:.0f}-2", {**base, "at": at + request_ms / 1000, "kind": "answered",
+                         "request_ms": request_ms}),
+    ]  # fmt: skip
+    if delivered:
+        events.append((f"{at:.0f}-3", {**base, "at": at + 0.3, "kind": "delivered"}))
+    return events
+
+
+def predicted(choice: str, at: float) -> tuple[str, dict]:
+    return (f"{at:.0f}-0", {"lab": "email", "at": at, "kind": "predicted", "choice": choice})
+
+
+def test_a_prediction_is_answered_by_the_next_delivered_email_and_how_long_its_request_took():
+    waited = [predicted("returns", 1.0), *email_run("aaaa0001", mode="sync", at=2, request_ms=305)]
+    prediction = EmailFold.fold(waited, now=10.0).prediction
+    assert (prediction.choice, prediction.observed, prediction.run) == (
+        "returns", "waits", "aaaa0001",
+    )  # fmt: skip
+    assert prediction.observed_label == "The request waits for the mail server"
+
+    returned = [predicted("returns", 1.0),
+                *email_run("bbbb0002", mode="background", at=2, request_ms=6)]  # fmt: skip
+    assert EmailFold.fold(returned, now=10.0).prediction.right
+
+
+def test_an_email_not_delivered_leaves_the_prediction_waiting_for_the_next():
+    events = [
+        predicted("waits", 1.0),
+        *email_run("aaaa0001", mode="sync", at=2, request_ms=305, delivered=False),
+    ]
+    assert EmailFold.fold(events, now=10.0).prediction.observed is None
+    events += email_run("bbbb0002", mode="background", at=3, request_ms=6)
+    prediction = EmailFold.fold(events, now=10.0).prediction
+    assert (prediction.observed, prediction.run) == ("returns", "bbbb0002")
+
+
+def test_the_goal_is_met_once_an_email_sent_each_way_is_delivered():
+    sync = email_run("aaaa0001", mode="sync", at=1, request_ms=305)
+    background = email_run("bbbb0002", mode="background", at=2, request_ms=6, delivered=False)
+    assert not compared_both(EmailFold.fold(sync + background, now=10.0))
+    delivered = email_run("cccc0003", mode="background", at=3, request_ms=6)
+    assert compared_both(EmailFold.fold(sync + background + delivered, now=10.0))

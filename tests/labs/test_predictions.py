@@ -8,10 +8,10 @@ import time
 import redis
 
 from labs.kinds.console.fold import ConsoleFold
+from labs.kinds.email.fold import EmailFold
 from labs.kinds.lifecycle.fold import LifecycleFold
 from labs.kinds.ping.fold import PingFold
 from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
-from labs.lab_email import OUTCOMES as EMAIL_OUTCOMES
 from quiz.models import Answer, Question
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
@@ -63,9 +63,9 @@ def outcome_in(text: str) -> tuple[str, str] | None:
 def test_the_email_lab_compares_the_request_time_with_the_mail_servers_latency(
     live_url, mail_server, redis_url, tmp_path
 ):
-    load_prediction(tmp_path, redis_url, lab="email", outcomes=EMAIL_OUTCOMES, expected="waits")
+    load_prediction(tmp_path, redis_url, lab="email", outcomes=EmailFold.outcomes, expected="waits")
     client = lab_learner(live_url, "email")
-    predict(client, "email", EMAIL_OUTCOMES["returns"])
+    predict(client, "email", EmailFold.outcomes["returns"])
     stream = client.events("/streams/labs/email/events/")
     sent = client.htmx_post("/labs/email/send-now/", {"latency_ms": "100"})
     assert sent.status == 200, sent.text

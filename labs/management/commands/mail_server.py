@@ -4,7 +4,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from labs.mail_server import mail_server_serve
+from labs.kinds.email.mail_server import mail_server_serve
 
 
 class Command(BaseCommand):

@@ -20,7 +20,7 @@ from email.policy import default as default_policy
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.exceptions import RedisError
 
-from .events import event_publish
+from labs.events import event_publish
 
 log = logging.getLogger(__name__)
 

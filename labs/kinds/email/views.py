@@ -1,4 +1,4 @@
-"""Views of the "Offload the slow email" lab; its services, runs and chart are in lab_email.py.
+"""Views of the "Offload the slow email" lab.
 
 The send views are plain (sync) function views: under ASGI Django runs each on a thread of its
 own, so a send that waits on the mail server's socket never blocks the site's event loop.
@@ -10,13 +10,15 @@ from collections.abc import Callable
 
 from django import forms
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from labs.pages import lab_answer, lab_page
+from labs.services import LabError, lab_run_start
 from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
 
-from .lab_email import (
+from .services import (
     LAB,
     LATENCY_DEFAULT_MS,
     LATENCY_INVALID,
@@ -25,11 +27,10 @@ from .lab_email import (
     lab_email_answered,
     lab_email_send_now,
 )
-from .services import LabError, lab_run_start
 from .tasks import send_email
-from .views import lab_page
 
 TEMPLATE = "labs/email.html"
+STARTED = f"{TEMPLATE}#started"  # the answer to a send button, with htmx
 PAGE = {
     "latency_min": LATENCY_MIN_MS,
     "latency_max": LATENCY_MAX_MS,
@@ -64,17 +65,13 @@ def _answer(request: HtmxHttpRequest, *, mode: str, start: Callable[[str], dict]
         result = start(learner_id)
     except LabError as error:
         run_id = getattr(error, "run_id", "")  # a send that failed is a run too
-        if request.htmx:
-            context = {"error": error, "run_id": run_id}
-            response = render(request, f"{TEMPLATE}#started", context, status=error.status)
-        else:
-            response = lab_page(request, LAB, context=PAGE, error=error)
+        context = {"run_id": run_id}
+        response = lab_answer(
+            request, LAB, partial=STARTED, context=context, error=error, page_context=PAGE
+        )
     else:
         run_id = result["run_id"]
-        if request.htmx:
-            response = render(request, f"{TEMPLATE}#started", {"mode": mode, **result})
-        else:
-            response = redirect("labs:email")
+        response = lab_answer(request, LAB, partial=STARTED, context={"mode": mode, **result})
     request_ms = _timed(response, started)
     if run_id:
         lab_email_answered(learner_id=learner_id, run_id=run_id, request_ms=round(request_ms))
