@@ -7,6 +7,7 @@ page renders that lab's runs with its own fold and template.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .kinds.broker.fold import BrokerFold
 from .kinds.console.fold import (
     ConsoleFold,
     console_moved_three_jobs,
@@ -18,8 +19,6 @@ from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
-from .lab_broker import OUTCOMES as BROKER_OUTCOMES
-from .lab_broker import broker_observed
 from .runs import runs_fold
 
 
@@ -70,8 +69,9 @@ LAB_KINDS = {
         url_name="labs:broker",
         summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
         template="labs/broker.html",
-        outcomes=BROKER_OUTCOMES,
-        observed=broker_observed,
+        fold=BrokerFold.fold,
+        outcomes=BrokerFold.outcomes,
+        observed=BrokerFold().observed,
     ),
     "email": LabKind(
         title="Offload the slow email",

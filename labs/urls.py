@@ -6,21 +6,16 @@ from importlib import import_module
 
 from django.urls import include, path
 
-from . import lab_broker, pages  # TEMPORARY
+from . import pages
 from .registry import LAB_KINDS
 
-MOVED = {"ping", "lifecycle", "console", "pubsub", "listen", "email"}  # TEMPORARY
-_kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS if kind in MOVED}
+_kind_urls = {kind: import_module(f"labs.kinds.{kind}.urls") for kind in LAB_KINDS}
 
 app_name = "labs"
 urlpatterns = [
     path("", pages.lab_index, name="index"),
     path("<slug:kind>/predict/", pages.lab_predict, name="predict"),
     *(path(f"{kind}/", include(module.urlpatterns)) for kind, module in _kind_urls.items()),
-    # TEMPORARY: the labs not moved yet.
-    path("broker/", lab_broker.broker_lab, name="broker"),
-    path("broker/start/", lab_broker.broker_start, name="broker-start"),
-    path("broker/redis/", lab_broker.broker_read, name="broker-read"),
 ]
 
 # Served under /streams/labs/ (learnsite/stream_urls.py), in the "streams" namespace.

@@ -11,6 +11,7 @@ import urllib.parse
 import pytest
 from django.conf import settings
 
+from labs.kinds.broker.fold import BrokerFold
 from tests.http import LiveClient, Response
 from tests.labs.ping_support import run_id_of
 from tests.stack import redis_service, web_service, worker_service
@@ -175,3 +176,40 @@ def test_reading_redis_needs_a_lab_session_and_a_known_countdown(stack_without_w
     assert stranger.get("/labs/broker/redis/?run=0123abcd").status == 404
     refused = stranger.htmx_post("/labs/broker/start/", {"hold": "3600"})
     assert refused.status == 400 and "countdown" in refused.text
+
+
+def broker_events(*events: dict) -> list[tuple[str, dict]]:
+    """Broker lab events, one a second, with stream ids 1-0, 2-0..."""
+    return [
+        (f"{n}-0", {"lab": "broker", "at": float(n), **event})
+        for n, event in enumerate(events, start=1)
+    ]
+
+
+def test_the_first_read_while_held_is_where_the_run_was_found():
+    events = broker_events(
+        {"kind": "queued", "run": "held", "task_id": "t-1", "countdown": 10},
+        {"kind": "found", "run": "held", "where": "unacked"},
+        {"kind": "found", "run": "held", "where": "nowhere"},  # a later read: not kept
+        {"kind": "found", "run": "unknown", "where": "list"},  # no such run: ignored
+    )
+    [run] = BrokerFold.fold(events, now=2.0)
+    assert (run.id, run.countdown, run.found, run.status) == ("held", 10, "unacked", "queued")
+
+
+def test_a_prediction_is_answered_by_the_first_run_found_while_held():
+    events = broker_events(
+        {"kind": "predicted", "choice": "list"},
+        {"kind": "queued", "run": "at-once", "countdown": 0},
+        {"kind": "succeeded", "run": "at-once"},  # never held: says nothing
+        {"kind": "queued", "run": "held", "countdown": 10},
+    )
+    waiting = BrokerFold.fold(events, now=5.0).prediction
+    assert (waiting.choice, waiting.observed) == ("list", None)
+    found = (
+        "5-0",
+        {"lab": "broker", "at": 5.0, "kind": "found", "run": "held", "where": "unacked"},
+    )
+    answered = BrokerFold.fold([*events, found], now=5.0).prediction
+    assert (answered.observed, answered.run, answered.right) == ("unacked", "held", False)
+    assert answered.observed_label == "Taken by the worker, with a copy in unacked"

@@ -7,11 +7,11 @@ import time
 
 import redis
 
+from labs.kinds.broker.fold import BrokerFold
 from labs.kinds.console.fold import ConsoleFold
 from labs.kinds.email.fold import EmailFold
 from labs.kinds.lifecycle.fold import LifecycleFold
 from labs.kinds.ping.fold import PingFold
-from labs.lab_broker import OUTCOMES as BROKER_OUTCOMES
 from quiz.models import Answer, Question
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
@@ -121,11 +121,13 @@ def test_the_broker_lab_observes_where_its_first_read_finds_a_held_task(start_se
     start_services(redis_server)
     web, base_url = web_service(redis_url)
     start_services(web)
-    load_prediction(tmp_path, redis_url, lab="broker", outcomes=BROKER_OUTCOMES, expected="unacked")
+    load_prediction(
+        tmp_path, redis_url, lab="broker", outcomes=BrokerFold.outcomes, expected="unacked"
+    )
     client = lab_learner(base_url, "broker")
 
     # No worker yet: nobody holds the task, and the page's read finds it in the list.
-    predict(client, "broker", BROKER_OUTCOMES["unacked"])
+    predict(client, "broker", BrokerFold.outcomes["unacked"])
     first = started_run(client.htmx_post("/labs/broker/start/", {"hold": "10"}))
     page = client.get("/labs/broker/").text
     assert 'data-phase="list"' in page
@@ -133,7 +135,7 @@ def test_the_broker_lab_observes_where_its_first_read_finds_a_held_task(start_se
 
     # A worker takes each countdown task at once and holds it, a copy in unacked, until its ETA.
     start_services(worker_service(redis_url))
-    predict(client, "broker", BROKER_OUTCOMES["list"])
+    predict(client, "broker", BrokerFold.outcomes["list"])
     second = started_run(client.htmx_post("/labs/broker/start/", {"hold": "10"}))
     held = redis.Redis.from_url(redis_url)
     wait_for(lambda: held.hlen("unacked") == 2)

@@ -26,35 +26,18 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
-from redis.exceptions import RedisError
-
-from learners.identity import SESSION_KEY, learner_id_for
+from labs.events import event_publish
+from labs.kinds.ping.fold import TaskRun
+from labs.services import events_read_every_lab
 from learnsite.celery import app as celery_app
-from learnsite.htmx import HtmxHttpRequest
 from learnsite.redis import redis_client
 
-from .events import event_publish
-from .limits import learner_allows
-from .runs import LabRun, runs_fold
-from .services import LabError, events_read_every_lab, lab_run_start
-from .tasks import broker_specimen
+from .fold import BrokerFold
 
 LAB = "broker"
-
-# Predict, then observe: where the message of a task held by a worker is.
-OUTCOMES = {
-    "list": "Still in the queue's list",
-    "unacked": "Taken by the worker, with a copy in unacked",
-    "nowhere": "Nowhere in Redis",
-}
 
 SPECIMEN_STEPS = 4
 SPECIMEN_STEP_SECONDS = 1.0
@@ -69,12 +52,6 @@ RESULT_KEY_PREFIX = "celery-task-meta-"
 LIST_READ_LIMIT = 50
 UNACKED_SCAN_COUNT = 100
 UNACKED_SCAN_ROUNDS = 3
-
-RUN_ID = re.compile(r"^[0-9a-f]{8,32}$")
-SEEN = re.compile(r"^[0-9a-f]{16}$")
-# A page polls once a second while a run is in flight; this leaves room for a second tab.
-SNAPSHOTS_PER_MINUTE = 120
-SNAPSHOTS_LIMITED = "Redis is being read for you too often (more than two tabs?): paused a moment."
 
 
 def queue_name() -> str:
@@ -208,7 +185,7 @@ class ResultEntry:
 class BrokerSnapshot:
     queue: str
     queue_length: int
-    run: LabRun | None = None  # the run inspected; None when the learner has no run yet
+    run: TaskRun | None = None  # the run inspected; None when the learner has no run yet
     # The learner's messages found in the list (the newest LIST_READ_LIMIT), newest first.
     messages: list[BrokerMessage] = field(default_factory=list)
     list_limit: int = LIST_READ_LIMIT
@@ -320,7 +297,7 @@ def broker_snapshot(*, learner_id: str, run_id: str | None = None) -> BrokerSnap
                 past_queue.add(event.get("run", ""))
     maybe_queued = {task_id for task_id, (run, _) in owners.items() if run not in past_queue}
 
-    runs = runs_fold(every_lab[LAB], now=time.time())
+    runs = BrokerFold.fold(every_lab[LAB], now=time.time())
     if run_id is None:
         run = runs[0] if runs else None
     else:
@@ -415,7 +392,7 @@ def _unacked_find(client, first_reply, *, task_id: str, owner: tuple[str, str]
         rounds += 1
 
 
-# The worker's side, and starting a run.
+# The worker's side, and what a read found.
 
 
 def broker_specimen_execute(*, learner_id: str, run_id: str, worker: str) -> dict:
@@ -435,13 +412,6 @@ def broker_specimen_execute(*, learner_id: str, run_id: str, worker: str) -> dic
     return result
 
 
-def broker_run_start(*, learner_id: str, hold_seconds: int = 0) -> str:
-    """Queue a specimen for the learner; with ``hold_seconds``, as a countdown (ETA) task."""
-    return lab_run_start(
-        learner_id=learner_id, lab=LAB, task=broker_specimen, countdown=hold_seconds
-    )
-
-
 def broker_found_record(*, learner_id: str, snapshot: BrokerSnapshot) -> None:
     """Record where the snapshot found the message of the learner's countdown task, if this is
     the first read of it while a worker holds it (sent, not started)."""
@@ -451,102 +421,3 @@ def broker_found_record(*, learner_id: str, snapshot: BrokerSnapshot) -> None:
     where = "list" if snapshot.inspected else "unacked" if snapshot.unacked else "nowhere"
     event = {"kind": "found", "lab": LAB, "run": run.id, "where": where}
     event_publish(learner_id=learner_id, lab=LAB, event=event)
-
-
-def broker_observed(run: LabRun) -> str | None:
-    """Where the first read while a worker held the run's task found its message."""
-    return run.found or None
-
-
-# Views. labs.views imports the registry, and the registry imports this module, so the view
-# helpers are looked up when a view runs (workers import this module, never views).
-
-
-def _lab_views():
-    from . import views
-
-    return views
-
-
-HOLD_CHOICES = {"0": 0, str(HOLD_SECONDS): HOLD_SECONDS}
-BAD_RUN_ID = "A run id is 8 to 32 characters from 0-9 and a-f."
-
-
-def _run_param(request: HtmxHttpRequest) -> str | None:
-    """The ``run`` query parameter: None when absent; ValueError when malformed."""
-    run_id = request.GET.get("run", "")
-    if run_id and not RUN_ID.match(run_id):
-        raise ValueError(run_id)
-    return run_id or None
-
-
-def _inspector(*, learner_id: str, run_id: str | None) -> tuple[dict, int]:
-    """The context of the page's "Inside Redis" part, and its HTTP status.
-
-    Raises Http404 when ``run_id`` is not one of the learner's runs of this lab.
-    """
-    context = {"focus": run_id or "", "snapshot": None, "inspector_error": ""}
-    try:
-        allowed = learner_allows(
-            learner_id=learner_id, action=f"{LAB}-read", per_minute=SNAPSHOTS_PER_MINUTE
-        )
-        if not allowed:
-            return context | {"inspector_error": SNAPSHOTS_LIMITED}, 429
-        context["snapshot"] = broker_snapshot(learner_id=learner_id, run_id=run_id)
-        broker_found_record(learner_id=learner_id, snapshot=context["snapshot"])
-    except RunNotFound:
-        raise Http404("None of your recent runs of this lab has that id.") from None
-    except (RedisError, OSError):
-        return context | {"inspector_error": _lab_views().BROKER_PAUSED}, 503
-    return context, 200
-
-
-@require_GET
-def broker_lab(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        run_id = _run_param(request)
-    except ValueError:
-        return HttpResponseBadRequest(BAD_RUN_ID)
-    context, _status = _inspector(learner_id=learner_id_for(request), run_id=run_id)
-    specimen_seconds = round(SPECIMEN_STEPS * SPECIMEN_STEP_SECONDS)
-    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    context |= {"specimen_seconds": specimen_seconds, "visibility_timeout_seconds": visibility}
-    return _lab_views().lab_page(request, LAB, context=context)
-
-
-@require_POST
-def broker_start(request: HtmxHttpRequest) -> HttpResponse:
-    learner_id = learner_id_for(request)
-    hold = request.POST.get("hold", "0")
-
-    def start() -> str:
-        if hold not in HOLD_CHOICES:
-            raise LabError(f"Choose no countdown or a {HOLD_SECONDS} s countdown.")
-        return broker_run_start(learner_id=learner_id, hold_seconds=HOLD_CHOICES[hold])
-
-    response = _lab_views().lab_started(request, LAB, start)
-    if request.htmx and response.status_code == 200:
-        response["HX-Trigger"] = "broker-queued"  # the page reads Redis for the new run at once
-    return response
-
-
-@require_GET
-def broker_read(request: HtmxHttpRequest) -> HttpResponse:
-    """The "Inside Redis" part alone, read again: the page polls it while a run is in flight.
-
-    204 when nothing changed since the read the page shows (``seen``), so that a reader's
-    selection or scroll position is not swept away every second.
-    """
-    try:
-        run_id = _run_param(request)
-    except ValueError:
-        return HttpResponseBadRequest(BAD_RUN_ID)
-    learner_id = request.session.get(SESSION_KEY)
-    if learner_id is None:
-        return HttpResponseBadRequest("Open the lab page first: it starts your lab session.")
-    context, status = _inspector(learner_id=learner_id, run_id=run_id)
-    snapshot = context["snapshot"]
-    seen = request.GET.get("seen", "")
-    if snapshot is not None and SEEN.match(seen) and seen == snapshot.fingerprint:
-        return HttpResponse(status=204)
-    return render(request, "labs/broker.html#inspector", context, status=status)
