@@ -4,7 +4,9 @@ from django.apps import AppConfig
 from learnsite.celery import app as celery_app
 from learnsite.hub import hub_patterns_register
 
+from .events import learner_channel
 from .kinds.lifecycle.signals import lifecycle_signals_connect
+from .registry import LAB_KINDS
 
 
 def _worker_signals_connect(**_) -> None:
@@ -25,9 +27,6 @@ class LabsConfig(AppConfig):
     verbose_name = "Live labs"
 
     def ready(self) -> None:
-        from .events import learner_channel  # TEMPORARY: module level once the registry is pure
-        from .registry import LAB_KINDS  # TEMPORARY
-
         # Every learner's announcements wake their open lab streams in this process.
         hub_patterns_register(learner_channel("*"))
         # Each lab's Celery tasks live in its own package: labs/kinds/<kind>/tasks.py. Found

@@ -14,9 +14,6 @@ import time
 
 from learnsite.redis import aredis_client, redis_client
 
-# TEMPORARY re-export until every lab imports these from labs.fold.
-from .fold import STREAM_RESUMED, TERMINAL_KINDS, stream_id_after  # noqa: F401
-
 KEY_PREFIX = "learnsite:learner:"
 # Each of a learner's lab streams keeps about this many of its newest events.
 STREAM_MAX_EVENTS = 500

@@ -57,7 +57,7 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         broker_error = ""
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
-    runs = lab.fold(events, now=time.time())
+    runs = lab.fold.fold(events, now=time.time())
     met = lab_goals_met(lab=lab, runs=runs)
     lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
@@ -193,7 +193,9 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                         csrf_token: str) -> AsyncIterator[str | None]:  # fmt: skip
     if resumed:
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
-    events: list[tuple[str, dict]] = []
+    # The fold takes each event once, as it comes: a wake-up never re-reads or re-folds the
+    # lab's history.
+    fold = lab.fold()
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
     # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
     # stream after the last id read from it, whatever the announcement carried.
@@ -211,10 +213,10 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 context = {"broker_error": broker_error}
                 yield sse_event("broker", render_to_string("labs/_broker_status.html", context))
                 shown_broker_error = broker_error
-            if new:
-                last_id = new[-1][0]
-                events.extend(new)
-            runs = lab.fold(events, now=time.time())
+            for event_id, event in new:
+                fold.add(event_id, event)
+                last_id = event_id
+            runs = fold.result(now=time.time())
             waiting = {run.id for run in runs if run.waiting}
             if (new and stream_id_after(last_id, after)) or waiting != shown_waiting:
                 context = {"runs": runs, "csrf_token": csrf_token}
@@ -230,7 +232,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 context = {"goals": _goals_shown(lab, goals_done)}
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
-            about_to_wait = any(run.status == "queued" and run.id not in waiting for run in runs)
+            about_to_wait = any(run.queued and run.id not in waiting for run in runs)
             seconds = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
             if not await woken(wakeup, seconds):
                 yield None

@@ -1,12 +1,14 @@
-"""The kinds of live lab: each has a page, a task, and a way to show its runs.
+"""The kinds of live lab: each is a package under labs/kinds/ and one entry here.
 
-A lesson places a lab with a ```lab block naming one of these kinds; the event stream of a lab
-page renders that lab's runs with its own fold and template.
+A lesson places a lab with a ```lab block naming one of these kinds; the lab's page and event
+stream render its runs with its own fold and template. This module imports only the labs' folds
+(pure): the content checker and the lesson loader read it without views, Celery or Redis.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .fold import LabFold
 from .kinds.broker.fold import BrokerFold
 from .kinds.console.fold import (
     ConsoleFold,
@@ -19,7 +21,6 @@ from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
-from .runs import runs_fold
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,15 @@ class LabKind:
     summary: str
     # The lab page; its "runs" partial renders the list of runs that the fold returns.
     template: str
-    fold: Callable = runs_fold
+    # Folds the lab's events into its runs; its ``outcomes`` are what a run can show, which a
+    # lesson's 'predict' question for this lab maps its options to ('observes:').
+    fold: type[LabFold]
     # A lesson's ```lab block names one of these as its goal; a met goal counts as done.
     goals: dict[str, Goal] = field(default_factory=dict)
-    # What a run can show, by outcome code: a lesson's 'predict' question for this lab maps each
-    # option to one ('observes:').
-    outcomes: dict[str, str] = field(default_factory=dict)
-    # How one of the runs the fold returns came out, as an outcome code; None while it cannot
-    # tell (the run is not over, or shows none of them). The page asks a prediction only of a
-    # lab with outcomes and this (labs/predictions.py).
-    observed: Callable[..., str | None] | None = None
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return self.fold.outcomes
 
 
 LAB_KINDS = {
@@ -55,9 +55,7 @@ LAB_KINDS = {
         url_name="labs:ping",
         summary="Queue a real Celery task and watch a worker report each step.",
         template="labs/ping.html",
-        fold=PingFold.fold,
-        outcomes=PingFold.outcomes,
-        observed=PingFold().observed,
+        fold=PingFold,
         goals={
             "finish-a-run": Goal(
                 description="Queue a task and watch a worker finish it.", met=finished_a_run
@@ -69,18 +67,14 @@ LAB_KINDS = {
         url_name="labs:broker",
         summary="Read your own task in Redis: the queue's list, the unacked hash, the result key.",
         template="labs/broker.html",
-        fold=BrokerFold.fold,
-        outcomes=BrokerFold.outcomes,
-        observed=BrokerFold().observed,
+        fold=BrokerFold,
     ),
     "email": LabKind(
         title="Offload the slow email",
         url_name="labs:email",
         summary="Send a real email inside the request, then through a worker, and time both.",
         template="labs/email.html",
-        fold=EmailFold.fold,
-        outcomes=EmailFold.outcomes,
-        observed=EmailFold().observed,
+        fold=EmailFold,
         goals={
             "compare-both": Goal(
                 description="Send one email each way and see both delivered.", met=compared_both
@@ -93,9 +87,7 @@ LAB_KINDS = {
         summary="Watch one task go through every state: progress, retries, failure, time "
         "limits, cancelling, a chain and a group.",
         template="labs/lifecycle.html",
-        fold=LifecycleFold.fold,
-        outcomes=LifecycleFold.outcomes,
-        observed=LifecycleFold().observed,
+        fold=LifecycleFold,
     ),
     "pubsub": LabKind(
         title="Publish and subscribe",
@@ -103,9 +95,7 @@ LAB_KINDS = {
         summary="PUBLISH to real subscribers (tabs, a Python subscriber, patterns), then with "
         "nobody listening: the message is gone, where a list or a stream keeps it.",
         template="labs/pubsub.html",
-        fold=PubsubFold.fold,
-        outcomes=PubsubFold.outcomes,
-        observed=PubsubFold().observed,
+        fold=PubsubFold,
         goals={
             "message-lost-and-kept": Goal(
                 description="Send a message with nobody subscribed, see it lost on the channel "
@@ -120,9 +110,7 @@ LAB_KINDS = {
         summary="Consume a channel three ways in a sandbox that must keep answering: listen() "
         "freezes, get_message(timeout=…) and a background thread keep going.",
         template="labs/listen.html",
-        fold=ListenFold.fold,
-        outcomes=ListenFold.outcomes,
-        observed=ListenFold().observed,
+        fold=ListenFold,
         goals={
             "see-the-freeze": Goal(
                 description="Run the sandbox and see listen() stop answering while another "
@@ -137,9 +125,7 @@ LAB_KINDS = {
         summary="Type real Redis commands, in a space of your own: publish and subscribe, push "
         "and pop a list queue, add to a stream and read it, share it in a consumer group.",
         template="labs/console.html",
-        fold=ConsoleFold.fold,
-        outcomes=ConsoleFold.outcomes,
-        observed=ConsoleFold().observed,
+        fold=ConsoleFold,
         goals={
             "publish-while-two-listen": Goal(
                 description="Publish 'New data available' on updates while two subscribers listen.",

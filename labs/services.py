@@ -12,6 +12,7 @@ from learnsite.hub import streams_end
 from .events import event_publish, events_read_labs, learner_channel
 from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
+from .registry import LAB_KINDS
 
 RUNS_PER_MINUTE = 10
 # Runs of one learner queued or running at once; a run older than the window no longer counts
@@ -54,9 +55,6 @@ class RateLimited(LabError):
 def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]]]:
     """The learner's events of each lab, oldest first, by lab (ids of different labs' streams
     do not compare)."""
-    # Looked up when called: the registry imports the lab modules, which import this one.
-    from .registry import LAB_KINDS
-
     return events_read_labs(learner_id=learner_id, labs=LAB_KINDS)
 
 
