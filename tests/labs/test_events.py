@@ -4,12 +4,11 @@ never pushes another lab's events out, and a reconnect replays only its own lab'
 from labs.events import (
     LEARNER_TTL_SECONDS,
     STREAM_MAX_EVENTS,
-    STREAM_RESUMED,
     event_publish,
     events_read,
     learner_stream_key,
-    stream_id_after,
 )
+from labs.fold import STREAM_RESUMED, stream_id_after
 from learnsite.redis import redis_client
 from tests.labs.ping_support import events_until_done, run_id_of
 
