@@ -9,12 +9,20 @@ from .http import LiveClient
 from .settings import TEST_VAR_ROOT
 from .stack import (
     Service,
+    end_with_parent,
     mail_port,
     mail_service,
     redis_service,
     web_service,
     worker_service,
 )
+
+
+def pytest_configure(config):
+    # A pytest-xdist worker ends with the pytest that started it, and so, in turn, does every
+    # process it started (tests/stack.py): a killed run leaves nothing behind.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        end_with_parent()
 
 
 def pytest_sessionstart(session):
