@@ -62,10 +62,10 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize(
     ("how", "options"),
     [
-        (signal.SIGKILL, ["-p", "no:xdist"]),
+        (signal.SIGKILL, ["-n", "0"]),
         (signal.SIGKILL, ["-n", "1"]),
-        (signal.SIGTERM, ["-p", "no:xdist"]),
-        (signal.SIGINT, ["-p", "no:xdist"]),
+        (signal.SIGTERM, ["-n", "0"]),
+        (signal.SIGINT, ["-n", "0"]),
     ],
     ids=["sigkill", "sigkill-xdist", "sigterm", "sigint"],
 )
