@@ -1,8 +1,9 @@
 """No process of a test run is left behind, however the run ends.
 
 A pytest runs, in a process of its own, a test that starts the stack (Redis, a prefork Celery
-worker, uvicorn, the mail server) and then waits; once the stack is up, that pytest is killed
-or interrupted, and every process it had started, children and grandchildren, must be gone.
+worker, uvicorn, the mail server, Chromium through Playwright) and then waits; once the stack is
+up, that pytest is killed or interrupted, and every process it had started, children and
+grandchildren, must be gone.
 """
 
 import os
@@ -21,7 +22,7 @@ import signal
 from pathlib import Path
 
 
-def test_stack_up(redis_url, worker, live_url, mail_server):
+def test_stack_up(redis_url, worker, live_url, mail_server, browser):
     Path(os.environ["STACK_UP_FILE"]).write_text("up")
     signal.pause()  # until the run is ended from outside
 """
@@ -73,7 +74,10 @@ def test_no_process_outlives_an_ended_run(tmp_path, how, options):
     test_file = tmp_path / "test_stack_up.py"
     test_file.write_text(STACK_UP)
     # The suite's own fixtures (tests/conftest.py), for a test outside the suite's folder.
-    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    (tmp_path / "conftest.py").write_text(
+        "from tests.browser.conftest import *  # noqa: F403\n"
+        "from tests.conftest import *  # noqa: F403\n"
+    )
     up_file = tmp_path / "up"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env |= {"STACK_UP_FILE": str(up_file)}
@@ -88,8 +92,9 @@ def test_no_process_outlives_an_ended_run(tmp_path, how, options):
         assert run.poll() is None, run.stdout.read().decode()
         started = descendants(run.pid)
         commands = " | ".join(started.values())
-        # redis-server, the worker and its pool process, uvicorn, the mail server.
+        # redis-server, the worker and its pool process, uvicorn, the mail server, Chromium.
         assert "redis-server" in commands and "uvicorn" in commands, commands
+        assert "chromium" in commands and "mail_server" in commands, commands
         assert sum("celery" in command for command in started.values()) >= 2, commands
 
         run.send_signal(how)
