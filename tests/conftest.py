@@ -1,6 +1,7 @@
 import os
 import shutil
 import signal
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,14 @@ def start_services():
 
 
 def pytest_collection_modifyitems(items):
+    # Schemathesis gives the tests it makes for each API operation one node id, their
+    # function's; pytest-xdist schedules by node id (--dist loadgroup ran only the first of
+    # equal ids), so each gets the id pytest itself would give it, its name with the operation
+    # in brackets. (pytest 9 keeps the id in the private ``_id``.)
+    seen = Counter(item.nodeid for item in items)
+    for item in items:
+        if seen[item.nodeid] > 1:
+            item._id = item.parent.id.child(item.name)
     # Processes started for a test share its database, so they must see committed data, and the
     # test database must exist: give those tests a transactional database.
     for item in items:
