@@ -1,7 +1,14 @@
 """Real processes for the tests: redis-server, Celery workers and uvicorn, each in its own
 process, started and stopped by fixtures. Nothing here fakes a service.
+
+Every child is started with ``die_with_parent``: the kernel kills it when the test process
+ends, however it ends (a SIGKILL runs no fixture teardown), so no run leaves a process behind.
+A Celery prefork worker's pool processes do the same by themselves (celery's
+``process_initializer`` sets their parent-death signal); uvicorn with one worker and
+redis-server start no children.
 """
 
+import ctypes
 import itertools
 import os
 import signal
@@ -24,6 +31,33 @@ from learnsite.redis import celery_broker_url
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = settings.VAR_DIR / "logs"
 _names = itertools.count(1)
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` for ``subprocess``: the child gets SIGKILL when this process ends.
+
+    The kernel sends it when the thread that forked the child ends, so start children from the
+    main thread (pytest's, and xdist's workers', runs the tests) or from a long-lived thread.
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            os._exit(127)
+        if os.getppid() != parent:  # the parent ended before the signal was asked for
+            os._exit(127)
+
+    return preexec
+
+
+def end_with_parent() -> None:
+    """The same for this process itself (an xdist worker): SIGKILL when its parent ends."""
+    if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 class Service:
@@ -40,7 +74,7 @@ class Service:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=die_with_parent(),
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self.ready():
@@ -190,6 +224,7 @@ def load_course(folder: Path, redis_url: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "content_load", str(folder)],
         cwd=ROOT, env=child_env(redis_url), check=True, capture_output=True,
+        preexec_fn=die_with_parent(),
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ test_content_load.py (test_the_real_course_loads).
 """
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -69,6 +70,32 @@ def test_each_lesson_has_a_runnable_example(lesson):
     assert any(example.path == lesson.path for example in EXAMPLES)
 
 
+# The examples mostly wait (for a worker to start, a countdown, a lesson's time.sleep), so they
+# run a few at a time, each still against a fresh Redis (and worker) of its own; each test
+# then takes its own example's verdict. Under pytest-xdist they stay on one worker (the group).
+EXAMPLES_AT_ONCE = 4
+
+
+@pytest.fixture(scope="module")
+def example_verdicts(request) -> dict:
+    """The selected examples, started in file order as threads come free: verdict futures."""
+    chosen = [
+        item.callspec.params["example"]
+        for item in request.session.items
+        if item.module is request.module
+        and item.originalname == "test_the_example_prints_what_the_course_says"
+    ]
+    # Each example's processes end if the thread that started them does: these threads live
+    # until the module is done (tests/stack.py die_with_parent).
+    pool = ThreadPoolExecutor(EXAMPLES_AT_ONCE, thread_name_prefix="example")
+    try:
+        yield {example: pool.submit(example_check, example) for example in chosen}
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.xdist_group("course-examples")
 @pytest.mark.parametrize("example", EXAMPLES, ids=str)
-def test_the_example_prints_what_the_course_says(example):
-    assert example_check(example) is None
+def test_the_example_prints_what_the_course_says(example, example_verdicts):
+    verdict: Future = example_verdicts[example]
+    assert verdict.result() is None

@@ -81,15 +81,23 @@ class ChannelWatcher:
     """A real pattern subscriber to every channel: the channels anything was published on."""
 
     def __init__(self, url: str) -> None:
-        self.pubsub = redis.Redis.from_url(url, decode_responses=True).pubsub()
+        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.pubsub = self.client.pubsub()
         self.pubsub.psubscribe("*")
         assert self.pubsub.get_message(timeout=2)["type"] == "psubscribe"
         self.channels: list[str] = []
 
     def drain(self) -> list[str]:
-        while message := self.pubsub.get_message(timeout=0.05):
+        """Every channel published on so far. Redis delivers a subscriber's messages in the order
+        it ran the PUBLISH commands, so once a marker published now arrives, all earlier
+        messages have (no quiet spell to wait out, and none that a slow moment could miss)."""
+        marker = f"channel-watcher-marker:{secrets.token_hex(8)}"
+        self.client.publish(marker, "")
+        while (message := self.pubsub.get_message(timeout=10)) is not None:
+            if message["channel"] == marker:
+                return self.channels
             self.channels.append(message["channel"])
-        return self.channels
+        raise AssertionError("the watcher's marker never arrived")
 
     def outside(self, learner_id: str) -> list[str]:
         """Channels published on that are neither the learner's console channels nor their
@@ -99,3 +107,4 @@ class ChannelWatcher:
 
     def close(self) -> None:
         self.pubsub.close()
+        self.client.close()

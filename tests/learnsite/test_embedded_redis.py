@@ -4,7 +4,7 @@ import sys
 import time
 
 from learnsite.embedded_redis import socket_answers
-from tests.stack import ROOT
+from tests.stack import ROOT, die_with_parent
 
 
 def start(var_dir, **env) -> subprocess.Popen:
@@ -12,7 +12,7 @@ def start(var_dir, **env) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "learnsite.embedded_redis"],
         cwd=ROOT, env={**base, "LEARNSITE_VAR_DIR": str(var_dir), **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent(),
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 
 from authoring.content import content_load
 from lessons.models import Lesson
@@ -15,9 +16,19 @@ pytestmark = pytest.mark.django_db
 LEFTOVERS = re.compile(r"```|\{[#%{]|[#%}]\}|^#{1,6} ", re.MULTILINE)
 
 
+@pytest.fixture(scope="module")
+def loaded_course(django_db_setup, django_db_blocker):
+    """The course, loaded once for the module in a transaction rolled back after it; each test
+    runs in a savepoint inside it (pytest-django's ``db``), so what one test writes is undone."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        content_load(root=settings.CONTENT_DIR)
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def course(db):
-    content_load(root=settings.CONTENT_DIR)
+def course(loaded_course, db):
+    pass
 
 
 def leftovers(html: str) -> list[str]:
