@@ -5,12 +5,12 @@ it asks "what does this print?" and the right option is the output (content/READ
 "Runnable examples"). Each example runs as the learner would run it: saved to a file in an
 empty folder, with its own fresh redis-server on a free local port (``REDIS_URL`` names it) and,
 for ```python run worker, a real Celery worker started from that file. Each of those processes
-is killed by the kernel should the process that started it end first (``_die_with_parent``):
-an interrupted run leaves no redis-server or worker behind.
+is killed by the kernel should the process that started it end first
+(``learnsite.processes.die_with_parent``): an interrupted run leaves no redis-server or worker
+behind.
 """
 
 import contextlib
-import ctypes
 import doctest
 import os
 import signal
@@ -25,12 +25,12 @@ from pathlib import Path
 from celery import Celery
 
 from learnsite.embedded_redis import redis_server_binary
+from learnsite.processes import die_with_parent
 
 from .checks import snippet_answer
 from .sources import Block, ContentError, CourseSource
 
 RUN_SECONDS = 30
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 START_SECONDS = 30
 # The worker a learner starts with `celery -A tasks worker`; the flags only make it start
 # faster and quieter.
@@ -136,7 +136,7 @@ def example_run(example: Example) -> str:
                 # The course's own code, which the test suite exists to run.
                 done = subprocess.run(  # noqa: S603
                     [sys.executable, program.name], cwd=workdir, env=env, capture_output=True,
-                    text=True, timeout=RUN_SECONDS, preexec_fn=_die_with_parent(),
+                    text=True, timeout=RUN_SECONDS, preexec_fn=die_with_parent(),
                 )  # fmt: skip
             except subprocess.TimeoutExpired as error:
                 raise ExampleFailed(f"it did not finish in {RUN_SECONDS} s") from error
@@ -152,7 +152,7 @@ def example_run(example: Example) -> str:
 def _start(argv: list[str], env: dict, workdir: Path, ready) -> subprocess.Popen:
     process = subprocess.Popen(  # noqa: S603 (redis-server or a worker, fixed arguments)
         argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=_die_with_parent(),
+        start_new_session=True, preexec_fn=die_with_parent(),
     )  # fmt: skip
     deadline = time.monotonic() + START_SECONDS
     while not ready():
@@ -170,23 +170,6 @@ def _stop(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # it leads a process group of its own
     process.wait()
-
-
-def _die_with_parent():
-    """A ``preexec_fn``: the kernel sends the child SIGKILL when the thread that started it ends.
-
-    So start examples from a thread that outlives them (the main one, or a pool's).
-    A Celery prefork worker's pool processes ask for the same themselves.
-    """
-    parent, libc = os.getpid(), ctypes.CDLL(None)
-
-    def preexec() -> None:
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-            os._exit(127)
-        if os.getppid() != parent:  # the parent ended before the signal was asked for
-            os._exit(127)
-
-    return preexec
 
 
 def _free_port() -> int:

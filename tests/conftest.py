@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from learnsite.processes import end_with_parent
+
 from .http import LiveClient
 from .settings import TEST_VAR_ROOT
 from .stack import (
     Service,
-    end_with_parent,
     mail_port,
     mail_service,
     redis_service,

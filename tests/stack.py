@@ -8,7 +8,6 @@ A Celery prefork worker's pool processes do the same by themselves (celery's
 redis-server start no children.
 """
 
-import ctypes
 import itertools
 import os
 import signal
@@ -26,38 +25,12 @@ from django.conf import settings
 from django.db import connection
 
 from learnsite.embedded_redis import redis_server_argv, socket_answers
+from learnsite.processes import die_with_parent
 from learnsite.redis import celery_broker_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = settings.VAR_DIR / "logs"
 _names = itertools.count(1)
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def die_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn`` for ``subprocess``: the child gets SIGKILL when this process ends.
-
-    The kernel sends it when the thread that forked the child ends, so start children from the
-    main thread (pytest's, and xdist's workers', runs the tests) or from a long-lived thread.
-    """
-    parent = os.getpid()
-
-    def preexec() -> None:
-        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-            os._exit(127)
-        if os.getppid() != parent:  # the parent ended before the signal was asked for
-            os._exit(127)
-
-    return preexec
-
-
-def end_with_parent() -> None:
-    """The same for this process itself (an xdist worker): SIGKILL when its parent ends."""
-    if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() == 1:
-        os._exit(1)
 
 
 class Service:

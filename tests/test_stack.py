@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .stack import ROOT, die_with_parent, wait_until
+from learnsite.processes import die_with_parent
+
+from .stack import ROOT, wait_until
 
 STACK_UP = """
 import os
