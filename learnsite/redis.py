@@ -85,6 +85,12 @@ def apubsub_client(*, raw: bool = False) -> redis.asyncio.Redis:
     return _raw(client) if raw else client
 
 
+def subscriber_client(*, read_timeout: float) -> redis.Redis:
+    """A blocking client with a connection of its own, for a subscriber in a worker (a
+    subscribed connection can do nothing else), that reads at most ``read_timeout`` at a time."""
+    return redis.Redis.from_url(settings.REDIS_URL, **_options() | {"socket_timeout": read_timeout})
+
+
 # Raw clients: Redis's replies as they are, for the Redis console, which prints them as
 # redis-cli does.
 

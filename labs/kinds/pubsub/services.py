@@ -28,8 +28,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import redis
-from django.conf import settings
 from redis.exceptions import RedisError
 
 from labs.channels import channel_base, real_channel
@@ -44,7 +42,7 @@ from labs.events import (
 )
 from labs.limits import learner_allows
 from labs.services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
-from learnsite.redis import redis_client
+from learnsite.redis import redis_client, subscriber_client
 
 from .fold import PubsubFold
 from .parse import (
@@ -339,10 +337,7 @@ def subscriber_execute(*, learner_id: str, run_id: str, channels: list[str],
         )
         return {"received": 0, "reason": "invalid"}
     # Its own connection: a subscribed connection can do nothing else.
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
-        socket_timeout=SUBSCRIBER_READ_TIMEOUT_SECONDS * 4, decode_responses=True,
-    )  # fmt: skip
+    client = subscriber_client(read_timeout=SUBSCRIBER_READ_TIMEOUT_SECONDS * 4)
     pubsub = client.pubsub()
     stop, counted, failure = threading.Event(), [0], []
 
