@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from .health import healthz
+from .health import healthz, healthz_live, healthz_ready
 
 urlpatterns = [
     path("", include("lessons.urls")),
@@ -12,5 +12,7 @@ urlpatterns = [
     path("accounts/", include("learnsite.accounts_urls")),
     path("staff/quiz/", include("quiz.staff_urls")),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz-live"),
+    path("healthz/ready", healthz_ready, name="healthz-ready"),
     path("admin/", admin.site.urls),
 ]
