@@ -178,7 +178,8 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
     many of the lab's events it had missed: the stream's first frame sends them.
 
     Only so many a minute: a page reconnecting in a loop would otherwise push the learner's runs
-    out of their capped stream. Past the limit the stream is served all the same, unrecorded."""
+    out of their capped stream. Past the limit the stream is served all the same, unrecorded;
+    so it is when Redis is away, or when no pooled connection came free in time (PoolBusy)."""
     with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
         recorded = await alearner_allows(
             learner_id=learner_id, action=f"{kind}-resume", per_minute=RESUMES_RECORDED_PER_MINUTE
