@@ -21,6 +21,7 @@ from learners.identity import alearner_id, learner_for, learner_id_for
 from learners.progress import lab_goals_record, lab_goals_recorded
 from learnsite.htmx import HtmxHttpRequest
 from learnsite.hub import event_hub
+from learnsite.redis import PoolBusy
 from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response, woken
 
 from .events import aevent_publish, aevents_read, events_read, learner_channel
@@ -177,7 +178,8 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
     many of the lab's events it had missed: the stream's first frame sends them.
 
     Only so many a minute: a page reconnecting in a loop would otherwise push the learner's runs
-    out of their capped stream. Past the limit the stream is served all the same, unrecorded."""
+    out of their capped stream. Past the limit the stream is served all the same, unrecorded;
+    so it is when Redis is away, or when no pooled connection came free in time (PoolBusy)."""
     with contextlib.suppress(RedisError, OSError):  # the stream itself says that Redis is away
         recorded = await alearner_allows(
             learner_id=learner_id, action=f"{kind}-resume", per_minute=RESUMES_RECORDED_PER_MINUTE
@@ -204,9 +206,12 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
             wakeup.clear()
             if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
                 return
+            busy = False
             try:
                 new = await aevents_read(learner_id=learner_id, lab=kind, after=last_id)
                 broker_error = ""
+            except PoolBusy:  # this process's connections were all in use: nothing about Redis
+                new, broker_error, busy = [], shown_broker_error, True
             except (RedisError, OSError):
                 new, broker_error = [], BROKER_PAUSED
             if broker_error != shown_broker_error:
@@ -232,8 +237,9 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 context = {"goals": _goals_shown(lab, goals_done)}
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
             # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
+            # So does a read that found no free connection: it reads from the same id next time.
             about_to_wait = any(run.queued and run.id not in waiting for run in runs)
-            seconds = WAITING_TICK_SECONDS if about_to_wait else HEARTBEAT_SECONDS
+            seconds = WAITING_TICK_SECONDS if about_to_wait or busy else HEARTBEAT_SECONDS
             if not await woken(wakeup, seconds):
                 yield None
 
@@ -245,7 +251,9 @@ async def counted_sse_response(*, learner_id: str, frames: AsyncIterator[str | N
     try:
         stream_id = await stream_register(learner_id=learner_id)
     except (RedisError, OSError):
-        stream_id = ""  # not counted: the stream itself will say that Redis is away
+        # Not counted: the stream itself will say that Redis is away (or, PoolBusy, nothing,
+        # since Redis is fine and the stream reads again until it gets a connection).
+        stream_id = ""
     if stream_id is None:
         await frames.aclose()
         message = (

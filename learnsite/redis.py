@@ -1,7 +1,8 @@
 """Connections to Redis, made in one place so that every caller gets the same timeouts.
 
 Callers treat ``redis.RedisError`` (and ``OSError``) as "the broker is unavailable" and say so
-on the page; the short timeouts keep that answer under two seconds.
+on the page; the short timeouts keep that answer under two seconds. The one exception is
+``PoolBusy``: the asyncio client's pool had no free connection, which says nothing about Redis.
 """
 
 import asyncio
@@ -36,17 +37,50 @@ _async_clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 # Streams read in short bursts; when many wake at once they queue for a connection rather
 # than each opening one (measured by bench/run.py: 50+ idle connections without a bound).
 ASYNC_POOL_CONNECTIONS = 10
+# How long a caller of the asyncio client waits for one of those connections. Longer than a
+# command's timeout on purpose: every command gives its connection back within its own timeout,
+# so a long wait only means a long queue (1,000 streams woken at once), never a silent Redis;
+# Redis not answering is told by the command that waits for it. Under the streams' heartbeat.
+ASYNC_POOL_WAIT_SECONDS = 10.0
+
+
+class PoolBusy(redis.ConnectionError):
+    """No connection of this process's asyncio pool came free in time: they were all in use.
+    Not a broker outage (Redis may be answering every one of them): try again later.
+
+    A ``redis.ConnectionError``, so a caller that does not tell them apart still fails safe."""
+
+
+class _BusyTellingPool(redis.asyncio.BlockingConnectionPool):
+    """A ``BlockingConnectionPool`` whose wait for a free connection ends in ``PoolBusy``.
+
+    redis-py 8.1 (``redis/asyncio/connection.py``, ``BlockingConnectionPool.get_connection``)
+    ends that wait with ``raise ConnectionError("No connection available.") from err`` (``err``
+    its ``asyncio.TimeoutError``): the class Redis refusing a connection raises too. Connecting
+    afterwards fails with ``TimeoutError("Timeout connecting to server")`` (no cause) or a
+    ``ConnectionError`` from an ``OSError`` that is no timeout, so the cause tells them apart."""
+
+    async def get_connection(self, *args, **kwargs):
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except redis.ConnectionError as error:
+            if type(error) is redis.ConnectionError and isinstance(
+                error.__cause__, asyncio.TimeoutError
+            ):
+                raise PoolBusy(f"all {self.max_connections} connections in use") from error
+            raise
 
 
 def aredis_client() -> redis.asyncio.Redis:
-    """The asyncio client of the running event loop (streaming views)."""
+    """The asyncio client of the running event loop (streaming views). It raises ``PoolBusy``
+    when it waited ``ASYNC_POOL_WAIT_SECONDS`` for a free connection."""
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
+        pool = _BusyTellingPool.from_url(
             settings.REDIS_URL,
             max_connections=ASYNC_POOL_CONNECTIONS,
-            timeout=settings.REDIS_TIMEOUT_SECONDS,
+            timeout=ASYNC_POOL_WAIT_SECONDS,
             **_options(),
         )
         client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
