@@ -315,6 +315,7 @@ def _prompt_and_options(
     inside, _ = split_fences(head.lines, head.line)
     prompt_lines: list[str] = []
     options: list[OptionSource] = []
+    wrapped: set[int] = set()  # options already reported as going on over a line
     for index, line in enumerate(head.lines):
         number = head.line + index
         if number in skip:
@@ -323,8 +324,25 @@ def _prompt_and_options(
         if match:
             correct = match.group(1).lower() == "x"
             options.append(OptionSource(match.group(2).strip(), correct, "", number))
-        elif options and (line.startswith((" ", "\t")) or not line.strip()):
-            options[-1].feedback += line.strip() + "\n"  # indented under an option: feedback
+        elif options and not line.strip():
+            if options[-1].feedback:
+                options[-1].feedback += "\n"
+        elif options and line.startswith((" ", "\t")):
+            # Indented under an option: its feedback, which starts with '> ' so that an option
+            # wrapped onto a second line is not read as feedback (and cut short).
+            option, text = options[-1], line.strip()
+            if text.startswith(">"):
+                option.feedback += text[1:].strip() + "\n"
+            elif option.feedback:
+                option.feedback += text + "\n"  # a feedback line goes on, as in markdown
+            elif len(options) not in wrapped:
+                wrapped.add(len(options))
+                letter = chr(ord("a") + len(options) - 1)
+                message = (
+                    f"option ({letter}) goes on to line {number}: write an option on one line, "
+                    "however long, and start its feedback with '> ' (as in '  > Yes: ...')"
+                )
+                errors.append(ContentError(path, option.line, message))
         elif options:
             message = "after the options, write only their indented feedback, or a '### ' part"
             errors.append(ContentError(path, number, message))

@@ -85,8 +85,8 @@ def question_text(*, qid: str = "", title: str = "", meta: dict | None = None,
         meta or {}
     )
     options = options or (
-        f"- [x] The right answer to {qid}.\n  Yes: that is what it does.\n"
-        f"- [ ] A wrong answer to {qid}.\n  No: that is something else.\n"
+        f"- [x] The right answer to {qid}.\n  > Yes: that is what it does.\n"
+        f"- [ ] A wrong answer to {qid}.\n  > No: that is something else.\n"
     )
     return (
         f"## {title or f'What is {qid} about?'}\n\n```question\n"
@@ -118,7 +118,7 @@ def predict_question_text(*, lab: str, options: dict[str, str], expected: str, q
     """A lab's 'predict' question: ``options`` maps each outcome code to the option's text, in
     order, and the option of the ``expected`` code is the one marked right."""
     lines = "".join(
-        f"- [{'x' if code == expected else ' '}] {text}\n  Feedback on {code}.\n"
+        f"- [{'x' if code == expected else ' '}] {text}\n  > Feedback on {code}.\n"
         for code, text in options.items()
     )
     observes = ", ".join(f'"{code}"' for code in options)

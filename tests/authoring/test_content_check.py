@@ -473,7 +473,7 @@ def test_a_multiple_answer_question_may_have_partial_credit(tmp_path):
         ("", "## ", "give at least two options as a task list"),
         ("- [ ] Wrong.\n- [ ] Also wrong.\n", "Wrong.", "no option is marked correct"),
         ("- [x] Right.\n- [X] Also right.\n", "Also right", "a single-answer question has two"),
-        ("- [x] Same.\n  Yes.\n- [ ] Same.\n", "[ ] Same", "this option repeats the one at line"),
+        ("- [x] Same.\n  > Yes.\n- [ ] Same.\n", "[ ] Same", "this option repeats the one at line"),
         ("- [x] Right.\n- [ ] \n", "[ ] ", "this option has no text"),
         ("- [x] Right.\n- [ ] Wrong.\nStray words.\n", "Stray", "after the options, write only"),
     ],
@@ -482,6 +482,60 @@ def test_wrong_options(tmp_path, options, needle, message):
     text = question_text(options=options) if options else question_text(options=" ")
     questions = make_questions(make_lesson(tmp_path / "course"), text)
     assert only_error(tmp_path).startswith(f"{questions}:{line_of(questions, needle)}: {message}")
+
+
+def test_an_option_wrapped_onto_a_second_line_is_refused(tmp_path):
+    options = (
+        "- [ ] A wrong answer.\n  > No.\n"
+        "- [x] It holds one thread of the web process until the mail\n"
+        "  server replies.\n"
+        "  > Yes: the send waits for the server.\n"
+    )
+    questions = make_questions(make_lesson(tmp_path / "course"), question_text(options=options))
+    line = line_of(questions, "until the mail")
+    assert only_error(tmp_path) == (
+        f"{questions}:{line}: option (b) goes on to line {line + 1}: write an option on one "
+        "line, however long, and start its feedback with '> ' (as in '  > Yes: ...')"
+    )
+
+
+def test_unmarked_feedback_is_refused_as_a_wrapped_option(tmp_path):
+    options = "- [x] Right.\n  Yes.\n- [ ] Wrong.\n  No: it is\n  something else.\n"
+    questions = make_questions(make_lesson(tmp_path / "course"), question_text(options=options))
+    assert errors_in(tmp_path) == [
+        f"{questions}:{line_of(questions, 'Right.')}: option (a) goes on to line "
+        f"{line_of(questions, 'Yes.')}: write an option on one line, however long, and start "
+        "its feedback with '> ' (as in '  > Yes: ...')",
+        f"{questions}:{line_of(questions, 'Wrong.')}: option (b) goes on to line "
+        f"{line_of(questions, 'No: it is')}: write an option on one line, however long, and "
+        "start its feedback with '> ' (as in '  > Yes: ...')",
+    ]
+
+
+def test_marked_feedback_may_go_on_over_several_lines(tmp_path):
+    options = (
+        "- [x] A long right answer, written on one line however long it is.\n"
+        "  > Yes: the first line of its feedback,\n"
+        "  > and the second.\n"
+        "\n"
+        "  > A second paragraph.\n"
+        "- [ ] Wrong.\n"
+        "  > No.\n"
+        "  it goes on without the marker, as markdown allows.\n"
+        "- [ ] Also wrong, with no feedback.\n"
+    )
+    make_questions(make_lesson(tmp_path / "course"), question_text(options=options))
+    courses, errors = content_validate(root=tmp_path)
+    assert [str(error) for error in errors] == []
+    [question] = courses[0].lessons[0].questions
+    assert [(option.text, option.feedback) for option in question.options] == [
+        (
+            "A long right answer, written on one line however long it is.",
+            "Yes: the first line of its feedback,\nand the second.\n\nA second paragraph.",
+        ),
+        ("Wrong.", "No.\nit goes on without the marker, as markdown allows."),
+        ("Also wrong, with no feedback.", ""),
+    ]
 
 
 @pytest.mark.parametrize("part", ["Solution", "Quick check", "Hints", "Common mistakes"])

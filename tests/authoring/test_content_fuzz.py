@@ -16,7 +16,8 @@ from .factory import COURSE_YAML, make_lesson, make_questions, question_text
 
 PIECES = [
     "---", "## ", "### ", "```", "~~~", "```question", "```lab", "```python", "```json",
-    "```yaml", "- [x] ", "- [ ] ", "  feedback", "key: value", "kind: ping", "kind: [1]",
+    "```yaml", "- [x] ", "- [ ] ", "  feedback", "  > feedback", "key: value", "kind: ping",
+    "kind: [1]",
     "id: q", "type: single", "type: multiple", "partial_credit: true", "sets: [[quiz]]",
     "slug: a", "order: 1", "prerequisites: [[a]]", "prerequisites: [{a: 1}]", "Cost:", "Gain:",
     "| a | b |", "!!! tip \"Title\"", "[link](missing.md)", "[link](/lessons/nope/)",

@@ -96,7 +96,7 @@ def test_without_the_worker_flag_nothing_runs_the_task(tmp_path):
 
 def test_a_snippet_question_is_checked_against_its_right_option(tmp_path):
     lesson = make_lesson(tmp_path / "c")
-    options = "- [ ] `1 []`\n  No.\n- [x] `0 [b'a', b'b']`\n  Yes.\n- [ ] `0 []`\n  No.\n"
+    options = "- [ ] `1 []`\n  > No.\n- [x] `0 [b'a', b'b']`\n  > Yes.\n- [ ] `0 []`\n  > No.\n"
     make_questions(lesson, question_text(prompt=PUBLISH, options=options))
     [example] = found(lesson.parent)
     assert example.right_answer == "0 [b'a', b'b']"
@@ -105,7 +105,7 @@ def test_a_snippet_question_is_checked_against_its_right_option(tmp_path):
 
 def test_a_snippet_question_whose_right_option_is_wrong_fails(tmp_path):
     lesson = make_lesson(tmp_path / "c")
-    options = "- [x] `1 []`\n  No.\n- [ ] `0 [b'a', b'b']`\n  Yes.\n"
+    options = "- [x] `1 []`\n  > No.\n- [ ] `0 [b'a', b'b']`\n  > Yes.\n"
     make_questions(lesson, question_text(prompt=PUBLISH, options=options))
     [example] = found(lesson.parent)
     assert example_check(example) == "it printed `0 [b'a', b'b']`, but the right option is `1 []`"
@@ -150,10 +150,10 @@ def test_runnable_block_rules(tmp_path, section, needle, message):
     ("prompt", "options", "meta", "needle", "message"),
     [
         (f"{PUBLISH}\n\n```output\n0\n```", "", {}, "```output", "has no ```output block"),
-        (PUBLISH, "- [x] zero\n  Yes.\n- [ ] one\n  No.\n", {}, "- [x] zero",
+        (PUBLISH, "- [x] zero\n  > Yes.\n- [ ] one\n  > No.\n", {}, "- [x] zero",
          "write the right option as the exact output in backticks"),
-        (PUBLISH, "- [x] `0`\n  Yes.\n- [x] `1`\n  No.\n", {"type": "multiple"}, "```python run",
-         "is 'type: single'"),
+        (PUBLISH, "- [x] `0`\n  > Yes.\n- [x] `1`\n  > No.\n", {"type": "multiple"},
+         "```python run", "is 'type: single'"),
     ],
 )  # fmt: skip
 def test_snippet_question_rules(tmp_path, prompt, options, meta, needle, message):

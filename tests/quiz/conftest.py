@@ -5,10 +5,10 @@ from lessons.models import Lesson
 from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE_OPTIONS = (
-    "- [x] Redis lists\n  Yes: Celery's queue is a list.\n"
-    "- [x] Redis streams\n  Yes: they keep entries.\n"
-    "- [ ] Pub/sub channels\n  No: a message with no subscriber is gone.\n"
-    "- [ ] Keyspace misses\n  No: not a thing.\n"
+    "- [x] Redis lists\n  > Yes: Celery's queue is a list.\n"
+    "- [x] Redis streams\n  > Yes: they keep entries.\n"
+    "- [ ] Pub/sub channels\n  > No: a message with no subscriber is gone.\n"
+    "- [ ] Keyspace misses\n  > No: not a thing.\n"
 )
 
 

@@ -20,7 +20,7 @@ _numbers = count(1)
 def options_text(qid: str, *, right: str = "a", keys: str = "abc") -> str:
     """Options for ``question_text``: one per key, the ``right`` ones marked '- [x]'."""
     return "".join(
-        f"- [{'x' if key in right else ' '}] Option {key} of {qid}.\n  Feedback on {key}.\n"
+        f"- [{'x' if key in right else ' '}] Option {key} of {qid}.\n  > Feedback on {key}.\n"
         for key in keys
     )
 

@@ -14,9 +14,9 @@ from quiz.models import Answer, Attempt, ReviewItem
 from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE = (
-    "- [x] Holds the messages.\n  Yes: until a worker takes them.\n"
-    "- [x] Hands them to workers.\n  Yes: one at a time.\n"
-    "- [ ] Runs the task.\n  No: the worker runs it.\n"
+    "- [x] Holds the messages.\n  > Yes: until a worker takes them.\n"
+    "- [x] Hands them to workers.\n  > Yes: one at a time.\n"
+    "- [ ] Runs the task.\n  > No: the worker runs it.\n"
 )
 # Texts that only a graded answer may carry (option feedback, the solution).
 SECRETS = ["Yes: that is what it does", "until a worker takes them", "A broker holds messages"]

@@ -23,9 +23,9 @@ from quiz.services import attempt_start, attempt_submit
 from tests.authoring.factory import make_lesson, make_questions, question_text
 
 MULTIPLE = (
-    "- [x] Holds the messages.\n  Yes: until a worker takes them.\n"
-    "- [x] Hands them to workers.\n  Yes: one at a time.\n"
-    "- [ ] Runs the task.\n  No: the worker runs it.\n"
+    "- [x] Holds the messages.\n  > Yes: until a worker takes them.\n"
+    "- [x] Hands them to workers.\n  > Yes: one at a time.\n"
+    "- [ ] Runs the task.\n  > No: the worker runs it.\n"
 )
 
 
