@@ -44,3 +44,21 @@
     });
   }
 })();
+
+// A live stream that fails says so in the status line its element names (data-lost-status), in
+// its own words (data-lost-text). A stream inside another (the console's, or a tab's own feed,
+// inside the lab's) stops the event there: the lab's own line keeps saying what it said.
+// (In a file, not in hx-on attributes: the Content-Security-Policy allows no eval.)
+(() => {
+  "use strict";
+
+  for (const stream of document.querySelectorAll("[sse-connect][data-lost-status]")) {
+    const nested = stream.parentElement.closest("[sse-connect]") !== null;
+    stream.addEventListener("htmx:sseError", (event) => {
+      if (event.target !== stream) return;
+      if (nested) event.stopPropagation();
+      const status = document.getElementById(stream.dataset.lostStatus);
+      if (status) status.textContent = stream.dataset.lostText;
+    });
+  }
+})();

@@ -12,3 +12,14 @@ document.addEventListener("htmx:afterRequest", () => {
   }
   focusedAtRequest = null;
 });
+
+// A part that polls (hx-trigger="every 5s") and says data-poll-while-idle skips each poll while
+// the page is not seen or while focus is inside it: its swap would take the focus away. (Here,
+// not in an hx-trigger filter: the Content-Security-Policy allows no eval, so htmx has none.)
+document.addEventListener("htmx:confirm", (event) => {
+  const elt = event.detail.elt;
+  if (!elt.hasAttribute("data-poll-while-idle")) return;
+  if (document.visibilityState !== "visible" || elt.contains(document.activeElement)) {
+    event.preventDefault();
+  }
+});
