@@ -35,9 +35,11 @@ def test_both_ways_arrive_with_their_times_and_the_chart_compares_them(lab):
         expect(run.locator(".request-time")).to_have_text(re.compile(r"^\d+ ms$"))
         expect(run.locator(".delivered")).to_have_text(re.compile(r"^\d+ ms after the request"))
         expect(run.locator("[data-interaction-for]")).to_have_text(INTERACTION)
-    # The request that sent the email waited for the mail server; the one that queued it did not.
+    # The request that sent the email waited for the mail server (it holds its reply 300 ms);
+    # the one that queued it answered before the worker's email was even delivered.
     assert int(sync.locator(".request-time").inner_text().split()[0]) >= 300
-    assert int(background.locator(".request-time").inner_text().split()[0]) < 300
+    background_ms = int(background.locator(".request-time").inner_text().split()[0])
+    assert background_ms < int(background.locator(".delivered").inner_text().split()[0])
 
     chart = lab.get_by_role("img", name=re.compile("Server time of the request"))
     for mode in ("sync", "background"):

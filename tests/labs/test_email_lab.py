@@ -152,13 +152,13 @@ def test_with_the_mail_server_down_the_lab_says_so_at_once(email_learner, mail_s
     next(stream)
     mail_server.stop()
     try:
-        began = time.monotonic()
         response = email_learner.htmx_post(SEND_NOW, {"latency_ms": "300"})
-        elapsed = time.monotonic() - began
         assert response.status == 503
         assert "The email was not sent" in response.text
         assert "manage.py mail_server" in response.text
-        assert elapsed < 2  # the SMTP timeout: a message within two seconds, never a hang
+        # The server's own time (a busy machine stretches the client's clock): refused at once,
+        # within the 1.5 s SMTP timeout, never a hang.
+        assert server_ms(response) < 2000
         sync_run = started_run(response)
 
         response = email_learner.htmx_post(SEND_LATER, {"latency_ms": "300"})
@@ -185,12 +185,10 @@ def test_a_stuck_mail_server_is_reported_within_two_seconds(redis_url, start_ser
         start_services(web)
         learner = LiveClient(base_url)
         learner.get(PAGE)
-        began = time.monotonic()
         response = learner.htmx_post(SEND_NOW, {"latency_ms": "100"})
-        elapsed = time.monotonic() - began
     assert response.status == 503
     assert "did not answer in time" in response.text
-    assert elapsed < 2
+    assert server_ms(response) < 2000  # the 1.5 s SMTP timeout, by the server's own clock
 
 
 def test_a_ping_is_answered_while_send_now_waits(email_learner):
