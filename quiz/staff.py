@@ -1,4 +1,5 @@
-"""Staff pages of the quiz: the statistics that quiz/stats.py stored, as a page and as CSV.
+"""Staff pages of the quiz: the statistics that quiz/stats.py stored, and the gradebook
+(quiz/gradebook.py), each as a page and as CSV.
 
 The pages only read stored statistics; a refresh runs in the worker after finished attempts.
 """
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET
 from learnsite.htmx import HtmxHttpRequest
 from lessons.models import Lesson
 
+from .gradebook import COMPLETE_PERCENT, gradebook_rows
 from .models import LessonStats, Question, QuestionVersion, QuestionVersionStats
 
 # The option chart, in SVG user units; the SVG scales to its container's width, so on a phone
@@ -186,4 +188,62 @@ def quiz_stats_csv(request: HtmxHttpRequest) -> HttpResponse:
                 *numbers,
             ]
         )
+    return response
+
+
+GRADEBOOK_CSV_HEADER = [
+    "learner",
+    "username",
+    "lesson_slug",
+    "lesson_title",
+    "tests_taken",
+    "best_percent",
+    "latest_percent",
+    "latest_finished_at",
+    "complete",
+]
+
+
+def _gradebook_lessons() -> list[Lesson]:
+    return list(Lesson.objects.select_related("course"))
+
+
+@require_GET
+@staff_member_required
+def gradebook(request: HtmxHttpRequest) -> HttpResponse:
+    """Learners as rows, lessons as columns: best and latest test score, and completion."""
+    lessons = _gradebook_lessons()
+    context = {
+        "lessons": lessons,
+        "rows": gradebook_rows(lessons=lessons),
+        "complete_percent": COMPLETE_PERCENT,
+    }
+    return render(request, "quiz/staff_gradebook.html", context)
+
+
+@require_GET
+@staff_member_required
+def gradebook_csv(request: HtmxHttpRequest) -> HttpResponse:
+    """The gradebook, one row per learner and lesson, in the page's order."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="gradebook.csv"'
+    writer = csv.writer(response)
+    writer.writerow(GRADEBOOK_CSV_HEADER)
+    for row in gradebook_rows(lessons=_gradebook_lessons()):
+        user = row.learner.user
+        for cell in row.cells:
+            writer.writerow(
+                _cell(value)
+                for value in [
+                    row.name,
+                    user.get_username() if user is not None else "",
+                    cell.lesson.slug,
+                    cell.lesson.title,
+                    cell.tests_taken,
+                    "" if cell.best_percent is None else cell.best_percent,
+                    "" if cell.latest_percent is None else cell.latest_percent,
+                    cell.latest_finished_at.isoformat() if cell.latest_finished_at else "",
+                    "yes" if cell.complete else "no",
+                ]
+            )
     return response
