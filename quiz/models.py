@@ -132,14 +132,19 @@ class Answer(models.Model):
 
 
 class ReviewItem(models.Model):
-    """When a question comes back in this learner's review: soon after a miss, later after a hit."""
+    """When a question comes back in this learner's review, and what FSRS knows of the learner's
+    memory of it (``quiz.services.review_schedule``): at once after a miss, later after a hit."""
 
     learner = models.ForeignKey(
         "learners.Learner", on_delete=models.CASCADE, related_name="reviews"
     )
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
     due_at = models.DateTimeField()
+    # Days from the last answer to due_at, as last scheduled (0 after a miss); for display.
     interval_days = models.FloatField(default=0)
+    # The FSRS card (fsrs.Card.to_dict()): state, stability, difficulty, last review. Empty
+    # until the first answer is scheduled.
+    card = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["due_at"]

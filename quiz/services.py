@@ -12,10 +12,11 @@ Questions and their versions are written here too, from the drafts the content l
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from fsrs import Card, Rating, Scheduler
 
 from learners.models import Learner
 from lessons.models import Lesson
@@ -30,9 +31,11 @@ TEST_MIX = {"easy": 3, "medium": 4, "hard": 3}
 REVIEW_SIZE = 10
 # Verdicts on a test score (percent): at least this much for each.
 VERDICTS = [(80, "strong"), (50, "developing"), (0, "not yet")]
-# Spaced repetition: a missed question is due again at once; each right answer in a row
-# pushes it further out (1, 2, 4, 8... days).
-FIRST_INTERVAL_DAYS = 1.0
+# Spaced repetition with FSRS: each answer that schedules a review is a rating of the learner's
+# recall, and the card's memory model (stability, difficulty) sets the next due date, at a
+# desired retention of 0.9. No minute-long learning steps (a review is a session a day or more
+# apart), no fuzz (the same answers give the same dates).
+REVIEW_SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
 
 
 class SubmissionError(Exception):
@@ -190,7 +193,7 @@ def _record(item: AttemptQuestion, picked: list[str]) -> tuple[Answer, bool]:
         return _record(item, picked)
     if item.attempt.mode != Attempt.Mode.PREDICT:  # a prediction needs its lab to make sense
         review_schedule(learner=item.attempt.learner, question_id=item.version.question_id,
-                        correct=result.correct)  # fmt: skip
+                        correct=result.correct, hinted=item.hints_shown > 0)  # fmt: skip
     return answer, True
 
 
@@ -286,18 +289,35 @@ def hint_reveal(*, attempt: Attempt, position: object) -> AttemptQuestion:
     return item
 
 
-def review_schedule(*, learner: Learner, question_id: int, correct: bool, now=None) -> None:
-    now = now or timezone.now()
-    item = ReviewItem.objects.filter(learner=learner, question_id=question_id).first()
+def review_rating(*, correct: bool, hinted: bool = False) -> Rating:
+    """An answer as an FSRS rating: a miss (partial credit included) is Again, right after a
+    hint is Hard, right is Good. Never Easy: nothing we record (not the time taken, which is
+    not stored) tells an easy recall from a good one."""
     if not correct:
-        ReviewItem.objects.update_or_create(
-            learner=learner, question_id=question_id,
-            defaults={"due_at": now, "interval_days": 0},
-        )  # fmt: skip
-    elif item is not None:
-        item.interval_days = max(FIRST_INTERVAL_DAYS, item.interval_days * 2)
-        item.due_at = now + timedelta(days=item.interval_days)
-        item.save(update_fields=["interval_days", "due_at"])
+        return Rating.Again
+    return Rating.Hard if hinted else Rating.Good
+
+
+def review_schedule(
+    *, learner: Learner, question_id: int, correct: bool, hinted: bool = False, now=None
+) -> None:
+    """Rate the answer and reschedule the question's review. A miss is due now, so it comes
+    back at once in review mode (FSRS would wait a day); a first right answer to a question
+    never missed schedules nothing."""
+    now = (now or timezone.now()).astimezone(UTC)
+    item = ReviewItem.objects.filter(learner=learner, question_id=question_id).first()
+    if item is None and correct:
+        return
+    card = Card.from_dict(item.card) if item and item.card else Card(card_id=question_id)
+    card, _ = REVIEW_SCHEDULER.review_card(
+        card, review_rating(correct=correct, hinted=hinted), review_datetime=now
+    )
+    due_at = card.due if correct else now
+    ReviewItem.objects.update_or_create(
+        learner=learner, question_id=question_id,
+        defaults={"due_at": due_at, "interval_days": (due_at - now) / timedelta(days=1),
+                  "card": card.to_dict()},
+    )  # fmt: skip
 
 
 def verdict(percent: int) -> str:
@@ -326,9 +346,9 @@ def learner_work_move(*, source: Learner, target: Learner) -> None:
     known = {item.question_id: item for item in ReviewItem.objects.filter(learner=target)}
     for item in ReviewItem.objects.filter(learner=source, question_id__in=known):
         kept = known[item.question_id]
-        if item.due_at < kept.due_at:
-            kept.due_at, kept.interval_days = item.due_at, item.interval_days
-            kept.save(update_fields=["due_at", "interval_days"])
+        if item.due_at < kept.due_at:  # the whole card too: its memory model goes with its date
+            kept.due_at, kept.interval_days, kept.card = item.due_at, item.interval_days, item.card
+            kept.save(update_fields=["due_at", "interval_days", "card"])
     ReviewItem.objects.filter(learner=source).exclude(question_id__in=known).update(learner=target)
 
 
