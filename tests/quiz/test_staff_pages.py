@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db
 
 PAGE = "/staff/quiz/"
 CSV_URL = "/staff/quiz/export.csv"
+# Every staff page: the statistics and the gradebook, each as a page and as CSV.
+STAFF_URLS = [PAGE, CSV_URL, "/staff/quiz/gradebook/", "/staff/quiz/gradebook/export.csv"]
 
 
 @pytest.fixture
@@ -38,14 +40,14 @@ def graded_lesson(tmp_path):
     return lesson
 
 
-@pytest.mark.parametrize("url", [PAGE, CSV_URL])
+@pytest.mark.parametrize("url", STAFF_URLS)
 def test_anonymous_visitors_are_sent_to_log_in(client, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/?next=")
 
 
-@pytest.mark.parametrize("url", [PAGE, CSV_URL])
+@pytest.mark.parametrize("url", STAFF_URLS)
 def test_a_learner_account_is_refused(client, django_user_model, url):
     client.force_login(django_user_model.objects.create_user("learner", password="x" * 12))
     response = client.get(url)
