@@ -33,3 +33,11 @@ def bank_lesson(db, tmp_path) -> Lesson:
     make_questions(lesson_file, *questions)
     content_load(root=tmp_path)
     return Lesson.objects.get(slug="bank")
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """A test client logged in as a staff member (the staff pages and the admin)."""
+    user = django_user_model.objects.create_user("instructor", password="x" * 12, is_staff=True)
+    client.force_login(user)
+    return client

@@ -24,13 +24,6 @@ HALF = {"first": "a", "second": "b"}  # 50%
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("instructor", password="x" * 12, is_staff=True)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def lesson(tmp_path):
     return make_quiz_lesson(
         tmp_path, make_question("first"), make_question("second"), slug="graded"

@@ -20,13 +20,6 @@ STAFF_URLS = [PAGE, CSV_URL, "/staff/quiz/gradebook/", "/staff/quiz/gradebook/ex
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("instructor", password="x" * 12, is_staff=True)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def graded_lesson(tmp_path):
     """Ten learners: everyone right on 'obvious'; 'split' half right. Then a refresh."""
     lesson = make_quiz_lesson(
