@@ -54,6 +54,8 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", HTTPS)
+# Health probes (a load balancer's, a container runtime's) come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 if env_bool("DJANGO_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
@@ -157,9 +159,18 @@ CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-# Served by ServeStatic (async, so streaming views never wait on a sync middleware); straight
-# from the app folders, so no collectstatic step is needed before the site can start.
-SERVESTATIC_USE_FINDERS = True
+# Served by ServeStatic (async, so streaming views never wait on a sync middleware). By
+# default straight from the app folders, so no collectstatic step is needed before the site can
+# start. `make serve` runs collectstatic first and sets LEARNSITE_STATIC_COLLECTED=1: then the
+# files served are the collected ones, with hashed names (cached for ever by browsers) and
+# compressed copies (gzip, sent to browsers that accept it).
+if env_bool("LEARNSITE_STATIC_COLLECTED", False):
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    SERVESTATIC_USE_FINDERS = True
 
 # Redis: the broker, the result backend and the lab event streams. Unset, it is the embedded
 # redis-server that `make run` starts on a unix socket under var/ (learnsite/embedded_redis.py).
