@@ -151,7 +151,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-CONTENT_DIR = BASE_DIR / "content"
+# The courses, as files (content/README.md); on several machines every one reads the same.
+CONTENT_DIR = Path(os.environ.get("LEARNSITE_CONTENT_DIR", BASE_DIR / "content")).resolve()
 # Authoring mode: open pages refresh when a content file is saved (`make run` watches the
 # files), and pages show the errors of the last load. Staff see those errors in any mode.
 CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
