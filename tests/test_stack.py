@@ -147,10 +147,12 @@ def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
     env |= {"LEARNSITE_VAR_DIR": str(var_dir), "LEARNSITE_CONTENT_DIR": str(var_dir / "content"),
             "WEB_PORT": str(port), "LEARNSITE_MAIL_PORT": str(free_port())}  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    serve = subprocess.Popen(
-        ["make", "--no-print-directory", "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(),
-    )  # fmt: skip
+    log_path = var_dir / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(),
+        )  # fmt: skip
 
     def ready() -> bool:
         try:
@@ -160,7 +162,7 @@ def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
 
     try:
         wait_until(ready, seconds=120)
-        assert serve.poll() is None, serve.stdout.read().decode()
+        assert serve.poll() is None, log_path.read_text()
         status, _, body = http_get(f"{base}/healthz")
         health = json.loads(body)
         assert status == 200 and health["database"]["vendor"] == "postgresql", health
@@ -176,6 +178,8 @@ def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
         )
         assert status == 200 and headers["Content-Encoding"] == "gzip", headers
         assert "immutable" in headers["Cache-Control"], headers
+        # The access log, in what make serve prints.
+        wait_until(lambda: f'"GET {css.decode()} HTTP/1.1" 200' in log_path.read_text())
 
         started = descendants(serve.pid)
         commands = " | ".join(started.values())
@@ -200,4 +204,3 @@ def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         serve.wait()
-        serve.stdout.close()
