@@ -116,7 +116,7 @@ def deep_link(request: HttpRequest) -> HttpResponse:
             lesson_slug=request.POST.get("lesson", ""), mode=request.POST.get("mode", "")
         )
     except LaunchRefused as refusal:
-        return render(request, "lti/deep_link.html", context | {"error": refusal.message}, 400)
+        return render(request, "lti/deep_link.html", context | {"error": refusal.message}, status=400)
     if placement.lesson is None:
         context["error"] = "Choose a lesson."
         return render(request, "lti/deep_link.html", context, status=400)
