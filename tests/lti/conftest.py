@@ -1,10 +1,11 @@
 import pytest
-from lti_tool.models import LtiDeployment, LtiRegistration
+from cryptography.hazmat.primitives import serialization
+from jwcrypto.jwk import JWK
+from lti_tool.models import Key, LtiDeployment, LtiRegistration
 
-from lti.services import keys_rotate
 from tests.quiz.factory import make_question, make_quiz_lesson
 
-from .platform import DEPLOYMENT_ID, Platform
+from .platform import DEPLOYMENT_ID, Platform, rsa_key
 
 
 @pytest.fixture
@@ -12,7 +13,12 @@ def platform(redis_url, db, client):
     """The test platform, registered in the tool as an administrator does in the admin (a
     registration and its active deployment), knowing the tool's JWKS."""
     with Platform() as platform:
-        keys_rotate()  # the tool's signing key (the migration's is gone in transactional tests)
+        # The tool's signing key (the migration's is gone after a transactional test).
+        pem = rsa_key("tool")[0].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )  # fmt: skip
+        Key.objects.create_from_jwk(JWK.from_pem(pem))
         registration = LtiRegistration.objects.create(**platform.registration_fields())
         LtiDeployment.objects.create(
             registration=registration, deployment_id=DEPLOYMENT_ID, is_active=True

@@ -7,6 +7,7 @@ score endpoint and a Names and Role Provisioning roster. What the tool sends is 
 ``scores`` for the test to read.
 """
 
+import functools
 import json
 import threading
 import time
@@ -30,8 +31,10 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 
 
-def rsa_key() -> tuple[rsa.RSAPrivateKey, dict]:
-    """A private key and its public JWK."""
+@functools.cache
+def rsa_key(name: str = "platform") -> tuple[rsa.RSAPrivateKey, dict]:
+    """A private key and its public JWK, one per name for the whole run (making one takes
+    a good part of a second)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
     return key, jwk | {"kid": uuid.uuid4().hex, "alg": "RS256", "use": "sig"}
@@ -47,7 +50,10 @@ class Platform:
         self.access_token = uuid.uuid4().hex
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for it.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> "Platform":
         self.thread.start()

@@ -102,7 +102,7 @@ def test_a_learner_cannot_place_content(client, platform):
 
 
 def _signed_with_another_key(platform):
-    key, _ = rsa_key()
+    key, _ = rsa_key("forger")
     return lambda claims: platform.sign(claims, key=key)  # the platform's kid, not its key
 
 
@@ -122,21 +122,18 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", REFUSED)
-def test_a_forged_or_stale_launch_is_refused_and_changes_nothing(
-    client, platform, quiz_lesson, case
-):
+def test_a_forged_or_stale_launch_is_refused_and_changes_nothing(client, platform, case):
     make, says = REFUSED[case]
     before = rows()
-    response, _ = platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"},
-                                  **make(platform))  # fmt: skip
+    response, _ = platform.launch(client, **make(platform))
     assert response.status_code == 403
     assert says in response.content.decode()
     assert rows() == before  # no account, learner, deployment, session or attempt
     assert SESSION_KEY not in client.session
 
 
-def test_a_replayed_launch_is_refused_and_changes_nothing(client, platform, quiz_lesson):
-    first, posted = platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"})
+def test_a_replayed_launch_is_refused_and_changes_nothing(client, platform):
+    first, posted = platform.launch(client)
     assert first.status_code == 302
     before = rows()
     # The same id_token and state again, from the same browser and from another one.
