@@ -120,8 +120,7 @@ def launch_validate(*, request) -> LtiLaunch:
     )
     if not spent:
         raise LaunchRefused(
-            "This launch was already used (its nonce is spent): start it again from your "
-            "course."
+            "This launch was already used (its nonce is spent): start it again from your course."
         )
     return LtiLaunch(message_launch)
 

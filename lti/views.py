@@ -35,9 +35,7 @@ DEEP_LINK_SESSION_KEY = "lti_deep_link_launch"
 
 
 def _refused(request: HttpRequest, refusal: LaunchRefused) -> HttpResponse:
-    return render(
-        request, "lti/refused.html", {"message": refusal.message}, status=refusal.status
-    )
+    return render(request, "lti/refused.html", {"message": refusal.message}, status=refusal.status)
 
 
 @csrf_exempt  # the platform posts here; the state and nonce stand for the CSRF token
@@ -49,7 +47,9 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
     # Only ever back to our own launch URL (the redirect URI registered on the platform):
     # where a link goes is in its custom parameters, not in its address.
     if urlsplit(target)[1:3] != urlsplit(launch_url)[1:3]:
-        message = f"This login must target the tool's launch URL, {launch_url}, not '{target[:200]}'."
+        message = (
+            f"This login must target the tool's launch URL, {launch_url}, not '{target[:200]}'."
+        )
         return _refused(request, LaunchRefused(message, status=400))
     login = DjangoOIDCLogin(request, ToolConfig(), launch_data_storage=launch_storage())
     try:
@@ -116,7 +116,9 @@ def deep_link(request: HttpRequest) -> HttpResponse:
             lesson_slug=request.POST.get("lesson", ""), mode=request.POST.get("mode", "")
         )
     except LaunchRefused as refusal:
-        return render(request, "lti/deep_link.html", context | {"error": refusal.message}, status=400)
+        return render(
+            request, "lti/deep_link.html", context | {"error": refusal.message}, status=400
+        )
     if placement.lesson is None:
         context["error"] = "Choose a lesson."
         return render(request, "lti/deep_link.html", context, status=400)
@@ -126,9 +128,7 @@ def deep_link(request: HttpRequest) -> HttpResponse:
         launch_url=request.build_absolute_uri(reverse("lti:launch")),
     )
     del request.session[DEEP_LINK_SESSION_KEY]  # one answer per request
-    response = render(
-        request, "lti/deep_link_return.html", {"return_url": return_url, "jwt": jwt}
-    )
+    response = render(request, "lti/deep_link_return.html", {"return_url": return_url, "jwt": jwt})
     # This page's form posts the signed choice to the platform: allow that one address.
     response._csp_config = settings.SECURE_CSP | {"form-action": [CSP.SELF, return_url]}
     return response

@@ -5,26 +5,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('lti_tool', '0008_ltideployment_pns_url_and_more'),
-        ('quiz', '0004_reviewitem_card'),
+        ("lti_tool", "0008_ltideployment_pns_url_and_more"),
+        ("quiz", "0004_reviewitem_card"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LtiAttempt',
+            name="LtiAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lineitem_url', models.URLField(blank=True, max_length=1000)),
-                ('ags_scopes', models.JSONField(default=list)),
-                ('score_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('score_error', models.TextField(blank=True)),
-                ('attempt', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lti', to='quiz.attempt')),
-                ('lti_user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lti_tool.ltiuser')),
-                ('resource_link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lti_tool.ltiresourcelink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lineitem_url", models.URLField(blank=True, max_length=1000)),
+                ("ags_scopes", models.JSONField(default=list)),
+                ("score_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("score_error", models.TextField(blank=True)),
+                (
+                    "attempt",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lti",
+                        to="quiz.attempt",
+                    ),
+                ),
+                (
+                    "lti_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lti_tool.ltiuser",
+                    ),
+                ),
+                (
+                    "resource_link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lti_tool.ltiresourcelink",
+                    ),
+                ),
             ],
         ),
     ]

@@ -47,6 +47,7 @@ class Platform:
         self.scores: list[dict] = []
         self.members: list[dict] = []
         self.token_requests = 0
+        self.score_failures = 0  # the score endpoint answers 503 this many times first
         self.access_token = uuid.uuid4().hex
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -152,9 +153,7 @@ class Platform:
         """The tool's deep-linking answer, verified with the tool's JWKS as a platform does."""
         kid = jwt.get_unverified_header(token)["kid"]
         jwk = next(key for key in self.tool_jwks["keys"] if key["kid"] == kid)
-        return jwt.decode(
-            token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"], audience=ISSUER
-        )
+        return jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"], audience=ISSUER)
 
 
 def _handler(platform: Platform):
@@ -207,6 +206,10 @@ def _handler(platform: Platform):
                     self._send(401, {"error": "no token"})
                     return
                 score = json.loads(self._body())
+                if platform.score_failures:
+                    platform.score_failures -= 1
+                    self._send(503, {"error": "try again later"})
+                    return
                 score["lineitem"] = self.path.removesuffix("/scores")
                 score["content_type"] = self.headers.get("Content-Type")
                 platform.scores.append(score)

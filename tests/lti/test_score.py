@@ -1,7 +1,10 @@
 """A quiz started from a launch sends its real score to the platform's line item, from the
 real Celery worker, over real HTTP."""
 
+import pytest
+
 from lti.models import LtiAttempt
+from lti.services import ScoreNotSent, score_send
 from quiz.models import Attempt
 from tests.stack import wait_until
 
@@ -47,3 +50,24 @@ def test_a_practice_attempt_or_a_quiz_begun_on_the_site_sends_nothing(
     assert attempt.score == 3.0
     assert not LtiAttempt.objects.exists()
     assert len(callbacks) == 1  # the statistics refresh only, no score to send
+
+
+def test_a_score_the_platform_refused_is_kept_and_sent_once_later(client, platform, quiz_lesson):
+    platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"})
+    attempt = Attempt.objects.get()
+    picks = {f"q{item.position}": "b" for item in attempt.items.all()}
+    client.post(f"/attempts/{attempt.pk}/submit/", picks)  # (no worker: this test sends)
+    platform.score_failures = 1
+    with pytest.raises(ScoreNotSent):
+        score_send(attempt_id=attempt.pk)
+    lti_attempt = LtiAttempt.objects.get()
+    assert lti_attempt.score_sent_at is None
+    assert "503" in lti_attempt.score_error
+    assert platform.scores == []
+
+    score_send(attempt_id=attempt.pk)  # what the task's retry does
+    score_send(attempt_id=attempt.pk)  # a duplicate delivery of the task sends nothing more
+    [score] = platform.scores
+    assert (score["scoreGiven"], score["scoreMaximum"]) == (0.0, 3)
+    lti_attempt.refresh_from_db()
+    assert lti_attempt.score_sent_at is not None and lti_attempt.score_error == ""

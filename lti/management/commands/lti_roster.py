@@ -29,7 +29,13 @@ class Command(BaseCommand):
         for member in members:
             roles = [
                 role
-                for role in ("administrator", "instructor", "content_developer", "mentor", "learner")
+                for role in (
+                    "administrator",
+                    "instructor",
+                    "content_developer",
+                    "mentor",
+                    "learner",
+                )
                 if getattr(member, f"is_{role}")
             ]
             status = "active" if member.is_active else "inactive"
