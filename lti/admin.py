@@ -6,7 +6,8 @@ from .models import LtiAttempt
 
 @admin.register(Key)
 class KeyAdmin(admin.ModelAdmin):
-    """The tool's signing keys: read-only (``manage.py lti_keys_rotate`` makes them)."""
+    """The tool's signing keys, read-only: ``manage.py lti_keys_rotate`` makes and retires
+    them."""
 
     list_display = ["__str__", "is_active", "datetime_created"]
     fields = ["public_key", "is_active", "datetime_created"]
@@ -17,6 +18,9 @@ class KeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a tool without a key could not sign; rotation retires old keys
 
 
 @admin.register(LtiAttempt)

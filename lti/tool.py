@@ -5,7 +5,8 @@ checked to exist), raises on a bad token instead of refusing it, and saves a row
 deployment id a token names. Here a launch is validated once, its nonce is spent at once
 (a Redis ``SET NX``), an unknown or inactive deployment is refused, and every refusal is a
 ``LaunchRefused`` with a message for the person who launched; nothing is written to the
-database before a launch has passed every check.
+database before a launch has passed every check. django-lti's ``LtiLaunchMiddleware`` is not
+installed: it would validate every launch a second time (and try every other POST as one).
 """
 
 from django.core.cache import caches

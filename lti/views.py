@@ -53,7 +53,7 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
         return _refused(request, LaunchRefused(message, status=400))
     login = DjangoOIDCLogin(request, ToolConfig(), launch_data_storage=launch_storage())
     try:
-        return login.redirect(launch_url)
+        return login.redirect(target)  # as registered on the platform (https behind a proxy)
     except OIDCException as error:
         message = (
             f"This login cannot start: {error}. The platform's issuer and client id must match "

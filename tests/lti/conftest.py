@@ -9,16 +9,20 @@ from .platform import DEPLOYMENT_ID, Platform, rsa_key
 
 
 @pytest.fixture
-def platform(redis_url, db, client):
+def tool_key(db) -> Key:
+    """The tool's signing key (the lti migration's is gone after a transactional test)."""
+    pem = rsa_key("tool")[0].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    return Key.objects.create_from_jwk(JWK.from_pem(pem))
+
+
+@pytest.fixture
+def platform(redis_url, tool_key, client):
     """The test platform, registered in the tool as an administrator does in the admin (a
     registration and its active deployment), knowing the tool's JWKS."""
     with Platform() as platform:
-        # The tool's signing key (the migration's is gone after a transactional test).
-        pem = rsa_key("tool")[0].private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )  # fmt: skip
-        Key.objects.create_from_jwk(JWK.from_pem(pem))
         registration = LtiRegistration.objects.create(**platform.registration_fields())
         LtiDeployment.objects.create(
             registration=registration, deployment_id=DEPLOYMENT_ID, is_active=True
