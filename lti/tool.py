@@ -89,6 +89,10 @@ REFUSALS = {
         "This launch's token is not signed by the platform's key (bad signature)."
     ),
     "Can't decode id_token": "This launch's token cannot be verified",
+    "Missing %s cookie": (
+        "This browser did not send back the cookie the tool set at login (it may block "
+        "cookies for this site): allow them, or open the tool in a new window."
+    ),
     "Unable to find public key": (
         "This launch's token names a key (kid) that the platform's key set does not hold."
     ),
@@ -108,10 +112,12 @@ def launch_validate(*, request) -> LtiLaunch:
     """The launch this POST carries, checked once, its nonce spent; or ``LaunchRefused``."""
     if not request.POST.get("id_token"):
         raise LaunchRefused(REFUSALS["Missing id_token"], status=400)
-    message_launch = DjangoMessageLaunch(
-        request, ToolConfig(), launch_data_storage=launch_storage()
-    )
     try:
+        # Over HTTPS, the storage needs the session cookie that the login set: the
+        # constructor refuses a launch without it.
+        message_launch = DjangoMessageLaunch(
+            request, ToolConfig(), launch_data_storage=launch_storage()
+        )
         message_launch.validate()
     except LtiException as error:
         raise _refusal(error) from error

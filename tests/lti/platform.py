@@ -118,7 +118,7 @@ class Platform:
             claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.jwk["kid"]}
         )
 
-    def login(self, client) -> dict:
+    def login(self, client, *, secure: bool = False) -> dict:
         """Third-party login initiation; returns the tool's OIDC authentication request."""
         response = client.get(
             "/lti/login/",
@@ -129,6 +129,7 @@ class Platform:
                 "target_link_uri": "http://testserver/lti/launch/",
                 "lti_message_hint": "hint",
             },
+            secure=secure,
         )
         assert response.status_code == 302, response.content
         location = urlsplit(response["Location"])
@@ -136,18 +137,18 @@ class Platform:
         return {name: values[0] for name, values in parse_qs(location.query).items()}
 
     def launch(self, client, *, custom: dict | None = None, message="LtiResourceLinkRequest",
-               sign=None, **extra):  # fmt: skip
+               sign=None, secure=False, **extra):  # fmt: skip
         """A whole launch: login, then the signed id_token posted to the tool's launch URL.
         ``sign`` makes the token another way (a wrong key); ``extra`` overrides claims.
         Returns the tool's answer and what was posted (to replay it)."""
-        auth = self.login(client)
+        auth = self.login(client, secure=secure)
         assert auth["redirect_uri"] == "http://testserver/lti/launch/"
         assert auth["client_id"] == CLIENT_ID
         claims = self.claims(nonce=auth["nonce"], message=message, **extra)
         if custom is not None:
             claims[LTI + "custom"] = custom
         posted = {"id_token": (sign or self.sign)(claims), "state": auth["state"]}
-        return client.post("/lti/launch/", posted), posted
+        return client.post("/lti/launch/", posted, secure=secure), posted
 
     def deep_link_response(self, token: str) -> dict:
         """The tool's deep-linking answer, verified with the tool's JWKS as a platform does."""

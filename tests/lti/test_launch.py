@@ -150,6 +150,22 @@ def test_a_replayed_launch_is_refused_and_changes_nothing(client, platform):
     assert rows() == before
 
 
+def test_over_https_a_launch_needs_the_cookie_its_login_set(client, platform):
+    launched, _ = platform.launch(client, secure=True)
+    assert launched.status_code == 302
+    cookie = client.cookies["lti1p3-session-id"]
+    assert cookie["secure"] and cookie["samesite"] == "None"  # sent back from the platform
+
+    before = rows()
+    auth = platform.login(client, secure=True)
+    del client.cookies["lti1p3-session-id"]
+    token = platform.sign(platform.claims(nonce=auth["nonce"]))
+    refused = client.post("/lti/launch/", {"id_token": token, "state": auth["state"]}, secure=True)
+    assert refused.status_code == 403
+    assert "did not send back the cookie" in refused.content.decode()
+    assert rows() == before
+
+
 def test_a_launch_without_a_token_is_a_bad_request(client, platform):
     response = client.post("/lti/launch/", {"state": "x"})
     assert response.status_code == 400
