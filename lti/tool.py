@@ -121,6 +121,10 @@ def launch_validate(*, request) -> LtiLaunch:
         message_launch.validate()
     except LtiException as error:
         raise _refusal(error) from error
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        # pylti1p3 reads the token's claims as it checks them: a token whose body is not the
+        # object a launch is (a list, say) fails there.
+        raise LaunchRefused("This launch's token is not a valid LTI message.") from error
     body = message_launch.get_launch_data()
     spent = caches[CACHE].add(
         f"lti1p3-nonce-spent-{body['iss']}-{body['nonce']}", 1, LAUNCH_LIFETIME_SECONDS

@@ -166,6 +166,15 @@ def test_over_https_a_launch_needs_the_cookie_its_login_set(client, platform):
     assert rows() == before
 
 
+def test_a_token_that_is_not_a_launch_message_is_refused(client, platform):
+    auth = platform.login(client)
+    body = jwt.utils.base64url_encode(b'["not", "claims"]').decode()
+    token = f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+    response = client.post("/lti/launch/", {"id_token": token, "state": auth["state"]})
+    assert response.status_code == 403
+    assert "not a valid LTI message" in response.content.decode()
+
+
 def test_a_launch_without_a_token_is_a_bad_request(client, platform):
     response = client.post("/lti/launch/", {"state": "x"})
     assert response.status_code == 400
