@@ -1,9 +1,19 @@
 """An administrator registers a platform and its deployment in the admin; launches from it
 are then accepted."""
 
+import pytest
+from django.contrib.auth import get_user_model
 from lti_tool.models import Key, LtiDeployment, LtiRegistration
 
 from .platform import DEPLOYMENT_ID, Platform
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """A superuser's client (no password: hashing one costs a good part of a second)."""
+    admin = get_user_model().objects.create(username="lti-admin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
 
 
 def test_a_platform_registered_in_the_admin_can_launch(admin_client, redis_url, tool_key):
