@@ -160,9 +160,13 @@ def deep_link_answer(
 def score_send(*, attempt_id: int) -> None:
     """Send a finished attempt's score to its line item, once; ``ScoreNotSent`` on failure
     (the error is kept on the row, and the task tries again)."""
-    lti_attempt = LtiAttempt.objects.select_related("attempt", "lti_user__registration").get(
-        attempt_id=attempt_id
+    lti_attempt = (
+        LtiAttempt.objects.select_related("attempt", "lti_user__registration")
+        .filter(attempt_id=attempt_id)
+        .first()
     )
+    if lti_attempt is None:
+        return  # the attempt was deleted (with its learner) before its score went
     attempt = lti_attempt.attempt
     if lti_attempt.score_sent_at is not None or attempt.finished_at is None:
         return

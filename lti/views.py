@@ -32,6 +32,7 @@ from .services import (
 from .tool import LaunchRefused, ToolConfig, launch_restore, launch_storage, launch_validate
 
 DEEP_LINK_SESSION_KEY = "lti_deep_link_launch"
+TARGET_LINK_URI = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
 
 
 def _refused(request: HttpRequest, refusal: LaunchRefused) -> HttpResponse:
@@ -122,10 +123,13 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     if placement.lesson is None:
         context["error"] = "Choose a lesson."
         return render(request, "lti/deep_link.html", context, status=400)
+    # The link goes to the URL the platform launched this request at (the launch URL as
+    # registered there, https behind a proxy too): the one redirect URI the tool has.
+    launch_url = lti_launch.get_claim(TARGET_LINK_URI) or request.build_absolute_uri(
+        reverse("lti:launch")
+    )
     return_url, jwt = deep_link_answer(
-        lti_launch=lti_launch,
-        placement=placement,
-        launch_url=request.build_absolute_uri(reverse("lti:launch")),
+        lti_launch=lti_launch, placement=placement, launch_url=launch_url
     )
     del request.session[DEEP_LINK_SESSION_KEY]  # one answer per request
     response = render(request, "lti/deep_link_return.html", {"return_url": return_url, "jwt": jwt})

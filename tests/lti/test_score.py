@@ -1,7 +1,10 @@
 """A quiz started from a launch sends its real score to the platform's line item, from the
 real Celery worker, over real HTTP."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from lti.models import LtiAttempt
 from lti.services import ScoreNotSent, score_send
@@ -71,3 +74,25 @@ def test_a_score_the_platform_refused_is_kept_and_sent_once_later(client, platfo
     assert (score["scoreGiven"], score["scoreMaximum"]) == (0.0, 3)
     lti_attempt.refresh_from_db()
     assert lti_attempt.score_sent_at is not None and lti_attempt.score_error == ""
+
+
+def test_a_score_that_failed_in_the_worker_is_sent_by_lti_scores_send(
+    client, worker, platform, quiz_lesson
+):
+    platform.score_failures = 1
+    platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"})
+    attempt = Attempt.objects.get()
+    picks = {f"q{item.position}": "a" for item in attempt.items.all()}
+    client.post(f"/attempts/{attempt.pk}/submit/", picks)
+    wait_until(lambda: "503" in LtiAttempt.objects.get().score_error, seconds=15)
+    assert platform.scores == []
+    # The task's own retry waits 30 s: the command sends it first (and the retry, later,
+    # finds it sent).
+
+    out = StringIO()
+    call_command("lti_scores_send", stdout=out)
+    assert out.getvalue() == "1 score(s) queued.\n"
+    wait_until(lambda: platform.scores, seconds=15)
+    assert [(s["scoreGiven"], s["scoreMaximum"]) for s in platform.scores] == [(3.0, 3)]
+    wait_until(lambda: LtiAttempt.objects.get().score_sent_at is not None)
+    assert LtiAttempt.objects.get().score_error == ""
