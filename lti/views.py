@@ -133,6 +133,8 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     )
     del request.session[DEEP_LINK_SESSION_KEY]  # one answer per request
     response = render(request, "lti/deep_link_return.html", {"return_url": return_url, "jwt": jwt})
-    # This page's form posts the signed choice to the platform: allow that one address.
-    response._csp_config = settings.SECURE_CSP | {"form-action": [CSP.SELF, return_url]}
+    # This page's form posts the signed choice to the platform: allow the platform's origin
+    # (not only its return URL: browsers check where that answer redirects too).
+    scheme, netloc = urlsplit(return_url)[:2]
+    response._csp_config = settings.SECURE_CSP | {"form-action": [CSP.SELF, f"{scheme}://{netloc}"]}
     return response
