@@ -19,16 +19,22 @@ def tool_key(db) -> Key:
 
 
 @pytest.fixture
-def platform(redis_url, tool_key, client):
+def registered_platform(redis_url, tool_key):
     """The test platform, registered in the tool as an administrator does in the admin (a
-    registration and its active deployment), knowing the tool's JWKS."""
+    registration and its active deployment)."""
     with Platform() as platform:
         registration = LtiRegistration.objects.create(**platform.registration_fields())
         LtiDeployment.objects.create(
             registration=registration, deployment_id=DEPLOYMENT_ID, is_active=True
         )
-        platform.tool_jwks = client.get("/lti/jwks.json").json()
         yield platform
+
+
+@pytest.fixture
+def platform(registered_platform, client):
+    """The registered test platform, knowing the tool's keys from its JWKS URL."""
+    registered_platform.tool_jwks = client.get("/lti/jwks.json").json()
+    return registered_platform
 
 
 @pytest.fixture

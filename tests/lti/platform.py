@@ -8,6 +8,7 @@ score endpoint and a Names and Role Provisioning roster. What the tool sends is 
 """
 
 import functools
+import html
 import json
 import threading
 import time
@@ -48,6 +49,11 @@ class Platform:
         self.members: list[dict] = []
         self.token_requests = 0
         self.score_failures = 0  # the score endpoint answers 503 this many times first
+        # For a browser: the tool's address, the message the auth endpoint signs, and the
+        # deep-linking answers the browser posted back.
+        self.tool_url = "http://testserver"
+        self.auth_message = "LtiResourceLinkRequest"
+        self.deep_link_answers: list[str] = []
         self.access_token = uuid.uuid4().hex
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -92,7 +98,7 @@ class Platform:
             LTI + "message_type": message,
             LTI + "version": "1.3.0",
             LTI + "deployment_id": DEPLOYMENT_ID,
-            LTI + "target_link_uri": "http://testserver/lti/launch/",
+            LTI + "target_link_uri": f"{self.tool_url}/lti/launch/",
             LTI + "roles": [LEARNER],
             LTI + "context": {"id": "course-1", "title": "Brokers 101"},
             NRPS: {
@@ -177,7 +183,23 @@ def _handler(platform: Platform):
             return self.headers.get("Authorization") == f"Bearer {platform.access_token}"
 
         def do_GET(self) -> None:
-            if self.path == "/jwks":
+            if self.path.startswith("/auth?"):
+                # The OIDC authentication request from a browser: answer with the signed
+                # launch, posted to the tool by a form, as a platform's page does.
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                claims = platform.claims(nonce=query["nonce"], message=platform.auth_message)
+                page = (
+                    f'<form method="post" action="{html.escape(query["redirect_uri"])}">'
+                    f'<input type="hidden" name="id_token" value="{platform.sign(claims)}">'
+                    f'<input type="hidden" name="state" value="{html.escape(query["state"])}">'
+                    "</form><script>document.forms[0].submit()</script>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            elif self.path == "/jwks":
                 self._send(200, {"keys": [platform.jwk]})
             elif self.path == "/memberships" and self._authorized():
                 self._send(
@@ -202,6 +224,10 @@ def _handler(platform: Platform):
                 platform.token_requests += 1
                 self._send(200, {"access_token": platform.access_token, "token_type": "Bearer",
                                  "expires_in": 3600, "scope": form["scope"]})  # fmt: skip
+            elif self.path == "/deep-link-return":
+                form = parse_qs(self._body().decode())
+                platform.deep_link_answers.append(form["JWT"][0])
+                self._send(200, {"received": True})
             elif self.path.startswith("/lineitems/") and self.path.endswith("/scores"):
                 if not self._authorized():
                     self._send(401, {"error": "no token"})
