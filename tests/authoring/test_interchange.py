@@ -7,6 +7,7 @@ import io
 import shutil
 import xml.etree.ElementTree as ET
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from authoring.interchange.qti import CP_NS, QTI_NS, RESOURCE_TYPE
 from authoring.interchange.questions import PLACEHOLDER, question_from_source
 from authoring.sources import questions_read
 
-from .factory import make_lesson
+from .factory import make_lesson, make_questions, question_text
 
 COURSE = settings.CONTENT_DIR / "redis-broker"
 COURSES, ERRORS = content_validate(root=settings.CONTENT_DIR)
@@ -71,9 +72,8 @@ def test_a_round_trip_keeps_every_question_exactly(lesson, to, tmp_path):
     # Id, heading, difficulty, type, sets, partial credit, prediction, prompt, every option
     # with its right mark and feedback, solution, quick check, each hint, common mistakes.
     assert read_back(tmp_path, markdown) == originals
-    again = questions_read(tmp_path / "read-back.questions.md", [])
-    lesson.questions = again
-    assert questions_export(lesson=lesson, to=to).decode() == exported
+    again = replace(lesson, questions=questions_read(tmp_path / "read-back.questions.md", []))
+    assert questions_export(lesson=again, to=to).decode() == exported
 
 
 def test_the_imported_course_passes_content_check(tmp_path):
@@ -202,6 +202,17 @@ def test_the_commands_export_and_import_through_files(tmp_path):
     ]
     with pytest.raises(CommandError, match="exists"):
         call_command("questions_import", str(exported), "--output", str(markdown))
+
+
+def test_an_export_refuses_a_lesson_with_errors(tmp_path):
+    lesson = make_lesson(tmp_path / "course", slug="broken")
+    questions = make_questions(lesson, question_text(meta={"difficulty": "tricky"}))
+    errors = io.StringIO()
+
+    with pytest.raises(CommandError, match="content_check"):
+        call_command("questions_export", "broken", "--format", "gift",
+                     "--content", str(tmp_path), stderr=errors)  # fmt: skip
+    assert f"{questions}:5: 'difficulty' must be one of" in errors.getvalue()
 
 
 def test_qti_is_a_package_canvas_reads(tmp_path):

@@ -1,4 +1,3 @@
-import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -38,8 +37,7 @@ class Command(BaseCommand):
         except LookupError as missing:
             raise CommandError(str(missing)) from None
         if output is None:
-            self.stdout.flush()
-            sys.stdout.buffer.write(data)
+            self.stdout.write(data.decode(), ending="")
             return
         try:
             file_write_new(path=output, data=data)
