@@ -151,6 +151,57 @@ def test_a_gift_file_in_moodle_style_imports(tmp_path):
     assert passes_content_check(tmp_path, markdown) == []
 
 
+# In the style of Moodle's own XML export (docs.moodle.org/en/Moodle_XML_format).
+MOODLE_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+  <question type="category"><category><text>$course$/Geography</text></category></question>
+  <question type="multichoice">
+    <name><text>Capitals</text></name>
+    <questiontext format="html">
+      <text><![CDATA[<p>Which city is the capital of France?</p>]]></text>
+    </questiontext>
+    <generalfeedback format="html"><text>Paris has been the capital since 987.</text>
+    </generalfeedback>
+    <single>true</single>
+    <answer fraction="100"><text>Paris</text><feedback><text>Yes.</text></feedback></answer>
+    <answer fraction="0"><text>Lyon</text><feedback><text>No.</text></feedback></answer>
+    <hint format="html"><text>It is on the Seine.</text></hint>
+    <tags><tag><text>difficulty:hard</text></tag></tags>
+  </question>
+  <question type="truefalse">
+    <name><text>Rivers</text></name>
+    <questiontext format="moodle_auto_format">
+      <text>The Seine flows through Paris.</text>
+    </questiontext>
+    <answer fraction="100"><text>true</text><feedback><text>Right.</text></feedback></answer>
+    <answer fraction="0"><text>false</text><feedback><text>It does.</text></feedback></answer>
+  </question>
+</quiz>
+"""
+
+
+def test_a_moodle_xml_file_imports(tmp_path):
+    markdown, notes = imported(tmp_path, "moodle.xml", MOODLE_XML)
+    capitals, rivers = read_back(tmp_path, markdown)
+
+    assert (capitals.id, capitals.title, capitals.difficulty) == ("capitals", "Capitals", "hard")
+    assert capitals.prompt == "<p>Which city is the capital of France?</p>"
+    assert [(o.text, o.correct, o.feedback) for o in capitals.options] == [
+        ("Paris", True, "Yes."),
+        ("Lyon", False, "No."),
+    ]
+    assert capitals.solution == "Paris has been the capital since 987."
+    assert capitals.hints == ("It is on the Seine.",)
+    assert [(o.text, o.correct) for o in rivers.options] == [("true", True), ("false", False)]
+    assert (rivers.type, rivers.difficulty) == ("single", "medium")
+    assert (
+        f"{tmp_path / 'moodle.xml'}:17: no solution in this question: replace the placeholder"
+        in map(str, notes)
+    )
+    assert passes_content_check(tmp_path, markdown) == []
+
+
 def import_errors(tmp_path: Path, name: str, text: str) -> list[str]:
     with pytest.raises(ContentInvalid) as invalid:
         imported(tmp_path, name, text)
