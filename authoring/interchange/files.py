@@ -68,6 +68,12 @@ def questions_import(*, path: Path, difficulty: str, source_format: str = "",
     if errors:
         raise ContentInvalid(errors)
     questions = questions_from_imported(items, path=path, difficulty=difficulty, notes=notes)
+    untitled = [
+        item.line for item, question in zip(items, questions, strict=True) if not question.title
+    ]
+    if untitled:
+        message = "this question has no text: write what it asks"
+        raise ContentInvalid([ContentError(path, line, message) for line in untitled])
     markdown = questions_markdown(questions)
     errors = _written_problems(markdown, questions, [item.line for item in items], path)
     if errors:

@@ -146,8 +146,8 @@ def _options(answers: str, line: int) -> tuple[list[Option], bool]:
         _, wrong, right = [*answers.split("#", 2), "", ""][:3]
         true_right = TRUE_FALSE[check]
         return [
-            Option("True", true_right, _shown((right if true_right else wrong).strip())),
-            Option("False", not true_right, _shown((wrong if true_right else right).strip())),
+            Option("True", true_right, _shown(right if true_right else wrong)),
+            Option("False", not true_right, _shown(wrong if true_right else right)),
         ], True
     kind = (
         "an essay" if not answers
@@ -182,9 +182,7 @@ def _options(answers: str, line: int) -> tuple[list[Option], bool]:
         option_text = " ".join(
             part.strip() for part in _shown(FORMAT.sub("", option_text.strip())).splitlines()
         )
-        options.append(
-            Option(option_text, weight > 0, _shown(FORMAT.sub("", feedback.strip())).strip())
-        )
+        options.append(Option(option_text, weight > 0, _shown(FORMAT.sub("", feedback.strip()))))
     return options, single
 
 

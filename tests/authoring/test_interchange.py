@@ -210,8 +210,10 @@ def import_errors(tmp_path: Path, name: str, text: str) -> list[str]:
 
 def test_malformed_gift_is_an_error_at_its_line(tmp_path):
     text = "::A::Fine?{=yes ~no}\n\n// a comment\n::B::Broken?{\n=yes\n~no\n\n::C::Short?{=word}\n"
+    untitled = "::A::Fine?{=yes ~no}\n\n{=yes ~no}\n"
 
     assert import_errors(tmp_path, "bad.gift", text) == ["bad.gift:4", "bad.gift:8"]
+    assert import_errors(tmp_path, "untitled.gift", untitled) == ["untitled.gift:3"]
 
 
 def test_malformed_moodle_xml_is_an_error_at_its_line(tmp_path):
