@@ -353,10 +353,15 @@ def lesson_test_stats_compute(*, marks: Iterable[MarkRow]) -> LessonTestStatsRes
       kurtosis = k4 / k2^2. Undefined when every score is the same (k2 = 0);
     - alpha, Cronbach's alpha, which for right-or-wrong questions is KR-20 (Moodle's
       "coefficient of internal consistency", which it shows times 100): with k questions per
-      test, alpha = k / (k - 1) * (1 - sum of the variances of each position's marks / variance
-      of the test marks). Positions, not questions, because each test draws its questions from
-      the bank, as Moodle does for random questions. Needs ALPHA_MIN_TESTS tests, k >= 2, every
-      test of the same length and scores that differ; ``alpha_note`` says which is missing;
+      test, alpha = k / (k - 1) * (1 - sum of the variances of the questions' marks / variance
+      of the test marks). Each test draws its k questions from the bank, so the sum is the
+      mean over the tests of the sum of their questions' variances, each variance taken over
+      every test that asked the question: the plain KR-20 when all tests ask the same
+      questions. (Moodle sums over its slots, the places of a quiz; a test here shuffles its
+      questions, so a place holds no particular question.) Population variances on both sides
+      of the ratio, as in KR-20's sum p q / variance; Moodle's sample variances give the same
+      ratio. Needs ALPHA_MIN_TESTS tests, k >= 2, every test of the same length and scores
+      that differ; ``alpha_note`` says which is missing;
     - error_ratio = 100 sqrt(1 - alpha), in percent: the share of the spread that is noise;
     - standard_error = sd sqrt(1 - alpha), in percent of the maximum: how far a learner's
       score may be from their "true" score.
@@ -392,12 +397,15 @@ def lesson_test_stats_compute(*, marks: Iterable[MarkRow]) -> LessonTestStatsRes
     elif not variance:
         note = "every test has the same score (SD 0)"
     else:
-        positions: dict[int, list[float]] = defaultdict(list)
+        by_version: dict[int, list[float]] = defaultdict(list)
         for test in tests.values():
             for mark in test:
-                positions[mark.position].append(mark.credit)
-        item_variance = math.fsum(statistics.variance(column) for column in positions.values())
-        alpha = k / (k - 1) * (1 - item_variance / statistics.variance(totals))
+                by_version[mark.version_id].append(mark.credit)
+        item_variance = (
+            math.fsum(len(column) * statistics.pvariance(column) for column in by_version.values())
+            / s
+        )
+        alpha = k / (k - 1) * (1 - item_variance / statistics.pvariance(totals))
     # alpha <= 1 in exact arithmetic; max() keeps a rounding error out of the square root.
     unreliable = math.sqrt(max(0.0, 1 - alpha)) if alpha is not None else None
     return LessonTestStatsResult(

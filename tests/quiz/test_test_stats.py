@@ -70,6 +70,24 @@ def test_alpha_is_kr20_computed_the_textbook_way():
 # 2.75/3; index = 100 (1/6) / sqrt(1/3 * 2.75/3) = 30.15. Sorted, x [0, 0, 1, 1] and r
 # [0, 1, 2, 2] give the largest covariance, (.625 + .125 + .375 + .375) / 3 = .5; efficiency
 # 100 (1/6) / .5 = 33.33. q2 (version 11): x = [1, 1, 1, 0], r = [2, 1, 1, 0] rise together.
+# Four tests of 2 questions drawn from a bank of 3 (versions 10, 11, 12), by hand:
+#   T1: 10 right, 11 right (2); T2: 10 wrong, 12 right (1); T3: 11 wrong, 12 wrong (0);
+#   T4: 10 right, 12 right (2).
+# Question variances (p q) over the tests that asked them: 10 [1, 0, 1] 2/9, 11 [1, 0] 1/4,
+# 12 [1, 0, 1] 2/9. Mean over the tests of the sum of their questions' variances:
+# (3 * 2/9 + 2 * 1/4 + 3 * 2/9) / 4 = 11/24. Totals [2, 1, 0, 2]: variance 2.75 / 4 = 11/16.
+# alpha = 2/1 * (1 - (11/24) / (11/16)) = 2 * 1/3 = 0.6667.
+DRAWN = [(1, 10, 1), (1, 11, 1), (2, 10, 0), (2, 12, 1), (3, 11, 0), (3, 12, 0), (4, 10, 1),
+         (4, 12, 1)]  # fmt: skip
+
+
+def test_alpha_of_tests_that_drew_different_questions():
+    marks = [MarkRow(test, test, 1 + index % 2, version, float(mark))
+             for index, (test, version, mark) in enumerate(DRAWN)]  # fmt: skip
+    result = lesson_test_stats_compute(marks=marks)
+    assert (result.tests, result.questions, result.alpha) == (4, 2, 0.6667)
+
+
 def test_the_question_figures_match_the_hand_computation():
     results = question_test_stats_compute(marks=marks_of(MATRIX))
 
