@@ -72,6 +72,8 @@ CSV_HEADER = [
 # Each test figure: its field, name, unit, what it means, and why it may be missing.
 TEST_FIGURES = [
     ("tests", "Tests", "", "How many finished tests these figures count.", ""),
+    ("questions", "Questions per test", "", "Drawn from the lesson's bank for each test.",
+     "no test yet, or tests of different lengths"),
     ("mean", "Mean score", "%", "The average test score, as a percent of the maximum.",
      "no test yet"),
     ("median", "Median score", "%", "Half the tests scored this or less.", "no test yet"),
