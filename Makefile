@@ -49,6 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	@bin/ensure-wrk
 	$(PY) bench/pages.py
+	$(PY) bench/grading.py
 	$(PY) bench/run.py
 
 clean:
