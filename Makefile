@@ -50,6 +50,7 @@ bench: $(STAMP)
 	@bin/ensure-wrk
 	$(PY) bench/pages.py
 	$(PY) bench/grading.py
+	$(PY) bench/class_clicks.py
 	$(PY) bench/run.py
 
 clean:
