@@ -11,7 +11,6 @@ from pygments.formatters import HtmlFormatter
 
 from .sources import split_fences
 
-
 # A block that may scroll sideways (a long line, a wide table) is a named stop for the keyboard:
 # what scrolls must be reachable without a mouse. A group, not a region: a landmark each would
 # crowd a screen reader's list of the page's landmarks.
