@@ -135,6 +135,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# "pages": rendered lesson, course and home page parts, keyed by the content version
+# (lessons/rendered.py). In each process's memory: a hit costs no round trip, and each process
+# renders a page once per version. Bounded: a culled page is only rendered again.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "lessons:home"
 AUTH_PASSWORD_VALIDATORS = [
