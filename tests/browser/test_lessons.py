@@ -47,6 +47,10 @@ def test_the_course_path_leads_through_the_lessons_in_order(page, course):
     page.goto("/courses/course/")
     expect(page.get_by_text("3 lessons · ")).to_contain_text("1 of 3 read")
     expect(page.locator('[aria-current="step"] h3')).to_contain_text("Workers second")
+    page.set_viewport_size({"width": 375, "height": 740})  # a phone: nothing scrolls sideways
+    for url in ["/courses/course/", "/", "/search/?q=first"]:
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, url
 
 
 def test_code_blocks_have_a_copy_button(page, course):
