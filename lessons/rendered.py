@@ -14,9 +14,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 
 from .models import ContentVersion
+
+# Stands for the CSRF token in a cached page; each response gets the learner's own token.
+CSRF_MARKER = "__learnsite_csrf_token__"
 
 
 def content_version_bump() -> str:
@@ -37,7 +42,7 @@ def rendered_cached[T](*, version: str | None, key: str, build: Callable[[], T |
     if version is None:  # content written without content_load (never by the site): no cache
         return build()
     cache = caches["pages"]
-    full_key = f"{version}:{key}"
+    full_key = f"{version}:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
     value = cache.get(full_key)
     if value is None:
         value = build()
@@ -73,3 +78,28 @@ def page_conditional(
     patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["Cookie"])
     return response
+
+
+def page_rendered(
+    request: HttpRequest,
+    *,
+    version: str | None,
+    key: str,
+    template: str,
+    context: Callable[[], dict],
+) -> HttpResponse:
+    """``template`` rendered once per content version and ``key`` (which must name everything
+    the page shows of the learner but who they are), then served as is: the request pays for
+    no template, only for putting in its CSRF token. The user and the address are added to
+    the key here; an address with a query string is rendered each time (nothing to gain).
+    ``context`` is called only to render, so what only the template needs costs nothing on a
+    cache hit."""
+    if request.GET:
+        return HttpResponse(render_to_string(template, context(), request))
+    full_key = f"page:{key}:{request.path}:{request.user.pk}"
+    html = rendered_cached(
+        version=version,
+        key=full_key,
+        build=lambda: render_to_string(template, {**context(), "csrf_token": CSRF_MARKER}, request),
+    )
+    return HttpResponse(html.replace(CSRF_MARKER, get_token(request)))

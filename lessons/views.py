@@ -13,7 +13,13 @@ from learnsite.streaming import sse_response
 from .live_reload import RECONNECT_MS, content_change_stream
 from .models import ContentProblem, Course, Lesson
 from .progress import lesson_mark_read, lesson_steps_done, lessons_read
-from .rendered import content_version_current, page_conditional, page_etag, rendered_cached
+from .rendered import (
+    content_version_current,
+    page_conditional,
+    page_etag,
+    page_rendered,
+    rendered_cached,
+)
 
 SEARCH_RESULTS = 50
 STEP_LABELS = {"quiz": "Quiz", "test": "Test passed"}
@@ -64,8 +70,18 @@ def home(request: HttpRequest) -> HttpResponse:
         "problems": problems,
         "live_reload": settings.CONTENT_AUTHORING,
     }
+    if problems:
+        return render(request, "lessons/home.html", context)
     return page_conditional(
-        request, etag=etag, render=lambda: render(request, "lessons/home.html", context)
+        request,
+        etag=etag,
+        render=lambda: page_rendered(
+            request,
+            version=version,
+            key=f"home:{progress}",
+            template="lessons/home.html",
+            context=lambda: context,
+        ),
     )
 
 
@@ -139,7 +155,13 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return page_conditional(
         request,
         etag=page_etag(request, version, slug, stamp),
-        render=lambda: render(request, "lessons/course.html", context),
+        render=lambda: page_rendered(
+            request,
+            version=version,
+            key=f"course:{slug}:{stamp}",
+            template="lessons/course.html",
+            context=lambda: context,
+        ),
     )
 
 
@@ -171,8 +193,16 @@ def _lesson_page(slug: str) -> dict | None:
     questions = list(lesson.questions.active().values_list("sets", flat=True))
     previous = siblings[index - 1] if index > 0 else None
     following = siblings[index + 1] if index + 1 < len(siblings) else None
+    fields = ("pk", "slug", "title", "track", "summary", "minutes", "impact", "source_path",
+              "questions_path")  # fmt: skip
     return {
-        "lesson": lesson,
+        # What the page shows around the body: a few fields, not the sections (kept in the
+        # cache, so read back on every request).
+        "lesson": {field: getattr(lesson, field) for field in fields}
+        | {
+            "has_lab": lesson.has_lab(),
+            "course": {"slug": lesson.course.slug, "title": lesson.course.title},
+        },
         "labs": [(kind, goal) for kind, goal, _ in _lab_goals(lesson)],
         "practice_count": sum("practice" in sets for sets in questions),
         "quiz_count": sum("quiz" in sets for sets in questions),
@@ -184,9 +214,10 @@ def _lesson_page(slug: str) -> dict | None:
     }
 
 
-def _lesson_body(lesson: Lesson, goals_done: tuple) -> str:
+def _lesson_body(pk: int, goals_done: tuple) -> str:
     """The rendered body (contents and sections): most of the page's cost, paid once per
     content version and set of lab goals met."""
+    lesson = Lesson.objects.get(pk=pk)
     for section in lesson.sections:
         for part in section["parts"]:
             if part["type"] == "lab":
@@ -208,7 +239,7 @@ def _reading(request: HttpRequest, page: dict) -> dict:
     """The learner's reading of the course, as the end of a lesson page shows it."""
     read = lessons_read(request)
     return {
-        "is_read": page["lesson"].slug in read,
+        "is_read": page["lesson"]["slug"] in read,
         "read_count": len(read.intersection(page["course_lessons"])),
         "total": len(page["course_lessons"]),
     }
@@ -221,21 +252,36 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # Learners without a lab goal on this page cost no query for them.
     goals = lab_goals_recorded(learner=learner_existing(request)) if page["labs"] else set()
     goals_done = tuple(goal for goal in page["labs"] if goal in goals)
-    body = rendered_cached(
-        version=version,
-        key=f"lesson-body:{slug}:{goals_done}",
-        build=lambda: _lesson_body(lesson, goals_done),
-    )
     reading = _reading(request, page)
     problems = []
     if _problems_visible(request):
-        paths = Q(path=lesson.source_path) | Q(path=lesson.questions_path or lesson.source_path)
+        paths = Q(path=lesson["source_path"]) | Q(
+            path=lesson["questions_path"] or lesson["source_path"]
+        )
         problems = list(ContentProblem.objects.filter(paths))
-    etag = None if problems else page_etag(request, version, slug, goals_done, reading)
-    context = {**page, **reading, "body": body, "problems": problems,
-               "live_reload": settings.CONTENT_AUTHORING}  # fmt: skip
+
+    def context() -> dict:
+        body = rendered_cached(
+            version=version,
+            key=f"lesson-body:{slug}:{goals_done}",
+            build=lambda: _lesson_body(lesson["pk"], goals_done),
+        )
+        return {**page, **reading, "body": body, "problems": problems,
+                "live_reload": settings.CONTENT_AUTHORING}  # fmt: skip
+
+    if problems:
+        return render(request, "lessons/lesson.html", context())
+    state = (goals_done, reading["is_read"], reading["read_count"])
     return page_conditional(
-        request, etag=etag, render=lambda: render(request, "lessons/lesson.html", context)
+        request,
+        etag=page_etag(request, version, slug, state),
+        render=lambda: page_rendered(
+            request,
+            version=version,
+            key=f"lesson:{slug}:{state}",
+            template="lessons/lesson.html",
+            context=context,
+        ),
     )
 
 

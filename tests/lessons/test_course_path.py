@@ -1,6 +1,8 @@
 """The home page, a course's path, search, and what a GET may not do: write to the database,
 render what was already rendered for this content version, or answer 304 to another learner."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -151,3 +153,17 @@ def test_a_page_is_a_304_no_more_once_the_content_changes(client, course):
     content_load(root=course.parent)
     response = client.get("/lessons/p-second/", headers={"If-None-Match": etag})
     assert response.status_code == 200 and "Second steps, edited" in response.content.decode()
+
+
+def test_a_cached_page_carries_each_learners_own_working_csrf_token(course):
+    tokens = []
+    for _ in range(2):  # the second learner gets the page the first one's request rendered
+        learner = Client(enforce_csrf_checks=True)
+        page = learner.get("/lessons/p-first/").content.decode()
+        assert "__learnsite_csrf_token__" not in page
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        assert f'"x-csrftoken": "{token}"' in page
+        response = learner.post("/lessons/p-first/read/", {"csrfmiddlewaretoken": token})
+        assert response.status_code == 302
+        tokens.append(token)
+    assert tokens[0] != tokens[1]
