@@ -31,6 +31,7 @@ LESSON = "offloading-slow-work"
 PAGES = {"hello": "/bench/hello/", "home": "/", "course": "/courses/redis-broker/",
          "lesson": f"/lessons/{LESSON}/"}  # fmt: skip
 RENDERS = 200
+WSGI_APP = "django.core.wsgi:get_wsgi_application()"
 
 SETTINGS = """
 from learnsite.settings import *  # noqa: F403
@@ -100,8 +101,8 @@ def learner_cookie(port: int) -> str:
             jar.load(value)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
     cookie = "; ".join(f"{key}={morsel.value}" for key, morsel in jar.items())
-    status, headers, _ = request(port, "POST", f"/lessons/{LESSON}/read/", cookie,
-                                 f"csrfmiddlewaretoken={token}")  # fmt: skip
+    body = f"csrfmiddlewaretoken={token}"
+    _, headers, _ = request(port, "POST", f"/lessons/{LESSON}/read/", cookie, body)
     for name, value in headers:
         if name.lower() == "set-cookie":
             jar.load(value)
@@ -165,7 +166,7 @@ def main() -> None:
                         str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
             else:
                 argv = [python, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                        "--log-level", "warning", "django.core.wsgi:get_wsgi_application()"]  # fmt: skip
+                        "--log-level", "warning", WSGI_APP]  # fmt: skip
             log = (folder / f"{server.split()[0]}.log").open("w")
             process = subprocess.Popen(argv, env=env, cwd=tree, stdout=log, stderr=log)
             try:
@@ -183,8 +184,9 @@ def main() -> None:
                         wrk(port, path, cookie, 1, args.connections)  # warm up
                         row = wrk(port, path, cookie, args.seconds, args.connections)
                         hello = hello or row["rate"]
-                        print(f"{server:<18}{page:<8}{who:<9}{row['rate']:>8.0f}"
-                              f"{row['rate'] / hello:>7.2f}{row['p50']:>9.1f}{row['p99']:>9.1f}")  # fmt: skip
+                        ratio = row["rate"] / hello
+                        print(f"{server:<18}{page:<8}{who:<9}{row['rate']:>8.0f}{ratio:>7.2f}"
+                              f"{row['p50']:>9.1f}{row['p99']:>9.1f}")  # fmt: skip
             finally:
                 process.terminate()
                 process.wait(10)
