@@ -47,6 +47,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP)
+	@bin/ensure-wrk
+	$(PY) bench/pages.py
+	$(PY) bench/grading.py
 	$(PY) bench/run.py
 
 clean:

@@ -1,204 +1,174 @@
-"""Serving pages: requests per second and latency of the home, course and lesson pages next to a
-hello-world Django view in the same server, and the CPU each page costs to render.
+"""Pages under load: a lesson page, the home page and a static file as the production profile
+serves them, against a hello-world Django view under gunicorn (sync, 2 workers) and under
+uvicorn (1 worker), all loaded the same way in the same run: wrk, 2 threads, 32 connections,
+10 s. Prints each figure with its anchor and the ratio.
 
-Loads the real course into a fresh temp folder (DEBUG off), then for uvicorn (1 worker, as
-`make run`) and gunicorn sync (2 workers, the WSGI floor) runs `wrk` for each page, as a first
-visitor (no cookie) and as a learner with a session who has read a lesson. Ratios to the hello
-view of the same server and run are what to compare: the machine is shared and noisy. Last,
-the CPU per request in one process through Django's test client (time.process_time over 200).
-
-    .venv/bin/python bench/pages.py [--tree PATH] [--seconds 8] [--connections 32]
-
---tree serves another checkout (e.g. /work/main) with this same script, for a before/after.
-Needs `wrk` (apt-get install wrk) and gunicorn (requirements.txt).
+Run with ``make bench`` (``.venv/bin/python bench/pages.py``).
 """
 
-import argparse
-import http.client
-import http.cookies
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LESSON = "offloading-slow-work"
-PAGES = {"hello": "/bench/hello/", "home": "/", "course": "/courses/redis-broker/",
-         "lesson": f"/lessons/{LESSON}/"}  # fmt: skip
-RENDERS = 200
-WSGI_APP = "django.core.wsgi:get_wsgi_application()"
+from anchors import anchors_python
+from harness import ROOT, Child, free_port, http_answers
 
-SETTINGS = """
-from learnsite.settings import *  # noqa: F403
-ROOT_URLCONF = "benchsite.urls"
-"""
-URLS = """
-from django.http import HttpResponse
-from django.urls import include, path
-
-def hello(request):
-    return HttpResponse("Hello, world.")
-
-urlpatterns = [path("bench/hello/", hello), path("", include("learnsite.urls"))]
-"""
-CPU = """
-import time, django
-django.setup()
-from django.test import Client
-visitor, learner = Client(), Client()
-learner.get({lesson!r})  # before issue 13 this marked the lesson read
-learner.post({lesson!r} + "read/")  # since, a POST does
-for name, url in {pages!r}.items():
-    for who, client in (("visitor", visitor), ("learner", learner)):
-        for _ in range(20):
-            status = client.get(url).status_code
-        start = time.process_time()
-        for _ in range({renders}):
-            client.get(url)
-        took = time.process_time() - start
-        print(f"{{name}} {{who}}\t{{status}}\t{{1000 * took / {renders}:.2f}}")
-"""
+PYTHON = sys.executable
+CONNECTIONS = 32
+SECONDS = 10
+LESSON = "/lessons/offloading-slow-work/"
+COURSE = "/courses/redis-broker/"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@dataclass(frozen=True)
+class Load:
+    what: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
 
 
-def request(port: int, method: str, path: str, cookie: str = "", body: str = "") -> tuple:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-    connection.request(method, path, body=body or None, headers=headers)
-    response = connection.getresponse()
-    return response.status, response.getheaders(), response.read().decode()
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wait_until_up(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited; see its log")
-        try:
-            if request(port, "GET", "/healthz/live")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not answer within 30 s")
+def wrk(what: str, url: str) -> Load:
+    """wrk's figures for ``url``: requests a second and latency percentiles."""
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url],
+        capture_output=True, text=True, check=True, timeout=SECONDS + 30,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = _milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    broken = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, broken.groups())) if broken else 0)
+    return Load(what, rate, p50, p99, errors)
 
 
-def learner_cookie(port: int) -> str:
-    """A session of a learner who has read the lesson: its cookies, as a Cookie header."""
-    jar = http.cookies.SimpleCookie()
-    _, headers, html = request(port, "GET", PAGES["lesson"])
-    for name, value in headers:
-        if name.lower() == "set-cookie":
-            jar.load(value)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-    cookie = "; ".join(f"{key}={morsel.value}" for key, morsel in jar.items())
-    body = f"csrfmiddlewaretoken={token}"
-    _, headers, _ = request(port, "POST", f"/lessons/{LESSON}/read/", cookie, body)
-    for name, value in headers:
-        if name.lower() == "set-cookie":
-            jar.load(value)
-    return "; ".join(f"{key}={morsel.value}" for key, morsel in jar.items())
+def served(name: str, argv: list[str], env: dict, log_dir: Path, port: int) -> Child:
+    child = Child(name, argv, env, log_dir)
+    child.wait_ready(lambda: http_answers(port))
+    return child
 
 
-def wrk(port: int, path: str, cookie: str, seconds: int, connections: int) -> dict:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-            f"http://127.0.0.1:{port}{path}"]  # fmt: skip
-    if cookie:
-        argv[1:1] = ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"{path} answered errors under load:\n{out}")
+def print_table(loads: list[Load], anchor: Load) -> None:
+    header = f"{'what':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x anchor':>9}"
+    print()
+    print(f"Pages under load: wrk, 2 threads, {CONNECTIONS} connections, {SECONDS} s each")
+    print(header)
+    print("-" * len(header))
+    for load in loads:
+        ratio = load.requests_per_second / anchor.requests_per_second
+        print(
+            f"{load.what:<44} {load.requests_per_second:>8.0f} {load.p50_ms:>8.1f} "
+            f"{load.p99_ms:>8.1f} {load.errors:>7} {ratio:>8.2f}x"
+        )
+    print(
+        f"""
+"x anchor" is req/s over the first row's ({anchor.what}), measured minutes apart on the same
+machine. Goals: a lesson page at >= 0.5x (stretch 0.8x) with p99 <= 50 ms; static files at
+>= 3,000 req/s. wrk runs on the same cores as the servers."""
+    )
 
-    def ms(label: str) -> float:
-        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return {"rate": rate, "p50": ms("50%"), "p99": ms("99%")}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tree", type=Path, default=ROOT)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--cpu-only", action="store_true", help="skip the servers and wrk")
-    args = parser.parse_args()
-    tree = args.tree.resolve()
-    python = str(ROOT / ".venv/bin/python")
-    folder = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+def main() -> int:
+    var_dir = Path(tempfile.mkdtemp(prefix="lsbench-pages-"))
+    socket_path = var_dir / "redis.sock"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(var_dir),
+        "REDIS_URL": f"unix://{socket_path}",
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+    }
+    children: list[Child] = []
     try:
-        (folder / "benchsite").mkdir()
-        (folder / "benchsite/__init__.py").write_text("")
-        (folder / "benchsite/settings.py").write_text(SETTINGS)
-        (folder / "benchsite/urls.py").write_text(URLS)
-        env = os.environ | {
-            "PYTHONPATH": f"{folder}:{tree}",
-            "DJANGO_SETTINGS_MODULE": "benchsite.settings",
-            "LEARNSITE_VAR_DIR": str(folder / "var"),
-            "DJANGO_DEBUG": "0",
-            "DJANGO_HTTPS": "0",
-            "DJANGO_SECRET_KEY": "bench-" + "x" * 50,
-            "ALLOWED_HOSTS": "127.0.0.1,testserver",
-            "REDIS_URL": f"unix://{folder}/no-redis.sock",  # pages must not need it
-        }
-        manage = [python, str(tree / "manage.py")]
-        for command in (["migrate", "-v0"], ["content_load"]):
-            subprocess.run(manage + command, env=env, cwd=tree, check=True, capture_output=True)
-        print(f"tree {tree}; wrk -t2 -c{args.connections} -d{args.seconds}s per row; "
-              f"ratio = req/s over the hello view's on the same server")  # fmt: skip
-        print(f"{'server':<18}{'page':<8}{'who':<9}{'req/s':>8}{'ratio':>7}"
-              f"{'p50 ms':>9}{'p99 ms':>9}")  # fmt: skip
-        cookies = {}
-        for server in () if args.cpu_only else ("uvicorn x1", "gunicorn sync x2"):
-            port = free_port()
-            if server.startswith("uvicorn"):
-                argv = [python, "-m", "uvicorn", "learnsite.asgi:application", "--port",
-                        str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
-            else:
-                argv = [python, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                        "--log-level", "warning", WSGI_APP]  # fmt: skip
-            log = (folder / f"{server.split()[0]}.log").open("w")
-            process = subprocess.Popen(argv, env=env, cwd=tree, stdout=log, stderr=log)
-            try:
-                wait_until_up(port, process)
-                cookies.setdefault("learner", learner_cookie(port))
-                hello = None
-                for page, path in PAGES.items():
-                    if request(port, "GET", path)[0] != 200:
-                        print(f"{server:<18}{page:<8}(not on this tree)")
-                        continue
-                    for who in ("visitor", "learner"):
-                        if page == "hello" and who == "learner":
-                            continue
-                        cookie = cookies["learner"] if who == "learner" else ""
-                        wrk(port, path, cookie, 1, args.connections)  # warm up
-                        row = wrk(port, path, cookie, args.seconds, args.connections)
-                        hello = hello or row["rate"]
-                        ratio = row["rate"] / hello
-                        print(f"{server:<18}{page:<8}{who:<9}{row['rate']:>8.0f}{ratio:>7.2f}"
-                              f"{row['p50']:>9.1f}{row['p99']:>9.1f}")  # fmt: skip
-            finally:
-                process.terminate()
-                process.wait(10)
-        script = CPU.format(lesson=PAGES["lesson"], pages=PAGES, renders=RENDERS)
-        out = subprocess.run([python, "-c", script], env=env, cwd=tree, check=True,
-                             capture_output=True, text=True).stdout  # fmt: skip
-        print(f"\nCPU per request, test client, mean of {RENDERS} (ms):")
-        for line in out.splitlines():
-            name, status, ms = line.split("\t")
-            print(f"  {name:<18}{ms:>7}" + ("" if status == "200" else f"  (status {status})"))
+        anchors = anchors_python()
+        sys.path.insert(0, str(ROOT))
+        from learnsite.embedded_redis import redis_server_argv, socket_answers
+
+        redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
+                      var_dir)  # fmt: skip
+        children.append(redis)
+        redis.wait_ready(lambda: socket_answers(socket_path))
+        for command in (
+            ["migrate", "--no-input"],
+            ["content_load"],
+            ["collectstatic", "--no-input"],
+        ):
+            subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env,
+                           check=True, timeout=300)  # fmt: skip
+
+        hello_dir = str(ROOT / "bench")
+        loads: list[Load] = []
+        port = free_port()
+        gunicorn = served("hello-gunicorn", [
+            str(anchors), "-m", "gunicorn", "--chdir", hello_dir, "-w", "2", "-b",
+            f"127.0.0.1:{port}", "hello:application",
+        ], env, var_dir, port)  # fmt: skip
+        children.append(gunicorn)
+        anchor = wrk("hello-world view, gunicorn sync, 2 workers", f"http://127.0.0.1:{port}/")
+        loads.append(anchor)
+        gunicorn.stop()
+
+        port = free_port()
+        uvicorn = served("hello-uvicorn", [
+            str(anchors), "-m", "uvicorn", "--app-dir", hello_dir, "--port", str(port),
+            "--no-access-log", "--log-level", "warning", "hello:asgi_application",
+        ], env, var_dir, port)  # fmt: skip
+        children.append(uvicorn)
+        loads.append(wrk("hello-world view, uvicorn, 1 worker", f"http://127.0.0.1:{port}/"))
+        uvicorn.stop()
+
+        port = free_port()
+        site = served("site", web_argv(port), env, var_dir, port)
+        children.append(site)
+        base = f"http://127.0.0.1:{port}"
+        loads.append(wrk(f"this site: a lesson page ({web_workers()} workers)", base + LESSON))
+        loads.append(wrk("this site: the home page", base + "/"))
+        loads.append(wrk("this site: a course page", base + COURSE))
+        loads.append(wrk("this site: a static file", base + static_url(env)))
+        print_table(loads, anchor)
+        return 0
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for child in reversed(children):
+            child.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def web_workers() -> int:
+    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
+
+
+def web_argv(port: int) -> list[str]:
+    return [
+        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(web_workers()), "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def static_url(env: dict) -> str:
+    """The URL of the site's stylesheet as its pages link it (hashed, in production)."""
+    page = subprocess.run(
+        [PYTHON, "-c", "import django; django.setup(); from django.templatetags.static import "
+         "static; print(static('css/site.css'))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return page.stdout.strip()
 
 
 if __name__ == "__main__":
