@@ -40,6 +40,9 @@ from harness import (
     percentile,
     proc_cpu_seconds,
     proc_status,
+    sse_frames,
+    sse_open,
+    writer_close,
 )
 
 PYTHON = sys.executable
@@ -153,60 +156,16 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
     writer = None
     try:
         async with opened:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port), STEP_TIMEOUT_SECONDS
-            )
-            cookie = f"Cookie: {stream.cookie}\r\n" if stream.cookie else ""
-            writer.write(
-                (
-                    f"GET {stream.path} HTTP/1.1\r\n"
-                    f"Host: 127.0.0.1:{port}\r\n"
-                    "Accept: text/event-stream\r\n"
-                    f"{cookie}\r\n"
-                ).encode()
-            )
-            await writer.drain()
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT_SECONDS)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        if " 200 " not in status_line + " ":
-            raise RuntimeError(f"stream answered {status_line!r}")
-        headers = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in header_lines if line)
-        }
-        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-        buffer = b""
-        while True:
-            if chunked:
-                size = int((await reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    return
-                data = (await reader.readexactly(size + 2))[:-2]
-            else:
-                data = await reader.read(65536)
-                if not data:
-                    return
-            received = time.perf_counter()
-            buffer += data
-            while b"\n\n" in buffer:
-                frame, buffer = buffer.split(b"\n\n", 1)
-                stream.frames += 1
-                stream.ready.set()  # the first frame comes after the hub registered the stream
-                event, event_id, data = "", "", []
-                for line in frame.decode().split("\n"):
-                    name, _, value = line.partition(":")
-                    if name == "event":
-                        event = value.strip()
-                    elif name == "id":
-                        event_id = value.strip()
-                    elif name == "data":
-                        data.append(value)
-                if event == "broker" and "not answering" in "".join(data):
-                    stream.paused += 1
-                # The site's frames carry the event's stream id; the anchor's, in the data.
-                key = event_id or "".join(data).strip().strip('"')
-                if event == "runs" and key:
-                    stream.runs_frames.append((stream_id_key(key), received))
+            reader, writer, chunked = await sse_open(port, stream.path, stream.cookie)
+        async for event, event_id, data, received in sse_frames(reader, chunked):
+            stream.frames += 1
+            stream.ready.set()  # the first frame comes after the hub registered the stream
+            if event == "broker" and "not answering" in data:
+                stream.paused += 1
+            # The site's frames carry the event's stream id; the anchor's, in the data.
+            key = event_id or data.strip().strip('"')
+            if event == "runs" and key:
+                stream.runs_frames.append((stream_id_key(key), received))
     except asyncio.CancelledError:
         raise
     except Exception as error:  # reported under the table; the run goes on
@@ -214,9 +173,7 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
         stream.ready.set()
     finally:
         if writer is not None:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 2)
+            await writer_close(writer)
 
 
 # ---------------------------------------------------------------------------------------------
