@@ -137,18 +137,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# "pages": rendered lesson, course and home page parts, keyed by the content version
-# (lessons/rendered.py). In each process's memory: a hit costs no round trip, and each process
-# renders a page once per version. Bounded: a culled page is only rendered again.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "pages",
-        "TIMEOUT": None,
-        "OPTIONS": {"MAX_ENTRIES": 2000},
-    },
-}
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "lessons:home"
@@ -181,12 +169,21 @@ SERVESTATIC_USE_FINDERS = True
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{VAR_DIR / 'redis.sock'}"
 # The LTI tool's login state, nonces and launch data (lti/tool.py): in Redis, so that a launch
 # may reach another web process than its login did.
+# "pages": rendered lesson, course and home page parts, keyed by the content version
+# (lessons/rendered.py). In each process's memory: a hit costs no round trip, and each process
+# renders a page once per version. Bounded: a culled page is only rendered again.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "lti": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "learnsite:lti",
+    },
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
     },
 }
 # How long a page waits for Redis before it says the broker is unavailable.
