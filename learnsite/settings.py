@@ -169,9 +169,6 @@ SERVESTATIC_USE_FINDERS = True
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{VAR_DIR / 'redis.sock'}"
 # The LTI tool's login state, nonces and launch data (lti/tool.py): in Redis, so that a launch
 # may reach another web process than its login did.
-# "pages": rendered lesson, course and home page parts, keyed by the content version
-# (lessons/rendered.py). In each process's memory: a hit costs no round trip, and each process
-# renders a page once per version. Bounded: a culled page is only rendered again.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "lti": {
@@ -179,6 +176,9 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "learnsite:lti",
     },
+    # Rendered lesson, course and home pages, keyed by the content version (lessons/rendered.py).
+    # In each process's memory: a hit costs no round trip, and each process renders a page once
+    # per version. Bounded: a culled page is only rendered again.
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pages",
