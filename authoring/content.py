@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from labs.registry import LAB_KINDS
 from lessons.models import ContentProblem, Course, Lesson
+from lessons.rendered import content_version_bump
 from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
@@ -99,6 +100,7 @@ def content_load(*, root: Path) -> LoadReport:
         lesson.save(update_fields=["retired"])
         report.lessons_retired += 1
         _questions_report(questions_sync(lesson=lesson, questions=[]), report)
+    content_version_bump()  # in this transaction: pages render the new content once it commits
     return report
 
 

@@ -22,6 +22,7 @@ PYTHON = sys.executable
 CONNECTIONS = 32
 SECONDS = 10
 LESSON = "/lessons/offloading-slow-work/"
+COURSE = "/courses/redis-broker/"
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         loads.append(wrk(f"this site: a lesson page ({web_workers()} workers)", base + LESSON))
         loads.append(wrk("this site: the home page", base + "/"))
+        loads.append(wrk("this site: a course page", base + COURSE))
         loads.append(wrk("this site: a static file", base + static_url(env)))
         print_table(loads, anchor)
         return 0

@@ -139,6 +139,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "lessons:home"
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,6 +187,15 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "learnsite:lti",
+    },
+    # Rendered lesson, course and home pages, keyed by the content version (lessons/rendered.py).
+    # In each process's memory: a hit costs no round trip, and each process renders a page once
+    # per version. Bounded: a culled page is only rendered again.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
     },
 }
 # How long a page waits for Redis before it says the broker is unavailable.

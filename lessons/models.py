@@ -91,3 +91,17 @@ class ContentProblem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
+
+
+class ContentVersion(models.Model):
+    """One row: a new random token each time content_load writes, in the same transaction.
+
+    Rendered pages are cached under it (``lessons.rendered``), so a load that commits makes
+    every process render again, and one that rolls back leaves the old token and the old pages.
+    Random rather than a counter, so a token is never reused for other content."""
+
+    token = models.CharField(max_length=32)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"content version {self.token}"

@@ -6,9 +6,13 @@ from . import views
 app_name = "lessons"
 urlpatterns = [
     path("", views.home, name="home"),
-    # The course list is the home page; someone trimming a lesson's address lands there.
+    path("search/", views.search, name="search"),
+    path("courses/<slug:slug>/", views.course_detail, name="course"),
+    # The course list is the home page; someone trimming an address lands there.
+    path("courses/", RedirectView.as_view(pattern_name="lessons:home"), name="courses"),
     path("lessons/", RedirectView.as_view(pattern_name="lessons:home"), name="lessons"),
     path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
+    path("lessons/<slug:slug>/read/", views.lesson_read, name="lesson-read"),
 ]
 
 # Served under /streams/content/ (learnsite/stream_urls.py), in the "streams" namespace.

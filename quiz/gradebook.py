@@ -7,7 +7,7 @@ subquery of that same statement. Percents are rounded in Python as ``Attempt.per
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, FloatField, Max, OuterRef, Subquery
+from django.db.models import Count, F, FloatField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 
 from learners.models import Learner
@@ -117,3 +117,20 @@ def gradebook_rows(
             )
         rows.append(GradebookRow(learner=learner, cells=cells))
     return rows
+
+
+def lesson_steps_done(*, learner: Learner, slugs: list[str]) -> dict[str, set[str]]:
+    """{slug: steps done} for one learner: "quiz" once a quiz of the lesson is finished,
+    "test" once a test of it scored COMPLETE_PERCENT or more (the gradebook's "complete").
+    One query."""
+    finished = Attempt.objects.filter(
+        learner=learner, lesson__slug__in=slugs, finished_at__isnull=False
+    ).order_by()
+    quizzes = Q(mode=Attempt.Mode.QUIZ)
+    # 79.5 and up rounds to 80, as in Attempt.percent and the gradebook's cells.
+    tests = _finished_tests().annotate(ratio=_ratio())
+    passed = Q(pk__in=tests.filter(learner=learner, ratio__gte=COMPLETE_PERCENT - 0.5).values("pk"))
+    done: dict[str, set[str]] = {}
+    for slug, mode in finished.filter(quizzes | passed).values_list("lesson__slug", "mode"):
+        done.setdefault(slug, set()).add("quiz" if mode == Attempt.Mode.QUIZ else "test")
+    return done

@@ -6,14 +6,15 @@ gives an answer away (correct flags, feedback, solutions) is rendered before it 
 
 from dataclasses import dataclass
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from learners.identity import learner_for
+from learners.identity import learner_existing, learner_for
 from learnsite.htmx import HtmxHttpRequest
 from lessons.models import Lesson
+from lessons.progress import lesson_mark_read
 
 from .models import Answer, Attempt, AttemptQuestion
 from .services import (
@@ -75,10 +76,12 @@ def shown_question(item: AttemptQuestion) -> ShownQuestion:
 
 
 def _own_attempt(request: HtmxHttpRequest, pk: int) -> Attempt:
-    """The attempt, if it is this learner's: another learner's is a 404, like a missing one."""
-    return get_object_or_404(
-        Attempt.objects.select_related("lesson"), pk=pk, learner=learner_for(request)
-    )
+    """The attempt, if it is this learner's: another learner's is a 404, like a missing one.
+    A session with no learner yet has no attempt, and none is made for it here."""
+    learner = learner_existing(request)
+    if learner is None:
+        raise Http404("No such attempt.")
+    return get_object_or_404(Attempt.objects.select_related("lesson"), pk=pk, learner=learner)
 
 
 def _items(attempt: Attempt) -> list[AttemptQuestion]:
@@ -95,12 +98,14 @@ def attempt_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         attempt = attempt_start(learner=learner_for(request), lesson=lesson, mode=mode)
     except SubmissionError as error:
         return HttpResponse(error.message, status=400)
+    lesson_mark_read(request, lesson.slug)  # starting its questions counts as having read it
     return redirect("quiz:attempt", pk=attempt.pk)
 
 
 @require_GET
 def review_home(request: HtmxHttpRequest) -> HttpResponse:
-    due = review_due(learner=learner_for(request))
+    learner = learner_existing(request)  # a GET makes no learner
+    due = review_due(learner=learner) if learner else []
     return render(request, "quiz/review.html", {"due": due})
 
 

@@ -22,26 +22,35 @@ def course(tmp_path, redis_url):
     return folder
 
 
-def test_the_index_leads_through_the_lessons_in_order(page, course):
+def test_the_course_path_leads_through_the_lessons_in_order(page, course):
     page.goto("/")
-    titles = page.locator(".lesson-list a").all_inner_texts()
-    assert titles == ["Queues first", "Workers second", "Streams third"]
     expect(page.get_by_text("0 of 3 lessons read")).to_be_visible()
+    page.get_by_role("link", name="Test course").click()
+    titles = page.locator(".course-path h3 a").all_inner_texts()
+    assert titles == ["Queues first", "Workers second", "Streams third"]
 
     page.get_by_role("link", name="Queues first").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Queues first")
     expect(page.locator(".patterns .section-bad")).to_be_visible()
     expect(page.locator(".patterns .section-good")).to_be_visible()
     expect(page.locator(".toc a")).to_have_count(7)
+    page.get_by_role("button", name="Mark this lesson as read").click()
+    # htmx swaps in the new reading state and puts the focus on it
+    expect(page.get_by_text("Lesson 1 of 3 · 1 read in")).to_be_focused()
 
     page.get_by_role("link", name="Workers second →").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Workers second")
-    expect(page.get_by_text("Lesson 2 of 3 · 2 read")).to_be_visible()
+    expect(page.get_by_text("Lesson 2 of 3 · 1 read in")).to_be_visible()
     page.get_by_role("link", name="← Queues first").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Queues first")
+    expect(page.get_by_text("you have read this lesson")).to_be_visible()
 
-    page.goto("/")
-    expect(page.get_by_text("2 of 3 lessons read")).to_be_visible()
+    page.goto("/courses/course/")
+    expect(page.get_by_text("3 lessons · ")).to_contain_text("1 of 3 read")
+    expect(page.locator('[aria-current="step"] h3')).to_contain_text("Workers second")
+    page.set_viewport_size({"width": 375, "height": 740})  # a phone: nothing scrolls sideways
+    for url in ["/courses/course/", "/", "/search/?q=first"]:
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, url
 
 
 def test_code_blocks_have_a_copy_button(page, course):

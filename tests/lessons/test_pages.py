@@ -7,18 +7,6 @@ from tests.authoring.factory import line_of, make_lesson
 pytestmark = pytest.mark.django_db
 
 
-def test_home_lists_the_loaded_lessons_in_order(client, tmp_path):
-    make_lesson(tmp_path / "course", slug="second", order=2, title="Second steps")
-    make_lesson(tmp_path / "course", slug="first", order=1, title="First steps",
-                front={"impact": "high", "summary": "Where it starts."})  # fmt: skip
-    assert content_load(root=tmp_path).lessons_created == 2
-
-    page = client.get("/").content.decode()
-    assert page.index("First steps") < page.index("Second steps")
-    assert "Where it starts." in page and "high impact" in page
-    assert 'href="/lessons/first/"' in page
-
-
 def test_a_lesson_page_renders_its_markdown(client, tmp_path):
     why = "A `send_mail()` call waits.\n\n```python\nprint('hi')\n```"
     make_lesson(tmp_path / "course", slug="why", order=1, sections={"Why": why})

@@ -142,3 +142,16 @@ def test_an_unknown_mode_is_a_400(client, bank_lesson, mode):
     response = client.post("/lessons/bank/attempts/", {"mode": mode})
     assert response.status_code == 400
     assert not Attempt.objects.exists()
+
+
+def test_the_course_path_shows_a_passed_test_and_a_quiz_not_yet_taken(client, bank_lesson):
+    path = client.get("/courses/course/").content.decode()
+    assert "Read: done" not in path and "Test passed: not yet" in path
+    attempt = start(client, "test")  # starting its questions counts as having read the lesson
+    items = list(attempt.items.select_related("version"))
+    answers = {f"q{item.position}": right(item) for item in items}
+    assert client.post(f"/attempts/{attempt.pk}/submit/", answers).status_code == 302
+
+    path = client.get("/courses/course/").content.decode()
+    assert "Read: done" in path and "Test passed: done" in path and "Quiz: not yet" in path
+    assert "2 of 3 done" in path
