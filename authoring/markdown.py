@@ -3,6 +3,8 @@
 Run once per file by content_load, never per request.
 """
 
+import threading
+
 import markdown
 import nh3
 
@@ -55,10 +57,21 @@ CAPTIONS = {
 }
 
 
+# Building a Markdown instance (its extensions and their patterns) costs more than converting
+# a short text: one per thread, reset before each use.
+_local = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    converter = getattr(_local, "converter", None)
+    if converter is None:
+        converter = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
+        _local.converter = converter
+    return converter.reset()
+
+
 def markdown_render(text: str) -> str:
-    html = markdown.markdown(
-        _runnable_captioned(text), extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS
-    )
+    html = _converter().convert(_runnable_captioned(text))
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
