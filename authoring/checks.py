@@ -23,6 +23,7 @@ from .sources import (
     QuestionSource,
     key_lines,
     split_fences,
+    yaml_load,
 )
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -61,8 +62,8 @@ PARSERS = {
     "python": lambda text: ast.parse(text),
     "py": lambda text: ast.parse(text),
     "json": json.loads,
-    "yaml": yaml.safe_load,
-    "yml": yaml.safe_load,
+    "yaml": yaml_load,
+    "yml": yaml_load,
 }
 PYTHON = {"python", "py"}
 RUN_FLAGS = ("run", "worker")
@@ -209,7 +210,7 @@ def lab_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]
         if block.info != "lab":
             continue
         try:
-            meta = yaml.safe_load(block.text)
+            meta = yaml_load(block.text)
         except (yaml.YAMLError, RecursionError, *YAML_VALUE_ERRORS):
             meta = None
         if not isinstance(meta, dict):

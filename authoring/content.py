@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -30,6 +29,7 @@ from .sources import (
     Section,
     content_read,
     split_fences,
+    yaml_load,
 )
 
 WORDS_PER_MINUTE = 200
@@ -174,7 +174,7 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
             if pending:
                 parts.append(_html_part(pending, links))
                 pending = []
-            meta = yaml.safe_load(lab.text)
+            meta = yaml_load(lab.text)
             parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
             lab_end = lab.end_line
         elif index > lab_end:
