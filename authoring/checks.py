@@ -3,6 +3,7 @@ where the problem is and what to change; none of them raises.
 """
 
 import ast
+import hashlib
 import json
 import re
 import reprlib
@@ -448,18 +449,46 @@ def course_check(course: CourseSource, slugs: set[str], errors: list[ContentErro
     _typed_keys(course.meta, course.key_lines, 1, course_file, COURSE_KEYS, ("title",), errors,
                 "course file")  # fmt: skip
     orders: dict[int, str] = {}
+    # What a lesson's own checks depend on besides its files: an unchanged lesson in an
+    # unchanged context keeps the errors it had (the cross-file rules below always run).
+    context = (
+        tuple(sorted(lesson.path.name for lesson in course.lessons)),
+        hashlib.blake2b("\n".join(sorted(slugs)).encode()).hexdigest(),
+        labs_digest(),
+    )
     for lesson in course.lessons:
-        lesson_check(lesson, course, slugs, errors)
+        if lesson.checked is None or lesson.checked[0] != context:
+            lesson.checked = (context, _lesson_errors(lesson, course, slugs))
+        errors.extend(lesson.checked[1])
         order = lesson.meta.get("order")
         if isinstance(order, int) and order in orders:
             message = f"'order: {order}' is also the order of {orders[order]}: make each unique"
             errors.append(ContentError(lesson.path, lesson.key_lines.get("order", 2), message))
         if isinstance(order, int):
             orders.setdefault(order, lesson.path.name)
-        for question in lesson.questions:
-            question_check(question, errors)
-            links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
     prerequisites_loop_check(course, errors)
+
+
+def _lesson_errors(
+    lesson: LessonSource, course: CourseSource, slugs: set[str]
+) -> list[ContentError]:
+    """The rules about one lesson and its questions, given its course's files and the slugs."""
+    errors: list[ContentError] = []
+    lesson_check(lesson, course, slugs, errors)
+    for question in lesson.questions:
+        question_check(question, errors)
+        links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
+    return errors
+
+
+def labs_digest() -> str:
+    """A hash of what the registry says of each lab that lessons and questions use."""
+    labs = {
+        kind: [lab.title, lab.url_name, lab.summary, sorted(lab.outcomes),
+               {name: goal.description for name, goal in lab.goals.items()}]
+        for kind, lab in LAB_KINDS.items()
+    }  # fmt: skip
+    return hashlib.blake2b(json.dumps(labs, sort_keys=True).encode()).hexdigest()
 
 
 def prerequisites_loop_check(course: CourseSource, errors: list[ContentError]) -> None:
