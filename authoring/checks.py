@@ -444,18 +444,16 @@ def prediction_check(question: QuestionSource, errors: list[ContentError]) -> No
         errors.append(ContentError(path, lines.get("type", fallback), message))
 
 
-def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError]) -> None:
+def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError],
+                 context: tuple = ()) -> None:  # fmt: skip
     course_file = course.path / "course.yaml"
     _typed_keys(course.meta, course.key_lines, 1, course_file, COURSE_KEYS, ("title",), errors,
                 "course file")  # fmt: skip
     orders: dict[int, str] = {}
-    # What a lesson's own checks depend on besides its files: an unchanged lesson in an
-    # unchanged context keeps the errors it had (the cross-file rules below always run).
-    context = (
-        tuple(sorted(lesson.path.name for lesson in course.lessons)),
-        hashlib.blake2b("\n".join(sorted(slugs)).encode()).hexdigest(),
-        labs_digest(),
-    )
+    # What a lesson's own checks depend on besides its files (with ``context``, the slugs and
+    # the labs): an unchanged lesson in an unchanged context keeps the errors it had. The rules
+    # across lessons, here and in content_check, always run.
+    context = (*context, tuple(sorted(lesson.path.name for lesson in course.lessons)))
     for lesson in course.lessons:
         if lesson.checked is None or lesson.checked[0] != context:
             lesson.checked = (context, _lesson_errors(lesson, course, slugs))
@@ -488,7 +486,11 @@ def labs_digest() -> str:
                {name: goal.description for name, goal in lab.goals.items()}]
         for kind, lab in LAB_KINDS.items()
     }  # fmt: skip
-    return hashlib.blake2b(json.dumps(labs, sort_keys=True).encode()).hexdigest()
+    return _digest(labs)
+
+
+def _digest(data: object) -> str:
+    return hashlib.blake2b(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def prerequisites_loop_check(course: CourseSource, errors: list[ContentError]) -> None:
@@ -534,6 +536,7 @@ def content_check(courses: list[CourseSource], errors: list[ContentError]) -> No
             errors.append(ContentError(lesson.path, lesson.key_lines.get("slug", 2), message))
         lesson_paths.setdefault(slug, lesson.path)
     question_places: dict[str, str] = {}
+    context = (_digest(sorted(lesson_paths)), labs_digest())
     for course in courses:
         for question in (q for lesson in course.lessons for q in lesson.questions):
             qid = question.meta.get("id")
@@ -547,4 +550,4 @@ def content_check(courses: list[CourseSource], errors: list[ContentError]) -> No
                     )
                 )
             question_places.setdefault(qid, f"{question.path}:{question.line}")
-        course_check(course, set(lesson_paths), errors)
+        course_check(course, set(lesson_paths), errors, context)

@@ -94,10 +94,11 @@ def content_load(*, root: Path) -> LoadReport:
     for position, source in enumerate(courses):
         course = _course_sync(source, position, stored_courses.get(source.slug))
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
+        links_digest = _digest(links)
         for lesson_source in source.lessons:
             slug = lesson_source.meta["slug"]
             loaded_slugs.append(slug)
-            digest = _lesson_digest(lesson_source, course, root, links)
+            digest = _lesson_digest(lesson_source, course, root, links_digest)
             if stored.get(slug) == (digest, False):
                 report.lessons_unchanged += 1
                 continue
@@ -136,6 +137,8 @@ def content_problems_record(*, errors: list[ContentError], root: Path) -> None:
 
 
 def _relative(path: Path, root: Path) -> str:
+    if path.is_relative_to(root):  # as content_read makes them: no need to ask the disk
+        return str(path.relative_to(root))
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
@@ -219,7 +222,7 @@ def _lab_part(kind: str, goal: str) -> dict:
     }
 
 
-def _lesson_digest(source: LessonSource, course: Course, root: Path, links: dict[str, str]) -> str:
+def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str) -> str:
     """A hash of everything a lesson and its questions are made from: while it stays the same,
     so does what they render to, and the load leaves them unread."""
     questions_path = _relative(source.questions_path, root) if source.questions_path else ""
