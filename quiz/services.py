@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
@@ -399,7 +399,13 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     lesson's questions not among the drafts are retired, never deleted (no drafts: all of them).
     """
     # A few queries for the whole lesson, whatever its number of questions.
-    stored = Question.objects.in_bulk([draft.key for draft in questions], field_name="key")
+    keys = {draft.key for draft in questions}
+    stored = {
+        question.key: question
+        for question in Question.objects.filter(Q(key__in=keys) | Q(lesson=lesson, retired=False))
+    }
+    stale = [q.pk for q in stored.values() if q.lesson_id == lesson.pk and not q.retired
+             and q.key not in keys]  # fmt: skip
     new = [
         Question(key=draft.key, lesson=lesson, position=draft.position)
         for draft in questions
@@ -409,7 +415,7 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     versions = {
         (question_id, content_hash): pk
         for question_id, content_hash, pk in QuestionVersion.objects.filter(
-            question__in=[question.pk for question in stored.values()],
+            question__in=[stored[key].pk for key in keys],
             content_hash__in={draft.content_hash for draft in questions},
         ).values_list("question_id", "content_hash", "pk")
     }
@@ -444,5 +450,6 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     Question.objects.bulk_update(
         changed, ["lesson", "position", "retired", "sets", "current_version"]
     )
-    stale = lesson.questions.filter(retired=False).exclude(key__in=[d.key for d in questions])
-    return QuestionsSynced(versions_created=len(unversioned), retired=stale.update(retired=True))
+    if stale:
+        Question.objects.filter(pk__in=stale).update(retired=True)
+    return QuestionsSynced(versions_created=len(unversioned), retired=len(stale))
