@@ -48,6 +48,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/content_scale.py
 
 clean:
 	rm -rf $(VENV) var
