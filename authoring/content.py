@@ -1,11 +1,13 @@
 """Loading the course files into the database: checked first, then written all or nothing.
 
 ``content_validate`` reads and checks (no database); ``content_load`` writes in one transaction
-and only what changed, so running it twice changes nothing. A lesson whose files (and what else
-it is made from, ``_lesson_digest``) are as they were last loaded is not rendered or written at
-all; within one process (the watcher) an unchanged file is not even read or checked again. A question whose text or answers
+and only what changed, so running it twice changes nothing. A question whose text or answers
 changed gets a new version, and answers stay tied to the version they answered; a lesson or
 question removed from the files is retired, never deleted.
+
+A lesson whose files (and what else it is made from, ``_lesson_digest``) are as they were last
+loaded is not rendered or written at all; within one process (the watcher) an unchanged file is
+not even read or checked again (``sources.lesson_read_cached``).
 """
 
 import hashlib
