@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from authoring.content import ContentInvalid, content_load, content_validate
+from authoring.markdown import markdown_render
 from bench.content_scale import content_copies
 from lessons.models import Lesson
 from quiz.models import Question
@@ -128,3 +129,12 @@ def test_the_generated_courses_are_the_real_course_with_their_own_slugs_and_ids(
         q.meta["id"] for course in courses for lesson in course.lessons for q in lesson.questions
     }
     assert len(ids) == sum(len(lesson.questions) for c in courses for lesson in c.lessons)
+
+
+def test_each_text_renders_as_if_it_were_the_only_one():
+    # One renderer serves every text: what a text defines must not carry over to the next.
+    first = markdown_render("## Tips\n\n[docs]: https://example.com/\n\nSee [docs].")
+    second = markdown_render("## Tips\n\nSee [docs].")
+
+    assert 'href="https://example.com/"' in first
+    assert second == '<h2 id="tips">Tips</h2>\n<p>See [docs].</p>'
