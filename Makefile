@@ -9,6 +9,10 @@ WEB_PORT ?= 8000
 # With REDIS_URL set, that Redis is used and none is started here.
 PROCESSES := $(if $(REDIS_URL),web worker content mail,redis web worker content mail)
 
+# axe-core, for the browser tests' accessibility scan (tests/browser/test_accessibility.py).
+AXE_CORE := 4.14.1
+AXE_STAMP := var/node/.axe-core-$(AXE_CORE)
+
 .PHONY: run test lint format bench browser clean
 
 $(STAMP): requirements.txt
@@ -30,8 +34,13 @@ run: $(STAMP)
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(PROCESSES)
 
 # Browser tests drive the system Chromium (Playwright cannot download its own here).
-browser:
+browser: $(AXE_STAMP)
 	@bin/ensure-chromium
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null || { echo "The browser tests need npm for axe-core: install Node.js and npm (apt-get install npm)." >&2; exit 1; }
+	npm install --no-save --no-audit --no-fund --prefix var/node axe-core@$(AXE_CORE)
+	@rm -f var/node/.axe-core-* && touch $@
 
 test: $(STAMP) browser lint
 	$(PY) -m pytest
@@ -47,6 +56,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP)
+	@bin/ensure-wrk
+	$(PY) bench/pages.py
+	$(PY) bench/grading.py
+	$(PY) bench/class_clicks.py
 	$(PY) bench/run.py
 	$(PY) bench/content_scale.py
 

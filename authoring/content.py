@@ -32,6 +32,7 @@ from .sources import (
     QuestionSource,
     Section,
     content_read,
+    list_items,
     split_fences,
     yaml_load,
 )
@@ -39,7 +40,6 @@ from .sources import (
 WORDS_PER_MINUTE = 200
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
-LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # What the loader writes depends on its code as much as on the files: a new version of it
 # renders every lesson again, once.
 LOADER_DIGEST = hashlib.sha256(
@@ -310,17 +310,6 @@ def _digest(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _list_items(section: Section) -> list[str]:
-    """A part written as a list, one string per item (the whole text if it is no list)."""
-    items: list[str] = []
-    for line in section.lines:
-        if LIST_ITEM.match(line):
-            items.append(LIST_ITEM.sub("", line, count=1))
-        elif items and line.strip():
-            items[-1] += "\n" + line.strip()
-    return items or [section.text.strip()]
-
-
 def _question_draft(source: QuestionSource, position: int, links: dict[str, str]) -> QuestionDraft:
     """The question with the hash of what it says; quiz renders it (once) for a new version."""
 
@@ -337,7 +326,7 @@ def _question_draft(source: QuestionSource, position: int, links: dict[str, str]
         "options": [[o.text, o.correct, o.feedback] for o in source.options],
         "solution": parts["solution"].text.strip(),
         "quick_check": parts["quick check"].text.strip(),
-        "hints": _list_items(parts["hints"]),
+        "hints": list_items(parts["hints"]),
         "mistakes": parts["common mistakes"].text.strip(),
     }
     if "predict" in meta.get("sets", []):  # other questions keep the hash they had

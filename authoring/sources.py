@@ -24,6 +24,7 @@ KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 H2 = re.compile(r"^##\s+(.+)$")
 H3 = re.compile(r"^###\s+(.+)$")
 OPTION = re.compile(r"^[-*+]\s+\[([ xX])\]\s+(.*)$")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_FILE_BYTES = 512 * 1024
 # PyYAML's constructors raise plain Python errors on some values ('2001-13-45', '!!int', an
 # integer of 5000 digits) instead of a YAMLError: each is a mistake in the file all the same.
@@ -232,6 +233,17 @@ def heading_title(text: str) -> str:
     title = text.strip()
     bare = title.rstrip("#")
     return bare.strip() if bare != title and (not bare or bare[-1].isspace()) else title
+
+
+def list_items(section: Section) -> list[str]:
+    """A part written as a list, one string per item (the whole text if it is no list)."""
+    items: list[str] = []
+    for line in section.lines:
+        if LIST_ITEM.match(line):
+            items.append(LIST_ITEM.sub("", line, count=1))
+        elif items and line.strip():
+            items[-1] += "\n" + line.strip()
+    return items or [section.text.strip()]
 
 
 def front_matter(

@@ -8,6 +8,7 @@ on the page; the short timeouts keep that answer under two seconds. The one exce
 import asyncio
 import threading
 from functools import cache, lru_cache
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
@@ -17,6 +18,11 @@ from django.conf import settings
 def celery_broker_url(redis_url: str) -> str:
     """The same Redis as Celery (kombu) spells it: it calls unix sockets redis+socket://."""
     return redis_url.replace("unix://", "redis+socket://", 1)
+
+
+def redis_url_shareable(url: str) -> str | None:
+    """``url`` if it can be shown to a learner (it holds no password), else None."""
+    return None if urlsplit(url).password else url
 
 
 def _options() -> dict:

@@ -10,8 +10,10 @@ from .models import (
     Attempt,
     AttemptQuestion,
     LessonStats,
+    LessonTestStats,
     Question,
     QuestionStats,
+    QuestionTestStats,
     QuestionVersion,
     QuestionVersionStats,
     ReviewItem,
@@ -100,3 +102,20 @@ class LessonStatsAdmin(ReadOnlyAdmin):
     list_display = ["lesson", "learners_started", "learners_finished", "completion_percent",
                     "tests_finished", "average_test_percent", "computed_at"]  # fmt: skip
     list_select_related = ["lesson"]
+
+
+@admin.register(LessonTestStats)
+class LessonTestStatsAdmin(ReadOnlyAdmin):
+    list_display = ["lesson", "attempts", "tests", "mean", "sd", "alpha", "standard_error",
+                    "computed_at"]  # fmt: skip
+    list_filter = ["attempts"]
+    list_select_related = ["lesson"]
+
+
+@admin.register(QuestionTestStats)
+class QuestionTestStatsAdmin(ReadOnlyAdmin):
+    list_display = ["version", "test_stats", "tests", "facility", "discrimination_index",
+                    "discriminative_efficiency"]  # fmt: skip
+    list_filter = ["test_stats__attempts", "version__question__lesson"]
+    search_fields = ["version__question__key"]
+    list_select_related = ["version__question", "test_stats__lesson"]

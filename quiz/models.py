@@ -213,3 +213,65 @@ class LessonStats(models.Model):
 
     def __str__(self) -> str:
         return f"stats of {self.lesson}"
+
+
+class LessonTestStats(models.Model):
+    """The statistics of a lesson's finished tests, as Moodle's quiz statistics report gives
+    them (definitions in quiz/stats.py): one row for each learner's first test, one for all."""
+
+    class Attempts(models.TextChoices):
+        FIRST = "first", "Each learner's first test"
+        ALL = "all", "Every finished test"
+
+    lesson = models.ForeignKey(
+        "lessons.Lesson", on_delete=models.CASCADE, related_name="test_stats"
+    )
+    attempts = models.CharField(max_length=5, choices=Attempts.choices)
+    tests = models.PositiveIntegerField(default=0)
+    questions = models.PositiveIntegerField(null=True, blank=True)  # None: tests differ in length
+    # Scores as a percent of the test's maximum; None where too few tests (or SD 0) define them.
+    mean = models.FloatField(null=True, blank=True)
+    median = models.FloatField(null=True, blank=True)
+    sd = models.FloatField(null=True, blank=True)
+    skewness = models.FloatField(null=True, blank=True)
+    kurtosis = models.FloatField(null=True, blank=True)
+    alpha = models.FloatField(null=True, blank=True)  # Cronbach's alpha (KR-20), at most 1
+    alpha_note = models.CharField(max_length=200, blank=True, default="")  # why alpha is None
+    error_ratio = models.FloatField(null=True, blank=True)  # percent
+    standard_error = models.FloatField(null=True, blank=True)  # percent of the maximum
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "lesson test stats"
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "attempts"], name="unique_lesson_test_stats")
+        ]
+
+    def __str__(self) -> str:
+        return f"test stats of {self.lesson} ({self.attempts})"
+
+
+class QuestionTestStats(models.Model):
+    """How one question version did in the tests that ``test_stats`` counts."""
+
+    test_stats = models.ForeignKey(
+        LessonTestStats, on_delete=models.CASCADE, related_name="question_rows"
+    )
+    version = models.ForeignKey(QuestionVersion, on_delete=models.CASCADE, related_name="+")
+    tests = models.PositiveIntegerField(default=0)  # tests that asked it
+    facility = models.FloatField(null=True, blank=True)  # percent
+    sd = models.FloatField(null=True, blank=True)  # percent of the question's mark
+    random_guess = models.FloatField(null=True, blank=True)  # percent; None for multiple answer
+    discrimination_index = models.FloatField(null=True, blank=True)  # -100..100
+    discriminative_efficiency = models.FloatField(null=True, blank=True)  # percent
+
+    class Meta:
+        verbose_name_plural = "question test stats"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["test_stats", "version"], name="unique_question_test_stats"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"test stats of {self.version}"

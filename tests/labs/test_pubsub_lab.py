@@ -6,6 +6,8 @@ holds one while it is open) or the Python subscriber in the worker.
 
 import html
 import re
+import subprocess
+import sys
 from urllib.parse import urlencode
 
 import pytest
@@ -13,6 +15,7 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from labs.kinds.pubsub.fold import PubsubFold, PubsubRuns, lost_and_kept
 from learners.identity import SESSION_KEY
+from learnsite.redis import redis_url_shareable
 from quiz.models import Answer, Attempt
 from tests.authoring.factory import make_lesson, make_questions, predict_question_text
 from tests.http import LiveClient, frame_until
@@ -145,6 +148,31 @@ def test_a_channel_and_a_pattern_on_one_connection_count_twice(live_url):
     assert receivers(send(client, "updates.sports", "twice")) == 2
     assert "twice" in received(tab) and "twice" in received(tab)
     tab.close()
+
+
+def test_the_take_home_program_on_the_page_hears_what_the_page_publishes(live_url, redis_url):
+    client = lab_learner(live_url)
+    page = client.get("/labs/pubsub/?subscribe=updates").text
+    program = html.unescape(
+        re.search(r'class="take-home-program"[^>]*><code>(.*?)</code>', page, re.S).group(1)
+    )
+    channel = re.search(r"pubsub.subscribe\(\'([^\']+)\'\)", program).group(1)
+    assert channel.endswith(":pubsub:updates") and learner_key(client) in channel
+    # The learner's own program, as they would run it: a plain redis-py process of its own.
+    listener = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().split()[0] == "subscribe"
+        assert receivers(send(client, "updates", "hello from the page")) == 1
+        assert listener.stdout.readline() == f"message {channel} hello from the page\n"
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+def test_a_redis_url_with_a_password_is_never_shown_to_a_learner():
+    assert redis_url_shareable("redis://:secret@redis.example:6379/0") is None
+    assert redis_url_shareable("rediss://app:secret@redis.example:6380/0") is None
+    assert redis_url_shareable("unix:///srv/redis.sock") == "unix:///srv/redis.sock"
 
 
 def test_another_learners_channel_of_the_same_name_is_separate(live_url):

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 PAGE = "/staff/quiz/"
 CSV_URL = "/staff/quiz/export.csv"
 # Every staff page: the statistics and the gradebook, each as a page and as CSV.
-STAFF_URLS = [PAGE, CSV_URL, "/staff/quiz/gradebook/", "/staff/quiz/gradebook/export.csv"]
+TESTS_CSV_URL = "/staff/quiz/tests.csv"
+STAFF_URLS = [PAGE, CSV_URL, TESTS_CSV_URL, "/staff/quiz/gradebook/",
+              "/staff/quiz/gradebook/export.csv"]  # fmt: skip
 
 
 @pytest.fixture
@@ -102,7 +104,8 @@ def test_the_csv_has_one_row_per_question_version(staff_client, graded_lesson, t
     assert rows[0] == CSV_HEADER == [
         "course", "lesson", "question", "version", "current", "retired", "difficulty", "kind",
         "title", "answers", "correct", "percent_correct", "discrimination", "option_counts",
-        "flags", "computed_at",
+        "flags", "computed_at", "test_attempts", "tests", "facility", "test_sd", "random_guess",
+        "discrimination_index", "discriminative_efficiency",
     ]  # fmt: skip
     by_version = {(row[2], row[3]): dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]}
     assert list(by_version) == [("obvious", "1"), ("obvious", "2"), ("split", "1")]
@@ -123,12 +126,66 @@ def test_the_csv_has_one_row_per_question_version(staff_client, graded_lesson, t
     )  # fmt: skip
 
 
+# The test statistics: their figures are checked by hand in test_test_stats.py and through the
+# worker in test_stats.py; here, what the page says when a figure cannot be computed.
+
+
+def figure_row(page: str, name: str) -> str:
+    return page.split(f'id="figure-{name}">', 1)[1].split("</tr>", 1)[0]
+
+
+def test_one_test_shows_dashes_and_says_why(staff_client, tmp_path):
+    lesson = make_quiz_lesson(tmp_path, make_question("once"), make_question("twice"))
+    make_submitted_attempt(lesson=lesson, picks={"once": "a", "twice": "b"}, mode="test")
+    question_stats_refresh()
+
+    page = staff_client.get(PAGE, {"lesson": lesson.slug}).content.decode()
+
+    assert "50.00%" in figure_row(page, "mean")
+    assert "—" in figure_row(page, "sd") and "needs at least 2 tests" in figure_row(page, "sd")
+    assert "(alpha needs at least 3 tests)" in figure_row(page, "alpha")
+    assert "(alpha needs at least 3 tests)" in figure_row(page, "standard_error")
+    assert "Do the questions measure the same thing?" in figure_row(page, "alpha")
+    assert '<svg class="meter"' in page and 'aria-hidden="true" focusable="false"' in page
+
+
+def test_equal_scores_leave_alpha_out_with_the_reason(staff_client, tmp_path):
+    lesson = make_quiz_lesson(tmp_path, make_question("left"), make_question("right"))
+    for picks in ({"left": "a", "right": "b"}, {"left": "b", "right": "a"}) * 2:
+        make_submitted_attempt(lesson=lesson, picks=picks, mode="test")
+    question_stats_refresh()
+
+    page = staff_client.get(PAGE, {"lesson": lesson.slug}).content.decode()
+
+    assert "0.00%" in figure_row(page, "sd")
+    assert "(alpha every test has the same score (SD 0))" in figure_row(page, "alpha")
+
+
+def test_an_unknown_attempts_choice_is_a_400_with_a_message(staff_client):
+    for url in (PAGE, CSV_URL, TESTS_CSV_URL):
+        response = staff_client.get(url, {"attempts": "best"})
+        assert response.status_code == 400, url
+        assert response.content.decode() == "attempts must be 'first' or 'all'."
+
+
+def test_the_test_csv_has_a_row_per_lesson_and_choice(staff_client, graded_lesson):
+    for attempts in ("first", "all"):
+        response = staff_client.get(TESTS_CSV_URL, {"attempts": attempts})
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        assert 'filename="test-stats.csv"' in response["Content-Disposition"]
+        assert [(row["lesson"], row["attempts"], row["tests"]) for row in rows] == [
+            ("graded", attempts, "0")
+        ]
+        assert (rows[0]["mean"], rows[0]["alpha_note"]) == ("", "needs at least 3 tests")
+
+
 # The admin: every model is there, and what files or grading wrote cannot be changed.
 
 READ_ONLY = [
     "lessons.course", "lessons.lesson", "lessons.contentproblem", "quiz.question",
     "quiz.questionversion", "quiz.attempt", "quiz.attemptquestion", "quiz.answer",
     "quiz.questionversionstats", "quiz.questionstats", "quiz.lessonstats",
+    "quiz.lessonteststats", "quiz.questionteststats",
 ]  # fmt: skip
 EDITABLE = ["learners.learner", "quiz.reviewitem"]
 

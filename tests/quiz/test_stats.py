@@ -1,12 +1,16 @@
+import csv
+import io
+import re
 import time
 
 import pytest
 from celery.signals import after_task_publish
+from django.test import Client
 
 from authoring.content import content_load
 from learnsite.celery import app as celery_app
 from learnsite.redis import redis_client
-from quiz.models import LessonStats, QuestionStats, QuestionVersionStats
+from quiz.models import Attempt, LessonStats, LessonTestStats, QuestionStats, QuestionVersionStats
 from quiz.stats import (
     AnswerRow,
     discrimination_compute,
@@ -300,6 +304,52 @@ def test_a_finished_attempt_refreshes_the_stats_in_the_worker(worker, debounce, 
     )
     assert (stats.answers, stats.percent_correct, stats.option_counts["a"]) == (1, 100.0, 1)
     assert LessonStats.objects.get(lesson=lesson).completion_percent == 100.0
+
+
+def take_test(client: Client, *, lesson, marks: str) -> None:
+    """Start and submit a test through the pages: mark i of ``marks`` is question q{i + 1},
+    1 the right option (a), 0 a wrong one (b), wherever the test placed it."""
+    response = client.post(f"/lessons/{lesson.slug}/attempts/", {"mode": "test"})
+    attempt = Attempt.objects.get(pk=int(re.search(r"/attempts/(\d+)/", response.url).group(1)))
+    answers = {
+        f"q{item.position}": "a" if marks[int(item.version.question.key[1:]) - 1] == "1" else "b"
+        for item in attempt.items.select_related("version__question")
+    }
+    assert client.post(f"/attempts/{attempt.pk}/submit/", answers).status_code == 302
+
+
+def test_tests_taken_in_the_pages_show_their_figures_after_the_refresh(
+    worker, debounce, staff_client, tmp_path
+):
+    """The matrix of tests/quiz/test_test_stats.py (figures computed by hand there), taken by
+    four learners through the pages; then learner A takes the test again, all wrong."""
+    lesson = make_quiz_lesson(tmp_path, *(make_question(f"q{n}") for n in (1, 2, 3)))
+    first = Client()
+    for learner, marks in [(first, "111"), (Client(), "110"), (Client(), "011"), (Client(), "000")]:
+        take_test(learner, lesson=lesson, marks=marks)
+    take_test(first, lesson=lesson, marks="000")
+
+    wait_for(lambda: LessonTestStats.objects.filter(lesson=lesson, attempts="all", tests=5))
+    page = staff_client.get("/staff/quiz/", {"lesson": lesson.slug}).content.decode()
+    assert re.search(r'id="figure-tests">.*?<td class="figure-value">4</td>', page, re.S)
+    assert re.search(r'id="figure-mean">.*?58\.33%', page, re.S)
+    assert re.search(r'id="figure-alpha">.*?0\.63', page, re.S)
+    assert re.search(r'id="figure-standard_error">.*?25\.46%', page, re.S)
+    assert "<code>q3</code>" in page and "30.15%" in page and "33.33%" in page
+    every = staff_client.get("/staff/quiz/", {"lesson": lesson.slug, "attempts": "all"})
+    assert re.search(r'id="figure-tests">.*?<td class="figure-value">5</td>', every.text, re.S)
+
+    response = staff_client.get("/staff/quiz/tests.csv")
+    rows = [row for row in csv.DictReader(io.StringIO(response.content.decode()))
+            if row["lesson"] == lesson.slug]  # fmt: skip
+    assert [(row["attempts"], row["tests"], row["mean"], row["alpha"]) for row in rows] == [
+        ("first", "4", "58.33", "0.6316")
+    ]
+    response = staff_client.get("/staff/quiz/export.csv", {"attempts": "first"})
+    q3 = next(row for row in csv.DictReader(io.StringIO(response.content.decode()))
+              if row["question"] == "q3")  # fmt: skip
+    assert (q3["tests"], q3["facility"], q3["random_guess"]) == ("4", "50.0", "33.33")
+    assert (q3["discrimination_index"], q3["discriminative_efficiency"]) == ("30.15", "33.33")
 
 
 @pytest.fixture

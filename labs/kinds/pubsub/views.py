@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -16,13 +17,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
-from labs.channels import FEED_RECONNECT_MS, FEED_SECONDS
+from labs.channels import FEED_RECONNECT_MS, FEED_SECONDS, real_channel
 from labs.events import event_publish
 from labs.pages import counted_sse_response, lab_answer, lab_page
 from labs.services import LabError
 from learners.identity import alearner_id, learner_id_for
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.redis import apubsub_client
+from learnsite.redis import apubsub_client, redis_url_shareable
 from learnsite.streaming import HEARTBEAT_SECONDS, sse_event
 
 from .parse import (
@@ -95,9 +96,38 @@ def _answer(request: HtmxHttpRequest, context: dict | None = None, *,
     )
 
 
+def take_home_program(*, redis_url: str, learner_id: str, subscription: Subscription) -> str:
+    """The classic redis-py subscriber, on the learner's real channels: run on the machine this
+    site runs on, it hears what the page publishes (and PUBLISH counts it)."""
+    lines = [
+        "import redis",
+        "",
+        f"r = redis.Redis.from_url({redis_url!r}, decode_responses=True)",
+        "pubsub = r.pubsub()",
+    ]
+    if subscription.channels:
+        names = ", ".join(repr(real_channel(learner_id, c)) for c in subscription.channels)
+        lines.append(f"pubsub.subscribe({names})")
+    if subscription.patterns:
+        names = ", ".join(repr(real_channel(learner_id, p)) for p in subscription.patterns)
+        lines.append(f"pubsub.psubscribe({names})")
+    lines += [
+        "for message in pubsub.listen():",
+        '    print(message["type"], message["channel"], message["data"], flush=True)',
+    ]
+    return "\n".join(lines) + "\n"
+
+
 @require_GET
 def pubsub_lab(request: HtmxHttpRequest) -> HttpResponse:
     context, invalid = _page_context(request.GET.get("subscribe", DEFAULT_SUBSCRIPTION))
+    redis_url = redis_url_shareable(settings.REDIS_URL)
+    if redis_url:
+        context["take_home_program"] = take_home_program(
+            redis_url=redis_url,
+            learner_id=learner_id_for(request),
+            subscription=context["subscription"],
+        )
     return lab_page(request, LAB, context=context, error=invalid)
 
 

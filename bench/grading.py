@@ -1,0 +1,219 @@
+"""Graded answers a second through the JSON API: 16 clients with tokens, each starting a test,
+then submitting every answer at once, for 10 s; on SQLite, and on PostgreSQL when a
+DATABASE_URL for one is given (BENCH_POSTGRES_URL). Then every attempt acknowledged is checked
+in the database: nothing lost, nothing doubled.
+
+Run with ``make bench`` (``.venv/bin/python bench/grading.py``).
+"""
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import ROOT, Child, free_port, http_answers, percentile
+
+PYTHON = sys.executable
+CLIENTS = 16
+SECONDS = 10
+LESSON = "offloading-slow-work"
+GOAL_ANSWERS_PER_SECOND = 500
+
+
+@dataclass
+class Client:
+    token: str
+    submits_ms: list[float] = field(default_factory=list)
+    acknowledged: dict[int, int] = field(default_factory=dict)  # attempt id -> answers sent
+    errors: list[str] = field(default_factory=list)
+
+
+def _call(conn: http.client.HTTPConnection, token: str, path: str, body: dict) -> dict:
+    conn.request(
+        "POST",
+        f"/api/v1/{path}",
+        body=json.dumps(body),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    data = json.loads(response.read())
+    if response.status not in (200, 201):
+        raise RuntimeError(f"{path}: {response.status} {data}")
+    return data
+
+
+def client_run(client: Client, port: int, until: float) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.monotonic() < until:
+        try:
+            attempt = _call(conn, client.token, "attempts", {"lesson": LESSON, "mode": "test"})
+            answers = {str(q["position"]): [q["options"][0]["key"]] for q in attempt["questions"]}
+            started = time.perf_counter()
+            _call(conn, client.token, f"attempts/{attempt['id']}/submit", {"answers": answers})
+            client.submits_ms.append((time.perf_counter() - started) * 1000)
+            client.acknowledged[attempt["id"]] = len(answers)
+        except (OSError, RuntimeError, http.client.HTTPException) as error:
+            client.errors.append(str(error)[:200])
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.close()
+
+
+@dataclass(frozen=True)
+class Result:
+    database: str
+    answers_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    lost: int
+    doubled: int
+
+
+def measure(database: str, env: dict, var_dir: Path) -> Result:
+    children: list[Child] = []
+    try:
+        for command in (["migrate", "--no-input"], ["content_load"]):
+            subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env,
+                           check=True, timeout=300, capture_output=True)  # fmt: skip
+        tokens = subprocess.run(
+            [PYTHON, "-c", TOKENS.format(count=CLIENTS)], cwd=ROOT, env=env, check=True,
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        port = free_port()
+        web = Child(f"web-{database}", web_argv(port), env, var_dir)
+        children.append(web)
+        web.wait_ready(lambda: http_answers(port))
+        clients = [Client(token) for token in tokens]
+        warmup = time.monotonic() + 1
+        client_run(Client(tokens[0]), port, warmup)  # first renders, connections
+        started = time.monotonic()
+        until = started + SECONDS
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda c: client_run(c, port, until), clients))
+        elapsed = time.monotonic() - started
+        acknowledged = {k: v for c in clients for k, v in c.acknowledged.items()}
+        stored = json.loads(
+            subprocess.run(
+                [PYTHON, "-c", STORED.format(ids=sorted(acknowledged))], cwd=ROOT, env=env,
+                check=True, capture_output=True, text=True,
+            ).stdout
+        )  # fmt: skip
+        lost = sum(1 for key, sent in acknowledged.items() if stored.get(str(key), 0) < sent)
+        doubled = sum(1 for key, sent in acknowledged.items() if stored.get(str(key), 0) > sent)
+        submits = [ms for c in clients for ms in c.submits_ms]
+        return Result(
+            database=database,
+            answers_per_second=sum(acknowledged.values()) / elapsed,
+            p50_ms=percentile(submits, 50),
+            p99_ms=percentile(submits, 99),
+            errors=sum(len(c.errors) for c in clients),
+            lost=lost,
+            doubled=doubled,
+        )
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+TOKENS = """
+import django; django.setup()
+from django.contrib.auth.models import User
+from quiz.api import api_token_issue
+for n in range({count}):
+    user = User.objects.create_user(f"bench{{n}}", password="bench password {{n}}")
+    print(api_token_issue(user=user))
+"""
+
+STORED = """
+import json, django; django.setup()
+from django.db.models import Count
+from quiz.models import Answer
+rows = Answer.objects.filter(item__attempt_id__in={ids}).values("item__attempt_id")
+print(json.dumps({{str(r["item__attempt_id"]): r["n"] for r in rows.annotate(n=Count("id"))}}))
+"""
+
+
+def web_workers() -> int:
+    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
+
+
+def web_argv(port: int) -> list[str]:
+    return [
+        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(web_workers()), "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def print_table(results: list[Result]) -> None:
+    anchor = results[0]
+    header = (
+        f"{'database':<12} {'answers/s':>10} {'submit p50':>11} {'submit p99':>11} "
+        f"{'errors':>7} {'lost':>5} {'doubled':>8} {'x SQLite':>9} {'x goal':>7}"
+    )
+    print()
+    print(
+        f"Grading through the JSON API: {CLIENTS} clients, a test started and submitted whole, "
+        f"{SECONDS} s"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.database:<12} {r.answers_per_second:>10.0f} {r.p50_ms:>9.1f}ms {r.p99_ms:>9.1f}ms "
+            f"{r.errors:>7} {r.lost:>5} {r.doubled:>8} "
+            f"{r.answers_per_second / anchor.answers_per_second:>8.2f}x "
+            f"{r.answers_per_second / GOAL_ANSWERS_PER_SECOND:>6.2f}x"
+        )
+    print(
+        f"""
+"x goal" is answers/s over {GOAL_ANSWERS_PER_SECOND}, the goal on PostgreSQL (with submit p99
+<= 100 ms); "lost" and "doubled" count acknowledged attempts whose stored answers differ from
+those sent."""
+    )
+
+
+def main() -> int:
+    var_dir = Path(tempfile.mkdtemp(prefix="lsbench-grading-"))
+    socket_path = var_dir / "redis.sock"
+    base_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(var_dir),
+        "REDIS_URL": f"unix://{socket_path}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+    }
+    sys.path.insert(0, str(ROOT))
+    from learnsite.embedded_redis import redis_server_argv, socket_answers
+
+    redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), base_env,
+                  var_dir)  # fmt: skip
+    try:
+        redis.wait_ready(lambda: socket_answers(socket_path))
+        databases = {"SQLite": f"sqlite:///{var_dir / 'db.sqlite3'}"}
+        if os.environ.get("BENCH_POSTGRES_URL"):
+            databases["PostgreSQL"] = os.environ["BENCH_POSTGRES_URL"]
+        results = []
+        for name, url in databases.items():
+            results.append(measure(name, base_env | {"DATABASE_URL": url}, var_dir))
+            print(f"bench: grading on {name} done", flush=True)
+        print_table(results)
+        return 0
+    finally:
+        redis.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda args: print(f"bench: {args.exc_value}", file=sys.stderr)
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Pages under load: a lesson page, the home page and a static file as the production profile
+serves them, against a hello-world Django view under gunicorn (sync, 2 workers) and under
+uvicorn (1 worker), all loaded the same way in the same run: wrk, 2 threads, 32 connections,
+10 s. Prints each figure with its anchor and the ratio.
+
+Run with ``make bench`` (``.venv/bin/python bench/pages.py``).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from anchors import anchors_python
+from harness import ROOT, Child, free_port, http_answers
+
+PYTHON = sys.executable
+CONNECTIONS = 32
+SECONDS = 10
+LESSON = "/lessons/offloading-slow-work/"
+
+
+@dataclass(frozen=True)
+class Load:
+    what: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(what: str, url: str) -> Load:
+    """wrk's figures for ``url``: requests a second and latency percentiles."""
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url],
+        capture_output=True, text=True, check=True, timeout=SECONDS + 30,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = _milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    broken = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, broken.groups())) if broken else 0)
+    return Load(what, rate, p50, p99, errors)
+
+
+def served(name: str, argv: list[str], env: dict, log_dir: Path, port: int) -> Child:
+    child = Child(name, argv, env, log_dir)
+    child.wait_ready(lambda: http_answers(port))
+    return child
+
+
+def print_table(loads: list[Load], anchor: Load) -> None:
+    header = f"{'what':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x anchor':>9}"
+    print()
+    print(f"Pages under load: wrk, 2 threads, {CONNECTIONS} connections, {SECONDS} s each")
+    print(header)
+    print("-" * len(header))
+    for load in loads:
+        ratio = load.requests_per_second / anchor.requests_per_second
+        print(
+            f"{load.what:<44} {load.requests_per_second:>8.0f} {load.p50_ms:>8.1f} "
+            f"{load.p99_ms:>8.1f} {load.errors:>7} {ratio:>8.2f}x"
+        )
+    print(
+        f"""
+"x anchor" is req/s over the first row's ({anchor.what}), measured minutes apart on the same
+machine. Goals: a lesson page at >= 0.5x (stretch 0.8x) with p99 <= 50 ms; static files at
+>= 3,000 req/s. wrk runs on the same cores as the servers."""
+    )
+
+
+def main() -> int:
+    var_dir = Path(tempfile.mkdtemp(prefix="lsbench-pages-"))
+    socket_path = var_dir / "redis.sock"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(var_dir),
+        "REDIS_URL": f"unix://{socket_path}",
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+    }
+    children: list[Child] = []
+    try:
+        anchors = anchors_python()
+        sys.path.insert(0, str(ROOT))
+        from learnsite.embedded_redis import redis_server_argv, socket_answers
+
+        redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
+                      var_dir)  # fmt: skip
+        children.append(redis)
+        redis.wait_ready(lambda: socket_answers(socket_path))
+        for command in (
+            ["migrate", "--no-input"],
+            ["content_load"],
+            ["collectstatic", "--no-input"],
+        ):
+            subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env,
+                           check=True, timeout=300)  # fmt: skip
+
+        hello_dir = str(ROOT / "bench")
+        loads: list[Load] = []
+        port = free_port()
+        gunicorn = served("hello-gunicorn", [
+            str(anchors), "-m", "gunicorn", "--chdir", hello_dir, "-w", "2", "-b",
+            f"127.0.0.1:{port}", "hello:application",
+        ], env, var_dir, port)  # fmt: skip
+        children.append(gunicorn)
+        anchor = wrk("hello-world view, gunicorn sync, 2 workers", f"http://127.0.0.1:{port}/")
+        loads.append(anchor)
+        gunicorn.stop()
+
+        port = free_port()
+        uvicorn = served("hello-uvicorn", [
+            str(anchors), "-m", "uvicorn", "--app-dir", hello_dir, "--port", str(port),
+            "--no-access-log", "--log-level", "warning", "hello:asgi_application",
+        ], env, var_dir, port)  # fmt: skip
+        children.append(uvicorn)
+        loads.append(wrk("hello-world view, uvicorn, 1 worker", f"http://127.0.0.1:{port}/"))
+        uvicorn.stop()
+
+        port = free_port()
+        site = served("site", web_argv(port), env, var_dir, port)
+        children.append(site)
+        base = f"http://127.0.0.1:{port}"
+        loads.append(wrk(f"this site: a lesson page ({web_workers()} workers)", base + LESSON))
+        loads.append(wrk("this site: the home page", base + "/"))
+        loads.append(wrk("this site: a static file", base + static_url(env)))
+        print_table(loads, anchor)
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def web_workers() -> int:
+    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
+
+
+def web_argv(port: int) -> list[str]:
+    return [
+        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(web_workers()), "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def static_url(env: dict) -> str:
+    """The URL of the site's stylesheet as its pages link it (hashed, in production)."""
+    page = subprocess.run(
+        [PYTHON, "-c", "import django; django.setup(); from django.templatetags.static import "
+         "static; print(static('css/site.css'))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return page.stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
