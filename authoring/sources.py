@@ -476,8 +476,9 @@ def content_read(root: Path) -> tuple[list[CourseSource], list[ContentError]]:
         folders = [root]
     else:
         folders = sorted(folder for folder in root.iterdir() if (folder / "course.yaml").is_file())
+        course_folders = set(folders)  # a list would be searched once per lesson file
         for stray in sorted(root.glob("*/*.md")):
-            if stray.parent not in folders and stray.name.upper() != "README.MD":
+            if stray.parent not in course_folders and stray.name.upper() != "README.MD":
                 message = "this folder has no course.yaml, so its lessons are not part of a course"
                 errors.append(ContentError(stray, 1, message))
     if not folders:
