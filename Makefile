@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(PY) bench/grading.py
 	$(PY) bench/class_clicks.py
 	$(PY) bench/run.py
+	$(PY) bench/content_scale.py
 
 clean:
 	rm -rf $(VENV) var

@@ -3,6 +3,7 @@ where the problem is and what to change; none of them raises.
 """
 
 import ast
+import hashlib
 import json
 import re
 import reprlib
@@ -23,6 +24,7 @@ from .sources import (
     QuestionSource,
     key_lines,
     split_fences,
+    yaml_load,
 )
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -61,8 +63,8 @@ PARSERS = {
     "python": lambda text: ast.parse(text),
     "py": lambda text: ast.parse(text),
     "json": json.loads,
-    "yaml": yaml.safe_load,
-    "yml": yaml.safe_load,
+    "yaml": yaml_load,
+    "yml": yaml_load,
 }
 PYTHON = {"python", "py"}
 RUN_FLAGS = ("run", "worker")
@@ -209,7 +211,7 @@ def lab_blocks_check(path: Path, blocks: list[Block], errors: list[ContentError]
         if block.info != "lab":
             continue
         try:
-            meta = yaml.safe_load(block.text)
+            meta = yaml_load(block.text)
         except (yaml.YAMLError, RecursionError, *YAML_VALUE_ERRORS):
             meta = None
         if not isinstance(meta, dict):
@@ -442,23 +444,53 @@ def prediction_check(question: QuestionSource, errors: list[ContentError]) -> No
         errors.append(ContentError(path, lines.get("type", fallback), message))
 
 
-def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError]) -> None:
+def course_check(course: CourseSource, slugs: set[str], errors: list[ContentError],
+                 context: tuple = ()) -> None:  # fmt: skip
     course_file = course.path / "course.yaml"
     _typed_keys(course.meta, course.key_lines, 1, course_file, COURSE_KEYS, ("title",), errors,
                 "course file")  # fmt: skip
     orders: dict[int, str] = {}
+    # What a lesson's own checks depend on besides its files (with ``context``, the slugs and
+    # the labs): an unchanged lesson in an unchanged context keeps the errors it had. The rules
+    # across lessons, here and in content_check, always run.
+    context = (*context, tuple(sorted(lesson.path.name for lesson in course.lessons)))
     for lesson in course.lessons:
-        lesson_check(lesson, course, slugs, errors)
+        if lesson.checked is None or lesson.checked[0] != context:
+            lesson.checked = (context, _lesson_errors(lesson, course, slugs))
+        errors.extend(lesson.checked[1])
         order = lesson.meta.get("order")
         if isinstance(order, int) and order in orders:
             message = f"'order: {order}' is also the order of {orders[order]}: make each unique"
             errors.append(ContentError(lesson.path, lesson.key_lines.get("order", 2), message))
         if isinstance(order, int):
             orders.setdefault(order, lesson.path.name)
-        for question in lesson.questions:
-            question_check(question, errors)
-            links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
     prerequisites_loop_check(course, errors)
+
+
+def _lesson_errors(
+    lesson: LessonSource, course: CourseSource, slugs: set[str]
+) -> list[ContentError]:
+    """The rules about one lesson and its questions, given its course's files and the slugs."""
+    errors: list[ContentError] = []
+    lesson_check(lesson, course, slugs, errors)
+    for question in lesson.questions:
+        question_check(question, errors)
+        links_check(question.path, question.lines, question.line + 1, course, slugs, errors)
+    return errors
+
+
+def labs_digest() -> str:
+    """A hash of what the registry says of each lab that lessons and questions use."""
+    labs = {
+        kind: [lab.title, lab.url_name, lab.summary, sorted(lab.outcomes),
+               {name: goal.description for name, goal in lab.goals.items()}]
+        for kind, lab in LAB_KINDS.items()
+    }  # fmt: skip
+    return _digest(labs)
+
+
+def _digest(data: object) -> str:
+    return hashlib.blake2b(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def prerequisites_loop_check(course: CourseSource, errors: list[ContentError]) -> None:
@@ -504,6 +536,7 @@ def content_check(courses: list[CourseSource], errors: list[ContentError]) -> No
             errors.append(ContentError(lesson.path, lesson.key_lines.get("slug", 2), message))
         lesson_paths.setdefault(slug, lesson.path)
     question_places: dict[str, str] = {}
+    context = (_digest(sorted(lesson_paths)), labs_digest())
     for course in courses:
         for question in (q for lesson in course.lessons for q in lesson.questions):
             qid = question.meta.get("id")
@@ -517,4 +550,4 @@ def content_check(courses: list[CourseSource], errors: list[ContentError]) -> No
                     )
                 )
             question_places.setdefault(qid, f"{question.path}:{question.line}")
-        course_check(course, set(lesson_paths), errors)
+        course_check(course, set(lesson_paths), errors, context)

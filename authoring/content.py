@@ -4,6 +4,10 @@
 and only what changed, so running it twice changes nothing. A question whose text or answers
 changed gets a new version, and answers stay tied to the version they answered; a lesson or
 question removed from the files is retired, never deleted.
+
+A lesson whose files (and what else it is made from, ``_lesson_digest``) are as they were last
+loaded is not rendered or written at all; within one process (the watcher) an unchanged file is
+not even read or checked again (``sources.lesson_read_cached``).
 """
 
 import hashlib
@@ -13,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -32,11 +35,18 @@ from .sources import (
     content_read,
     list_items,
     split_fences,
+    yaml_load,
 )
 
 WORDS_PER_MINUTE = 200
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
+# What the loader writes depends on its code as much as on the files: a new version of it
+# renders every lesson again, once.
+LOADER_DIGEST = hashlib.sha256(
+    b"".join(Path(__file__).with_name(name).read_bytes()
+             for name in ("content.py", "markdown.py", "sources.py"))
+).hexdigest()  # fmt: skip
 
 
 class ContentInvalid(Exception):
@@ -79,17 +89,30 @@ def content_load(*, root: Path) -> LoadReport:
         raise ContentInvalid(errors)
     report = LoadReport()
     loaded_slugs = []
+    stored_courses = Course.objects.in_bulk(field_name="slug")
+    stored = {
+        slug: (content_hash, retired)
+        for slug, content_hash, retired in Lesson.objects.values_list(
+            "slug", "content_hash", "retired"
+        )
+    }
     for position, source in enumerate(courses):
-        course = _course_sync(source, position)
+        course = _course_sync(source, position, stored_courses.get(source.slug))
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
+        links_digest = _digest(links)
         for lesson_source in source.lessons:
-            lesson = _lesson_sync(lesson_source, course, root, links, report)
+            slug = lesson_source.meta["slug"]
+            loaded_slugs.append(slug)
+            digest = _lesson_digest(lesson_source, course, root, links_digest)
+            if stored.get(slug) == (digest, False):
+                report.lessons_unchanged += 1
+                continue
+            lesson = _lesson_sync(lesson_source, course, root, links, digest, report)
             drafts = [
                 _question_draft(question, position, links)
                 for position, question in enumerate(lesson_source.questions, start=1)
             ]
             _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
-            loaded_slugs.append(lesson.slug)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -120,20 +143,23 @@ def content_problems_record(*, errors: list[ContentError], root: Path) -> None:
 
 
 def _relative(path: Path, root: Path) -> str:
+    if path.is_relative_to(root):  # as content_read makes them: no need to ask the disk
+        return str(path.relative_to(root))
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
 
 
-def _course_sync(source, position: int) -> Course:
+def _course_sync(source, position: int, course: Course | None) -> Course:
     values = {
         "title": source.meta["title"],
         "summary": source.meta.get("summary", ""),
         "order": source.meta.get("order", position),
     }
-    course, created = Course.objects.get_or_create(slug=source.slug, defaults=values)
-    if not created and any(getattr(course, key) != value for key, value in values.items()):
+    if course is None:
+        return Course.objects.create(slug=source.slug, **values)
+    if any(getattr(course, key) != value for key, value in values.items()):
         Course.objects.filter(pk=course.pk).update(**values)
     return course
 
@@ -176,7 +202,7 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
             if pending:
                 parts.append(_html_part(pending, links))
                 pending = []
-            meta = yaml.safe_load(lab.text)
+            meta = yaml_load(lab.text)
             parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
             lab_end = lab.end_line
         elif index > lab_end:
@@ -202,6 +228,23 @@ def _lab_part(kind: str, goal: str) -> dict:
     }
 
 
+def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str) -> str:
+    """A hash of everything a lesson and its questions are made from: while it stays the same,
+    so does what they render to, and the load leaves them unread."""
+    questions_path = _relative(source.questions_path, root) if source.questions_path else ""
+    return _digest([
+        LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root), questions_path,
+        links, _labs_placed(source),
+    ])  # fmt: skip
+
+
+def _labs_placed(source: LessonSource) -> list[dict]:
+    """The lesson's labs as their cards show them: what the registry says of them is part of
+    what the lesson is made from."""
+    labs = [yaml_load(block.text) for block in source.blocks if block.info == "lab"]
+    return [_lab_part(lab["kind"], lab.get("goal", "")) for lab in labs]
+
+
 def _html_part(lines: list[str], links: dict[str, str]) -> dict:
     """Rendered markdown; a paragraph starting 'Cost:' or 'Gain:' is kept apart as the effect."""
     kept: list[str] = []
@@ -224,7 +267,7 @@ def _html_part(lines: list[str], links: dict[str, str]) -> dict:
 
 
 def _lesson_sync(source: LessonSource, course: Course, root: Path, links: dict[str, str],
-                 report: LoadReport) -> Lesson:  # fmt: skip
+                 digest: str, report: LoadReport) -> Lesson:  # fmt: skip
     meta = source.meta
     words = len(source.intro.text.split()) + sum(len(s.text.split()) for s in source.sections)
     sections = [
@@ -251,22 +294,17 @@ def _lesson_sync(source: LessonSource, course: Course, root: Path, links: dict[s
         "questions_path": _relative(source.questions_path, root) if source.questions_path else "",
         "retired": False,
     }
-    digest = _digest({key: value for key, value in values.items() if key != "course"} | {
-        "course": course.slug})  # fmt: skip
     lesson = Lesson.objects.filter(slug=meta["slug"]).first()
     if lesson is None:
         lesson = Lesson.objects.create(slug=meta["slug"], content_hash=digest, **values)
         report.lessons_created += 1
-        report.changed.append(lesson.slug)
-    elif lesson.content_hash != digest or lesson.retired:  # edited, or its file is back
+    else:  # edited, or its file is back
         for key, value in values.items():
             setattr(lesson, key, value)
         lesson.content_hash = digest
         lesson.save()
         report.lessons_updated += 1
-        report.changed.append(lesson.slug)
-    else:
-        report.lessons_unchanged += 1
+    report.changed.append(lesson.slug)
     return lesson
 
 

@@ -7,7 +7,9 @@ becomes a ``ContentError`` naming the file and line), and it never touches the d
 The format is documented, with a complete example, in content/README.md.
 """
 
+import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,9 @@ MAX_FILE_BYTES = 512 * 1024
 # PyYAML's constructors raise plain Python errors on some values ('2001-13-45', '!!int', an
 # integer of 5000 digits) instead of a YAMLError: each is a mistake in the file all the same.
 YAML_VALUE_ERRORS = (ValueError, LookupError, AttributeError, TypeError)
+# A file changed this soon after it was read may have kept its modification time (the clock
+# the file system stamps with is coarse): its contents are compared before it is trusted.
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,11 @@ class LessonSource:
     blocks: list[Block]
     questions: list["QuestionSource"] = field(default_factory=list)
     questions_path: Path | None = None
+    # A hash of the lesson file and its questions file as read.
+    digest: str = ""
+    # authoring.checks keeps the lesson's errors here with what they depended on, so that an
+    # unchanged lesson is not checked again.
+    checked: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -139,12 +149,21 @@ def key_lines(text: str, first_line: int) -> dict[str, int]:
     return lines
 
 
+def yaml_load(text: str) -> object:
+    """``yaml.safe_load``, by libyaml when PyYAML has it (several times faster). Its messages
+    differ, so on any error the pure loader reads the text again and raises its own."""
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except Exception:
+        return yaml.safe_load(text)
+
+
 def yaml_mapping(
     text: str, path: Path, first_line: int, errors: list[ContentError], what: str
 ) -> dict | None:
     """``text`` as a YAML mapping, or None with an error at the right line."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + (mark.line if mark else 0)
@@ -377,7 +396,7 @@ def course_read(folder: Path, errors: list[ContentError]) -> CourseSource | None
     for path in sorted(folder.glob("*.md")):
         if path.name.endswith(QUESTIONS_SUFFIX) or path.name.upper() == "README.MD":
             continue
-        lesson = lesson_read(path, errors)
+        lesson = lesson_read_cached(path, errors)
         if lesson is not None:
             lessons.append(lesson)
     for path in sorted(folder.glob(f"*{QUESTIONS_SUFFIX}")):
@@ -386,6 +405,66 @@ def course_read(folder: Path, errors: list[ContentError]) -> CourseSource | None
             message = f"no lesson file {lesson_file.name} for these questions: rename one to match"
             errors.append(ContentError(path, 1, message))
     return CourseSource(folder.name, folder, meta, lessons, key_lines(text, 1))
+
+
+@dataclass
+class _Read:
+    """A lesson as read, with what its files were like then and the errors they had."""
+
+    stamps: tuple
+    lesson: LessonSource | None
+    errors: list[ContentError]
+    read_at: int
+
+
+_lessons_read: dict[Path, _Read] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+
+
+def _files_digest(paths: list[Path]) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for path in paths:
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"\x00missing")
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def lesson_read_cached(path: Path, errors: list[ContentError]) -> LessonSource | None:
+    """``lesson_read``, or what it gave last time if neither file has changed since.
+
+    A file is unchanged if its size, times and inode are as they were, and, if it was changed
+    within RACY_NS of that read (the times alone cannot tell then), its bytes too.
+    """
+    paths = [path, path.with_name(path.stem + QUESTIONS_SUFFIX)]
+    stamps = tuple(_stamp(p) for p in paths)
+    now = time.time_ns()
+    cached = _lessons_read.get(path)
+    if cached is not None and cached.stamps == stamps:
+        newest = max(stamp[1] for stamp in stamps if stamp)
+        trusted = cached.read_at - newest > RACY_NS
+        if trusted or (cached.lesson and cached.lesson.digest == _files_digest(paths)):
+            if not trusted:
+                cached.read_at = now
+            errors.extend(cached.errors)
+            return cached.lesson
+    digest = _files_digest(paths)
+    own: list[ContentError] = []
+    lesson = lesson_read(path, own)
+    if lesson is not None:
+        lesson.digest = digest
+    _lessons_read[path] = _Read(stamps, lesson, own, now)
+    errors.extend(own)
+    return lesson
 
 
 def content_read(root: Path) -> tuple[list[CourseSource], list[ContentError]]:
@@ -397,8 +476,9 @@ def content_read(root: Path) -> tuple[list[CourseSource], list[ContentError]]:
         folders = [root]
     else:
         folders = sorted(folder for folder in root.iterdir() if (folder / "course.yaml").is_file())
+        course_folders = set(folders)  # a list would be searched once per lesson file
         for stray in sorted(root.glob("*/*.md")):
-            if stray.parent not in folders and stray.name.upper() != "README.MD":
+            if stray.parent not in course_folders and stray.name.upper() != "README.MD":
                 message = "this folder has no course.yaml, so its lessons are not part of a course"
                 errors.append(ContentError(stray, 1, message))
     if not folders:

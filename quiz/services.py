@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
@@ -399,40 +400,58 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     version; any other gets a new version, so answers stay tied to what they answered. The
     lesson's questions not among the drafts are retired, never deleted (no drafts: all of them).
     """
-    versions_created = 0
-    for draft in questions:
-        question, _ = Question.objects.get_or_create(
-            key=draft.key, defaults={"lesson": lesson, "position": draft.position}
+    # A few queries for the whole lesson, whatever its number of questions.
+    keys = {draft.key for draft in questions}
+    stored = {
+        question.key: question
+        for question in Question.objects.filter(Q(key__in=keys) | Q(lesson=lesson, retired=False))
+    }
+    stale = [q.pk for q in stored.values() if q.lesson_id == lesson.pk and not q.retired
+             and q.key not in keys]  # fmt: skip
+    new = [
+        Question(key=draft.key, lesson=lesson, position=draft.position)
+        for draft in questions
+        if draft.key not in stored
+    ]
+    stored |= {question.key: question for question in Question.objects.bulk_create(new)}
+    versions = {
+        (question_id, content_hash): pk
+        for question_id, content_hash, pk in QuestionVersion.objects.filter(
+            question__in=[stored[key].pk for key in keys],
+            content_hash__in={draft.content_hash for draft in questions},
+        ).values_list("question_id", "content_hash", "pk")
+    }
+    unversioned = [d for d in questions if (stored[d.key].pk, d.content_hash) not in versions]
+    if unversioned:
+        numbers = dict(
+            QuestionVersion.objects.filter(question__in=[stored[d.key].pk for d in unversioned])
+            .order_by()
+            .values_list("question")
+            .annotate(Count("pk"))
         )
-        question.lesson, question.position, question.retired = lesson, draft.position, False
-        question.sets = sorted(draft.sets)
-        version = question.versions.filter(content_hash=draft.content_hash).first()
-        if version is None:
-            version = QuestionVersion.objects.create(
-                question=question,
-                number=question.versions.count() + 1,
+        created = QuestionVersion.objects.bulk_create(
+            QuestionVersion(
+                question=stored[draft.key],
+                number=numbers.get(stored[draft.key].pk, 0) + 1,
                 content_hash=draft.content_hash,
                 **asdict(draft.render()),
             )
-            versions_created += 1
-        question.current_version = version
-        _question_save_if_changed(question)
-    stale = lesson.questions.filter(retired=False).exclude(key__in=[d.key for d in questions])
-    return QuestionsSynced(versions_created=versions_created, retired=stale.update(retired=True))
-
-
-def _question_save_if_changed(question: Question) -> None:
-    stored = (
-        Question.objects.filter(pk=question.pk)
-        .values("lesson_id", "position", "retired", "sets", "current_version_id")
-        .first()
+            for draft in unversioned
+        )
+        versions |= {(version.question_id, version.content_hash): version.pk for version in created}
+    changed = []
+    for draft in questions:
+        question = stored[draft.key]
+        wanted = (lesson.pk, draft.position, False, sorted(draft.sets))
+        version = versions[(question.pk, draft.content_hash)]
+        if (question.lesson_id, question.position, question.retired, question.sets,
+                question.current_version_id) != (*wanted, version):  # fmt: skip
+            question.lesson_id, question.position, question.retired, question.sets = wanted
+            question.current_version_id = version
+            changed.append(question)
+    Question.objects.bulk_update(
+        changed, ["lesson", "position", "retired", "sets", "current_version"]
     )
-    current = {
-        "lesson_id": question.lesson_id,
-        "position": question.position,
-        "retired": question.retired,
-        "sets": question.sets,
-        "current_version_id": question.current_version_id,
-    }
-    if stored != current:
-        question.save()
+    if stale:
+        Question.objects.filter(pk__in=stale).update(retired=True)
+    return QuestionsSynced(versions_created=len(unversioned), retired=len(stale))

@@ -1,0 +1,119 @@
+"""Content at scale: the real course copied into many courses, checked, loaded and reloaded.
+
+Copies content/redis-broker N times (125 copies: 1,000 lessons, 16,750 questions) into a temp
+folder, each copy with its own lesson slugs and question ids, then times, in a fresh database:
+content_check, the first content_load, a content_load with nothing changed, and a content_load
+after one lesson file was edited. Each figure is shown with its goal (issue 13, item 6).
+
+Run with ``make bench`` or ``.venv/bin/python bench/content_scale.py [--copies N]``. Uses
+SQLite in a temp folder, or the database of DATABASE_URL if it is set (its tables are dropped
+and made again: give it a scratch database).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE = ROOT / "content" / "redis-broker"
+QUESTION_ID = re.compile(r"^id:\s*(\S+)\s*$", re.MULTILINE)
+SLUG = re.compile(r"^slug:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def content_copies(dest: Path, *, copies: int, source: Path = COURSE) -> Path:
+    """``copies`` courses under ``dest``, each the course at ``source`` with its lesson slugs
+    (and the links and prerequisites naming them) and its question ids made unique."""
+    files = sorted(path for path in source.iterdir() if path.suffix in {".md", ".yaml"})
+    texts = {path.name: path.read_text(encoding="utf-8") for path in files}
+    slugs = {slug for text in texts.values() for slug in SLUG.findall(text)}
+    # A slug as a whole word: not part of a longer slug or of a file name ('01-<slug>.md').
+    slug_words = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, slugs)) + r")(?![\w-])")
+    for number in range(1, copies + 1):
+        suffix = f"-c{number:03d}"
+        folder = dest / f"{source.name}{suffix}"
+        folder.mkdir(parents=True)
+        for name, text in texts.items():
+            if name == "course.yaml":
+                text = re.sub(r"^order:.*$", f"order: {number}", text, flags=re.MULTILINE)
+                text = re.sub(r"^title: (.*)$", rf"title: \1 ({number})", text, flags=re.MULTILINE)
+            elif name.endswith(".questions.md"):
+                text = QUESTION_ID.sub(lambda m, s=suffix: f"id: {m.group(1)}{s}", text)
+            else:
+                text = slug_words.sub(lambda m, s=suffix: m.group(1) + s, text)
+            (folder / name).write_text(text, encoding="utf-8")
+    return dest
+
+
+def timed(what, *args, **kwargs) -> tuple[tuple[float, float], object]:
+    """Wall and CPU seconds of ``what``: on a shared machine the CPU time is the steadier."""
+    started, cpu = time.perf_counter(), time.process_time()
+    result = what(*args, **kwargs)
+    return (time.perf_counter() - started, time.process_time() - cpu), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--copies", type=int, default=125, help="copies of the course")
+    arguments = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="content-scale-"))
+    try:
+        return _bench(scratch, arguments.copies)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _bench(scratch: Path, copies: int) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
+    os.environ["LEARNSITE_VAR_DIR"] = str(scratch / "var")
+    sys.path.insert(0, str(ROOT))
+    # Imported once the environment names the scratch folder: settings read it.
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from authoring.content import content_load, content_validate
+
+    root = content_copies(scratch / "content", copies=copies)
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    call_command("migrate", verbosity=0)
+    if engine != "sqlite3":  # a scratch database of DATABASE_URL, emptied
+        call_command("flush", interactive=False, verbosity=0)
+
+    check_seconds, (courses, errors) = timed(content_validate, root=root)
+    if errors:
+        print("\n".join(str(error) for error in errors[:10]), file=sys.stderr)
+        return 1
+    lessons = [lesson for course in courses for lesson in course.lessons]
+    questions = sum(len(lesson.questions) for lesson in lessons)
+    first_seconds, _ = timed(content_load, root=root)
+    unchanged_seconds, unchanged = timed(content_load, root=root)
+    edited = lessons[len(lessons) // 2].path
+    edited.write_text(edited.read_text().replace("## Tips", "## Tips\n\nEdited.", 1))
+    edited_seconds, report = timed(content_load, root=root)
+    assert unchanged.lessons_unchanged == len(lessons), unchanged
+    assert report.changed == [lessons[len(lessons) // 2].meta["slug"]], report
+
+    print(f"content at scale: {len(courses)} courses, {len(lessons)} lessons, "
+          f"{questions} questions, {engine}; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")  # fmt: skip
+    print(f"{'step':<24}{'seconds':>10}{'cpu s':>10}{'goal':>10}{'ratio':>8}")
+    rows = [
+        ("content_check", check_seconds, 10.0),
+        ("first content_load", first_seconds, 10.0),
+        ("unchanged reload", unchanged_seconds, 10.0),
+        ("one edited lesson", edited_seconds, 0.3),
+    ]
+    for name, (seconds, cpu), goal in rows:
+        print(f"{name:<24}{seconds:>10.3f}{cpu:>10.3f}{goal:>10.1f}{seconds / goal:>8.2f}")
+    return 0 if all(seconds <= goal for _, (seconds, _), goal in rows) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
