@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 # With REDIS_URL set, that Redis is used and none is started here.
-PROCESSES := $(if $(REDIS_URL),web worker content mail,redis web worker content mail)
+PROCESSES := $(if $(REDIS_URL),,redis )web worker worker-labs worker-long content mail
 
 .PHONY: run test lint format bench browser clean
 
@@ -25,7 +25,7 @@ run: $(STAMP)
 	@# A content error is shown on the site (and fixed live), so it does not stop the start.
 	-$(PY) manage.py content_load
 	@echo ""
-	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the worker, the web server, the content watcher and the mail server)"
+	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the workers, the web server, the content watcher and the mail server)"
 	@echo ""
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(PROCESSES)
 

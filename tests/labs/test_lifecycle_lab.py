@@ -157,7 +157,7 @@ def test_a_task_that_succeeds_goes_through_each_state_in_order(client, stream):
     assert run.percent == 100
     offsets = [entry.offset_ms for entry in run.entries]
     assert offsets == sorted(offsets)
-    assert re.fullmatch(r"attempt 1, in process \d+ of test-\d+-\d+@localhost",
+    assert re.fullmatch(r"attempt 1, in process \d+ of test-celery-\d+-\d+@localhost",
                         run.of("STARTED")[0].detail)  # fmt: skip
     # The result backend holds the same outcome as the page.
     assert celery_app.AsyncResult(run.task_id).state == "SUCCESS"
