@@ -1,0 +1,108 @@
+"""Lab work sized for a class: each queue's worker and pool (learnsite/workers.py), fair share
+per learner, and a queued run's place in its queue, through the real workers `make run` starts."""
+
+import re
+
+from labs.events import events_read
+from learnsite.workers import QUEUES
+from tests.http import LiveClient, frame_until
+from tests.labs.ping_support import run_id_of
+from tests.stack import redis_service, wait_until, web_service, worker_service
+
+
+def lab_learner(base_url: str, lab: str) -> LiveClient:
+    client = LiveClient(base_url)
+    assert client.get(f"/labs/{lab}/").status == 200
+    return client
+
+
+def runs_recorded(client: LiveClient, lab: str) -> dict[str, dict[str, float]]:
+    """Each of the learner's runs of ``lab``: when each kind of its events was recorded."""
+    runs: dict[str, dict[str, float]] = {}
+    for _, event in events_read(learner_id=client.learner_key(), lab=lab):
+        if "run" in event:
+            runs.setdefault(event["run"], {}).setdefault(event["kind"], event["at"])
+    return runs
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of the intervals that overlap at one instant."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_ping_runs_of_a_class_run_side_by_side(live_url):
+    # Twenty runs of seven learners, each run 2 s of sleeps: a prefork pool of 2 would run two
+    # at a time; the threads pool of the labs queue runs them all at once.
+    learners = [lab_learner(live_url, "ping") for _ in range(7)]
+    for number in range(20):
+        response = learners[number % 7].htmx_post("/labs/ping/start/")
+        assert response.status == 200, response.text
+
+    def finished() -> list[dict]:
+        runs = [run for client in learners for run in runs_recorded(client, "ping").values()]
+        return runs if all("succeeded" in run for run in runs) else []
+
+    wait_until(finished, seconds=30)
+    intervals = [(run["started"], run["succeeded"]) for run in finished()]
+    assert len(intervals) == 20
+    assert most_at_once(intervals) >= 10 > QUEUES["celery"].concurrency
+
+
+def test_long_runs_hold_their_own_queue_and_one_place_each(live_url):
+    holders = [lab_learner(live_url, "pubsub") for _ in range(2)]
+    subscribers = []
+    for client in holders:
+        started = client.htmx_post("/labs/pubsub/subscriber/start/", {"subscribe": "updates"})
+        assert started.status == 200, started.text
+        subscribers.append(re.search(r'data-run-id="(\w+)"', started.text).group(1))
+    for client, run_id in zip(holders, subscribers, strict=True):
+        wait_until(lambda c=client, r=run_id: "listening" in runs_recorded(c, "pubsub").get(r, {}))
+
+    # Fair share: one long run at a time per learner, whatever the lab.
+    refused = holders[0].htmx_post("/labs/listen/start/")
+    assert refused.status == 429
+    assert "You already have 1 run waiting or running in the queue labs-long" in refused.text
+
+    # While both subscribers listen, another learner's ping runs and finishes.
+    pinger = lab_learner(live_url, "ping")
+    ping_run = run_id_of(pinger.htmx_post("/labs/ping/start/").text)
+    wait_until(lambda: "succeeded" in runs_recorded(pinger, "ping").get(ping_run, {}))
+    for client, run_id in zip(holders, subscribers, strict=True):
+        assert "succeeded" not in runs_recorded(client, "pubsub")[run_id]  # still listening
+        stopped = client.htmx_post("/labs/pubsub/subscriber/stop/", {"run": run_id})
+        assert stopped.status == 200, stopped.text
+    for client, run_id in zip(holders, subscribers, strict=True):
+        wait_until(lambda c=client, r=run_id: "succeeded" in runs_recorded(c, "pubsub")[r])
+
+
+def test_a_queued_run_shows_its_queue_pool_and_the_runs_ahead_as_they_start(start_services):
+    redis, redis_url = redis_service()
+    start_services(redis)
+    web, base_url = web_service(redis_url)
+    start_services(web)
+    # No worker yet: two runs of one learner, then one of another, wait in the queue celery.
+    first, second = lab_learner(base_url, "lifecycle"), lab_learner(base_url, "lifecycle")
+    for _ in range(2):  # each runs about 3 s, until its soft time limit
+        assert first.htmx_post("/labs/lifecycle/start/", {"behaviour": "overrun"}).status == 200
+    assert second.htmx_post("/labs/lifecycle/start/", {"behaviour": "succeed"}).status == 200
+
+    page = second.get("/labs/lifecycle/").text
+    assert '<p class="queue-place" data-queue="celery" data-ahead="2">' in page
+    pool = QUEUES["celery"]
+    assert f"<strong>{pool.pool}</strong> pool of {pool.concurrency}" in page
+    assert "2 runs ahead of yours</strong>" in page
+    assert 'data-ahead="0"' in first.get("/labs/lifecycle/").text  # the first one sent
+
+    # The celery worker (prefork, 2 processes) starts the first learner's two runs: the second
+    # learner's open page is told, though none of their own events says so.
+    stream = second.events("/streams/labs/lifecycle/events/")
+    assert 'data-ahead="2"' in frame_until(stream, lambda data: "queue-place" in data)
+    start_services(worker_service(redis_url, "celery"))
+    frame = frame_until(stream, lambda data: 'data-ahead="0"' in data)
+    assert "No run is ahead of yours</strong>" in frame
+    stream.close()
