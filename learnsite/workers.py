@@ -29,12 +29,12 @@ class Queue:
     max_depth: int  # past this many messages waiting in its list, no new run is queued
     purpose: str
 
-    def argv(self, *, hostname: str) -> list[str]:
-        """The command that starts this queue's worker."""
+    def argv(self) -> list[str]:
+        """The command that starts this queue's worker (celery's own options may follow)."""
         return [
             "celery", "-A", "learnsite", "worker", "--queues", self.name,
             "--pool", self.pool, "--concurrency", str(self.concurrency),
-            "--hostname", hostname, "--loglevel", "INFO",
+            "--hostname", f"{self.name}@%h", "--loglevel", "INFO",
         ]  # fmt: skip
 
 
@@ -85,12 +85,12 @@ def queue_of(task_name: str) -> Queue:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m learnsite.workers <queue> [--hostname NAME]``: become that queue's worker."""
+    """``python -m learnsite.workers <queue> [celery worker options]``: become that queue's
+    worker; options given here come after the layout's, so they win (``--hostname``, say)."""
     if not argv or argv[0] not in QUEUES:
-        sys.exit(f"usage: python -m learnsite.workers {{{','.join(QUEUES)}}} [--hostname NAME]")
-    hostname = argv[2] if argv[1:2] == ["--hostname"] and len(argv) > 2 else f"{argv[0]}@%h"
-    command = QUEUES[argv[0]].argv(hostname=hostname)
-    os.execvp(sys.executable, [sys.executable, "-m", *command])
+        sys.exit(f"usage: python -m learnsite.workers {{{','.join(QUEUES)}}} [celery options]")
+    command = [sys.executable, "-m", *QUEUES[argv[0]].argv(), *argv[1:]]
+    os.execv(sys.executable, command)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ def worker_service(redis_url: str, queue: str = DEFAULT_QUEUE, **env: str) -> Se
     """The worker of ``queue`` as `make run` starts it (learnsite/workers.py), on
     ``redis_url``; ``env`` adds to its environment."""
     name = f"test-{queue}-{next(_names)}-{os.getpid()}@localhost"
-    argv = [sys.executable, "-m", "learnsite.workers", queue, "--hostname", name]
+    argv = [sys.executable, "-m", "learnsite.workers", queue, "--hostname", name,
+            "--without-mingle", "--without-gossip"]  # fmt: skip
     env = child_env(redis_url) | env
 
     # Asks over the broker given to the worker, which may not be this process's own; not the
