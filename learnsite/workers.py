@@ -90,7 +90,8 @@ def main(argv: list[str]) -> None:
     if not argv or argv[0] not in QUEUES:
         sys.exit(f"usage: python -m learnsite.workers {{{','.join(QUEUES)}}} [celery options]")
     command = [sys.executable, "-m", *QUEUES[argv[0]].argv(), *argv[1:]]
-    os.execv(sys.executable, command)
+    # Replaced by the worker, not its parent: honcho's (or systemd's) signals reach celery.
+    os.execv(sys.executable, command)  # noqa: S606 (a fixed command, no shell)
 
 
 if __name__ == "__main__":
