@@ -93,7 +93,8 @@ def test_a_queued_run_shows_its_queue_pool_and_the_runs_ahead_as_they_start(live
     page = learner.get("/labs/lifecycle/").text
     assert '<p class="queue-place" data-queue="celery" data-ahead="1">' in page
     pool = QUEUES["celery"]
-    assert f"<strong>{pool.pool}</strong> pool of {pool.concurrency}" in page
+    said = f"runs {pool.concurrency} tasks at a time in a <strong>{pool.pool}</strong> pool"
+    assert said in " ".join(page.split())
     assert "1 run ahead of yours</strong>" in page
 
     # The short run ends and the other learner's run starts: this learner's open page is told,
