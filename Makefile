@@ -6,10 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
-# With REDIS_URL set, that Redis is used and none is started here.
-PROCESSES := $(if $(REDIS_URL),web worker content mail,redis web worker content mail)
+VAR_DIR := $(abspath $(or $(LEARNSITE_VAR_DIR),var))
+# The Procfile's Celery workers: `make run` and `make serve` start the same ones.
+WORKERS := $(shell sed -n 's/^\(worker[A-Za-z0-9_-]*\):.*/\1/p' Procfile)
+# With REDIS_URL (DATABASE_URL) set, that Redis (PostgreSQL) is used and none is started here.
+PROCESSES := $(if $(REDIS_URL),,redis) web $(WORKERS) content mail
+SERVE_PROCESSES := $(if $(DATABASE_URL),,postgres) $(if $(REDIS_URL),,durable-redis) serve-web $(WORKERS) mail
 
-.PHONY: run test lint format bench browser clean
+.PHONY: run serve test lint format bench browser clean
 
 $(STAMP): requirements.txt
 	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
@@ -28,6 +32,19 @@ run: $(STAMP)
 	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the worker, the web server, the content watcher and the mail server)"
 	@echo ""
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(PROCESSES)
+
+# The production profile on one machine (README: "Production on one machine: make serve").
+serve: export DJANGO_DEBUG := 0
+serve: export LEARNSITE_STATIC_COLLECTED := 1
+serve: export DATABASE_URL := $(or $(DATABASE_URL),postgres://learnsite@/learnsite?host=$(VAR_DIR)/pg)
+serve: $(STAMP)
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	@echo ""
+	@echo "  learnsite (production profile): http://$(HOST):$(WEB_PORT)/ behind your TLS proxy"
+	@echo "  (DJANGO_HTTPS=0 to try it over plain HTTP). Ctrl-C stops everything it started."
+	@$(if $(DJANGO_SECRET_KEY),,echo "  DJANGO_SECRET_KEY is unset: using the key made once in $(VAR_DIR)/secret_key.")
+	@echo ""
+	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(SERVE_PROCESSES)
 
 # Browser tests drive the system Chromium (Playwright cannot download its own here).
 browser:

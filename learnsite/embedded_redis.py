@@ -4,16 +4,21 @@
 with a real redis-server listening only on the unix socket named by the default REDIS_URL, so
 that no system service and no TCP port are needed. The tests start the same server through
 ``redis_server_argv``.
+
+With ``--durable`` (`make serve`) the broker survives a restart: every write goes to an
+append-only file under var/redis/, flushed to disk every second, and when memory runs out
+Redis refuses new writes instead of evicting keys (``noeviction``): an evicted key would be a
+lost task. Both as the course teaches (lesson 2).
 """
 
+import argparse
 import os
 import shutil
 import socket
 import sys
 from pathlib import Path
 
-# The kernel's limit for a unix socket path (sun_path), less the terminating NUL.
-MAX_SOCKET_PATH = 107
+from learnsite.embedded import socket_path_check
 
 
 def redis_server_binary() -> str:
@@ -33,13 +38,10 @@ def redis_server_binary() -> str:
     return binary
 
 
-def redis_server_argv(*, socket_path: Path, workdir: Path) -> list[str]:
-    """A redis-server on a unix socket only, with nothing written to disk."""
-    if len(str(socket_path)) > MAX_SOCKET_PATH:
-        raise SystemExit(
-            f"The Redis socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes, the "
-            "limit for unix sockets: set LEARNSITE_VAR_DIR to a shorter folder."
-        )
+def redis_server_argv(*, socket_path: Path, workdir: Path, durable: bool = False) -> list[str]:
+    """A redis-server on a unix socket only: with nothing written to disk, or ``durable``,
+    with an append-only file in ``workdir``."""
+    socket_path_check(path=socket_path, server="Redis")
     return [
         redis_server_binary(),
         "--port", "0",
@@ -47,7 +49,9 @@ def redis_server_argv(*, socket_path: Path, workdir: Path) -> list[str]:
         "--unixsocketperm", "700",
         "--dir", str(workdir),
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if durable else "no",
+        "--appendfsync", "everysec",
+        "--maxmemory-policy", "noeviction",
         "--daemonize", "no",
     ]  # fmt: skip
 
@@ -64,6 +68,11 @@ def socket_answers(socket_path: Path) -> bool:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m learnsite.embedded_redis")
+    parser.add_argument(
+        "--durable", action="store_true", help="keep the data in an append-only file in var/redis/"
+    )
+    durable = parser.parse_args().durable
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
     from django.conf import settings
 
@@ -76,8 +85,11 @@ def main() -> None:
                 f"A Redis is already serving {socket_path}: is another `make run` running?"
             )
         socket_path.unlink()  # left behind by a server that was killed
-    argv = redis_server_argv(socket_path=socket_path, workdir=socket_path.parent)
-    print(f"embedded redis-server on unix://{socket_path}", flush=True)
+    workdir = settings.VAR_DIR / "redis" if durable else socket_path.parent
+    workdir.mkdir(exist_ok=True)
+    argv = redis_server_argv(socket_path=socket_path, workdir=workdir, durable=durable)
+    kept = f", append-only file in {workdir}" if durable else ""
+    print(f"embedded redis-server on unix://{socket_path}{kept}", flush=True)
     os.execv(argv[0], argv)  # noqa: S606 (a fixed binary with fixed arguments)
 
 

@@ -54,6 +54,8 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", HTTPS)
+# Health probes (a load balancer's, a container runtime's) come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 if env_bool("DJANGO_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
@@ -149,7 +151,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-CONTENT_DIR = BASE_DIR / "content"
+# The courses, as files (content/README.md); on several machines every one reads the same.
+CONTENT_DIR = Path(os.environ.get("LEARNSITE_CONTENT_DIR", BASE_DIR / "content")).resolve()
 # Authoring mode: open pages refresh when a content file is saved (`make run` watches the
 # files), and pages show the errors of the last load. Staff see those errors in any mode.
 CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
@@ -157,9 +160,18 @@ CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-# Served by ServeStatic (async, so streaming views never wait on a sync middleware); straight
-# from the app folders, so no collectstatic step is needed before the site can start.
-SERVESTATIC_USE_FINDERS = True
+# Served by ServeStatic (async, so streaming views never wait on a sync middleware). By
+# default straight from the app folders, so no collectstatic step is needed before the site can
+# start. `make serve` runs collectstatic first and sets LEARNSITE_STATIC_COLLECTED=1: then the
+# files served are the collected ones, with hashed names (cached for ever by browsers) and
+# compressed copies (gzip, sent to browsers that accept it).
+if env_bool("LEARNSITE_STATIC_COLLECTED", False):
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    SERVESTATIC_USE_FINDERS = True
 
 # Redis: the broker, the result backend and the lab event streams. Unset, it is the embedded
 # redis-server that `make run` starts on a unix socket under var/ (learnsite/embedded_redis.py).

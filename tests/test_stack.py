@@ -6,17 +6,27 @@ up, that pytest is killed or interrupted, and every process it had started, chil
 grandchildren, must be gone.
 """
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from learnsite.processes import die_with_parent
 
-from .stack import ROOT, wait_until
+from .authoring.factory import make_course, make_lesson
+from .stack import ROOT, free_port, wait_until
+
+# What the test run puts in the environment, which a `make serve` of a user would not have.
+SET_BY_TESTS = ("PYTEST_", "DJANGO_", "LEARNSITE_", "DATABASE_URL", "REDIS_URL")
 
 STACK_UP = """
 import os
@@ -106,3 +116,90 @@ def test_no_process_outlives_an_ended_run(tmp_path, how, options):
             run.kill()
         run.wait()
         run.stdout.close()
+
+
+def http_get(url: str, **headers: str) -> tuple[int, dict, bytes]:
+    """One GET that does not follow redirects: status, headers, body."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
+    """`make serve` as it is run on a machine, with its own var dir and no environment set
+    but the ports: PostgreSQL and Redis started by it, DEBUG off, HTTPS hardening on behind a
+    proxy, collected static files. Ctrl-C (SIGINT to its process group) ends every process."""
+    var_dir = Path(tempfile.mkdtemp(prefix="serve-", dir=settings.VAR_DIR))
+    var_dir.chmod(0o755)  # the embedded PostgreSQL runs as the postgres user when we are root
+    # One small lesson: loading the whole course would be most of this test's time.
+    make_lesson(make_course(var_dir / "content" / "course"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SET_BY_TESTS)}
+    env |= {"LEARNSITE_VAR_DIR": str(var_dir), "LEARNSITE_CONTENT_DIR": str(var_dir / "content"),
+            "WEB_PORT": str(port), "LEARNSITE_MAIL_PORT": str(free_port())}  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    log_path = var_dir / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(),
+        )  # fmt: skip
+
+    def ready() -> bool:
+        try:
+            return http_get(f"{base}/healthz/ready")[0] == 200
+        except OSError:
+            return serve.poll() is not None
+
+    try:
+        wait_until(ready, seconds=120)
+        assert serve.poll() is None, log_path.read_text()
+        status, _, body = http_get(f"{base}/healthz")
+        health = json.loads(body)
+        assert status == 200 and health["database"]["vendor"] == "postgresql", health
+        # Plain HTTP is sent to HTTPS; through a TLS proxy (X-Forwarded-Proto, trusted from
+        # 127.0.0.1 by uvicorn) the page is served, with hashed and compressed static files.
+        status, headers, _ = http_get(f"{base}/")
+        assert status == 301 and headers["Location"].startswith("https://"), headers
+        status, headers, body = http_get(f"{base}/", **{"X-Forwarded-Proto": "https"})
+        assert status == 200 and "Strict-Transport-Security" in headers, headers
+        css = re.search(rb'href="(/static/css/site\.[0-9a-f]{12}\.css)"', body).group(1)
+        status, headers, _ = http_get(
+            base + css.decode(), **{"X-Forwarded-Proto": "https", "Accept-Encoding": "gzip"}
+        )
+        assert status == 200 and headers["Content-Encoding"] == "gzip", headers
+        assert "immutable" in headers["Cache-Control"], headers
+        # The access log, in what make serve prints.
+        wait_until(lambda: f'"GET {css.decode()} HTTP/1.1" 200' in log_path.read_text())
+
+        started = descendants(serve.pid)
+        commands = " | ".join(started.values())
+        assert "redis-server" in commands and (var_dir / "redis/appendonly.aof").exists()
+        assert "postgres -D" in commands and "celery" in commands, commands
+        # uvicorn and its workers (one per core, so at least 1), started by multiprocessing.
+        assert "uvicorn" in commands and "spawn_main" in commands, commands
+
+        os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
+        wait_until(lambda: not any(alive(pid) for pid in [serve.pid, *started]), seconds=60)
+    finally:
+        # After a failure: honcho's children are in sessions of their own and outlive a killed
+        # make, so it is stopped as Ctrl-C does, then whatever is left is killed.
+        left = descendants(serve.pid)
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGINT)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.wait()

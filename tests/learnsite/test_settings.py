@@ -19,6 +19,9 @@ def test_deploy_check_passes_when_production_variables_are_set(tmp_path):
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "x7-" + "k2Lq9vZp" * 8,
         "ALLOWED_HOSTS": "learn.example.com",
+        # and what `make serve` sets besides
+        "LEARNSITE_STATIC_COLLECTED": "1",
+        "DATABASE_URL": f"postgres://learnsite@/learnsite?host={tmp_path}/pg",
     }
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
