@@ -1,8 +1,8 @@
 """Scaling out, proven across processes: two web processes (uvicorn) and two Celery workers for
 each queue the labs here use, every one a process of its own, on one PostgreSQL and one Redis.
 
-PostgreSQL is the project's own (``learnsite.embedded_postgres``, a cluster made under this
-run's var dir), or the server DATABASE_URL names, in a database made for this module and
+PostgreSQL is the project's own (``learnsite.embedded_postgres``, a cluster made for this
+module), or the server DATABASE_URL names, in a database made for this module and
 migrated by ``manage.py migrate`` as a release does. Only the servers use it: this module talks
 to them over HTTP, and reads the learners' records in Redis, which is this module's own too.
 Everything starts once for the module; a test that kills a process has it started again by the
@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
-from django.conf import settings
 from psycopg import sql
 
 from labs.events import learner_stream_key
@@ -36,6 +35,7 @@ from learnsite.processes import die_with_parent
 from learnsite.workers import DEFAULT_QUEUE
 from tests.http import LiveClient, frame_until
 from tests.labs import lifecycle_support as lifecycle
+from tests.labs.lifecycle_support import deadline
 from tests.labs.ping_support import events_until_done, run_id_of
 from tests.stack import (
     ROOT,
@@ -54,7 +54,12 @@ PING_STREAM = "/streams/labs/ping/events/"
 # A lifecycle run works for 1.5 s: a message taken this long ago by a worker that is gone is
 # put back on the queue (and looked for as often), so a lost run comes back in seconds.
 VISIBILITY_TIMEOUT_SECONDS = "3"
-READY_SECONDS = 90  # six Python processes start at once on two cores
+READY_SECONDS = 90
+# The cluster is made in memory: on disk, initdb's and each migration's fsyncs, and removing
+# its thousand files after, cost seconds. Named by this process, so a later run can tell when
+# it is left over.
+PG_PARENT = Path("/dev/shm")
+PG_PREFIX = "learnsite-test-pg-"  # six Python processes start at once on two cores
 
 
 @dataclass
@@ -108,6 +113,14 @@ def scale_redis_url():
     service.stop()
 
 
+def leftovers_remove() -> None:
+    """The clusters of earlier runs whose process is gone (killed before its teardown)."""
+    for folder in PG_PARENT.glob(f"{PG_PREFIX}*"):
+        pid = folder.name.removeprefix(PG_PREFIX).partition("-")[0]
+        if not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def postgres_url(scale_redis_url):
     """An empty PostgreSQL database for this module's servers."""
@@ -116,7 +129,8 @@ def postgres_url(scale_redis_url):
         with made_database(existing) as url:
             yield url
         return
-    folder = Path(tempfile.mkdtemp(prefix="pg-", dir=settings.VAR_DIR))
+    leftovers_remove()
+    folder = Path(tempfile.mkdtemp(prefix=f"{PG_PREFIX}{os.getpid()}-", dir=PG_PARENT))
     folder.chmod(0o755)  # as root, the server runs as the postgres user, which must get in
     url = f"postgres://learnsite@/scale_out?host={folder}/pg"
     argv = [sys.executable, "-m", "learnsite.embedded_postgres"]
@@ -222,7 +236,8 @@ def test_learners_on_either_web_process_get_every_event_of_runs_on_either_worker
 
     workers = set()
     for learner, stream in streams.items():
-        frame = frame_until(stream, lambda html, learner=learner: done(html, runs[learner]))
+        with deadline(30):  # frame_until's own deadline needs frames to come
+            frame = frame_until(stream, lambda html, learner=learner: done(html, runs[learner]))
         stream.close()
         shown = re.findall(r'aria-labelledby="run-(\w+)-title"', frame)
         assert sorted(shown) == sorted(runs[learner])  # theirs, and only theirs
@@ -256,14 +271,15 @@ def test_a_learner_whose_web_process_is_killed_mid_run_resumes_on_the_other_and_
     stream = learner.events(PING_STREAM, timeout=30)
     next(stream)
     run_id = run_id_of(learner.htmx_post(f"{PING_PAGE}start/").text)
-    running = next(e for e in stream if e.event == "runs" and ">Running<" in e.data)
+    with deadline(30):
+        running = next(e for e in stream if e.event == "runs" and ">Running<" in e.data)
 
-    web_a.service.stop(signal.SIGKILL)
-    last = [event for event in [running, *frames_until_cut(stream)] if event.id][-1]
-    # The browser reconnects, to the process left, with the id of the last frame it had.
-    resumed = learner.at(web_b.url).events(PING_STREAM, last_event_id=last.id, timeout=30)
-    frames = [event for event in events_until_done(resumed, run_id) if event.event == "runs"]
-    resumed.close()
+        web_a.service.stop(signal.SIGKILL)
+        last = [event for event in [running, *frames_until_cut(stream)] if event.id][-1]
+        # The browser reconnects, to the process left, with the id of the last frame it had.
+        resumed = learner.at(web_b.url).events(PING_STREAM, last_event_id=last.id, timeout=30)
+        frames = [event for event in events_until_done(resumed, run_id) if event.event == "runs"]
+        resumed.close()
 
     record = stack.record(run_id)
     [(resume_id, resume)] = [(i, e) for i, e in record if e["kind"] == STREAM_RESUMED]
