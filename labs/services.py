@@ -94,11 +94,11 @@ def _limits_check(*, learner_id: str, lab: str, queue: Queue) -> None:
     # runs are never stuck behind theirs.
     mine = in_flight.get(queue.name, 0)
     if mine >= queue.per_learner:
-        runs = "run" if mine == 1 else "runs"
+        runs, which = ("run", "it") if mine == 1 else ("runs", "one")
         raise RateLimited(
-            f"You already have {mine} {runs} waiting or running in the queue {queue.name}, "
-            f"the limit for one learner ({queue.purpose}): wait for it to finish, then start "
-            "another."
+            f"You already have {mine} {runs} waiting or running in the queue {queue.name} "
+            f"({queue.purpose}), the limit for one learner: wait for {which} to finish, then "
+            "start another."
         )
     lab_rate_check(learner_id=learner_id, lab=lab)
 

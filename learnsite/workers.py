@@ -48,9 +48,7 @@ QUEUES = {
             tasks=(),
             per_learner=3,
             max_depth=200,
-            purpose="CPU work (the quiz statistics), and the labs that teach prefork's pool "
-            "processes: time limits, a terminated or lost process, the message left in the list "
-            "while every process is busy",
+            purpose="CPU work, and the labs that teach the prefork pool: lifecycle, broker",
         ),
         Queue(
             name="labs",
@@ -68,7 +66,7 @@ QUEUES = {
             tasks=("labs.pubsub_subscriber", "labs.listen_trap"),
             per_learner=1,
             max_depth=50,
-            purpose="long lab tasks: the Python subscriber (up to 60 s), the listen sandbox (10 s)",
+            purpose="long lab tasks: the Python subscriber, the listen sandbox",
         ),
     )
 }
