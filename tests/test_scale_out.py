@@ -122,13 +122,19 @@ def leftovers_remove() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass
+class Database:
+    url: str
+    server: Service | None  # the project's own PostgreSQL, started for this module
+
+
 @pytest.fixture(scope="module")
-def postgres_url(scale_redis_url):
+def database(scale_redis_url):
     """An empty PostgreSQL database for this module's servers."""
     existing = os.environ.get("DATABASE_URL", "")
     if existing.startswith(("postgres://", "postgresql://")):
         with made_database(existing) as url:
-            yield url
+            yield Database(url, server=None)
         return
     leftovers_remove()
     folder = Path(tempfile.mkdtemp(prefix=f"{PG_PREFIX}{os.getpid()}-", dir=PG_PARENT))
@@ -136,16 +142,16 @@ def postgres_url(scale_redis_url):
     url = f"postgres://learnsite@/scale_out?host={folder}/pg"
     argv = [sys.executable, "-m", "learnsite.embedded_postgres"]
     env = child_env(scale_redis_url) | {"DATABASE_URL": url}
-    service = Service("postgres", argv, lambda: "embedded postgres on" in service.log(), env)
-    service.start(READY_SECONDS)
-    yield url
-    service.stop()  # a fast shutdown
+    server = Service("postgres", argv, lambda: "embedded postgres on" in server.log(), env)
+    server.spawn()  # waited for by ``stack``, while its processes start
+    yield Database(url, server)
+    server.stop()  # a fast shutdown
     shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def stack(scale_redis_url, postgres_url):
-    url, env = scale_redis_url, {"DATABASE_URL": postgres_url}
+def stack(scale_redis_url, database):
+    url, env = scale_redis_url, {"DATABASE_URL": database.url}
     webs = [Web(*web_service(url, **env)) for _ in range(2)]
     labs_workers = [worker_service(url, "labs", **env) for _ in range(2)]
     celery_workers = [
@@ -155,25 +161,24 @@ def stack(scale_redis_url, postgres_url):
         for _ in range(2)
     ]
     services = [*(web.service for web in webs), *labs_workers, *celery_workers]
-    # The schema is made while the servers start: none of them reads the database to start.
-    migrate = subprocess.Popen(
-        [sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT,
-        env=child_env(url) | env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent(),
-    )  # fmt: skip
     try:
+        # None of them reads the database to start: the schema is made meanwhile.
         for service in services:
             service.spawn()
-        output, _ = migrate.communicate(timeout=READY_SECONDS)
-        assert migrate.returncode == 0, output.decode()
+        if database.server:
+            database.server.wait_ready(READY_SECONDS)
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT,
+            env=child_env(url) | env, capture_output=True, text=True, timeout=READY_SECONDS,
+            preexec_fn=die_with_parent(),
+        )  # fmt: skip
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
         for service in services:
             service.wait_ready(READY_SECONDS)
         client = redis.Redis.from_url(url, decode_responses=True)
         yield Stack(webs, labs_workers, celery_workers, client)
         client.close()
     finally:
-        migrate.kill()
-        migrate.wait()
         # Killed, not asked to stop: nothing of them is used after, and a worker's warm
         # shutdown alone takes a second or two.
         for service in services:
