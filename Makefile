@@ -13,6 +13,10 @@ WORKERS := $(shell sed -n 's/^\(worker[A-Za-z0-9_-]*\):.*/\1/p' Procfile)
 PROCESSES := $(if $(REDIS_URL),,redis) web $(WORKERS) content mail
 SERVE_PROCESSES := $(if $(DATABASE_URL),,postgres) $(if $(REDIS_URL),,durable-redis) serve-web $(WORKERS) mail
 
+# axe-core, for the browser tests' accessibility scan (tests/browser/test_accessibility.py).
+AXE_CORE := 4.14.1
+AXE_STAMP := var/node/.axe-core-$(AXE_CORE)
+
 .PHONY: run serve test lint format bench browser clean
 
 $(STAMP): requirements.txt
@@ -47,8 +51,13 @@ serve: $(STAMP)
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(SERVE_PROCESSES)
 
 # Browser tests drive the system Chromium (Playwright cannot download its own here).
-browser:
+browser: $(AXE_STAMP)
 	@bin/ensure-chromium
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null || { echo "The browser tests need npm for axe-core: install Node.js and npm (apt-get install npm)." >&2; exit 1; }
+	npm install --no-save --no-audit --no-fund --prefix var/node axe-core@$(AXE_CORE)
+	@rm -f var/node/.axe-core-* && touch $@
 
 test: $(STAMP) browser lint
 	$(PY) -m pytest
@@ -67,6 +76,7 @@ bench: $(STAMP)
 	@bin/ensure-wrk
 	$(PY) bench/pages.py
 	$(PY) bench/grading.py
+	$(PY) bench/class_clicks.py
 	$(PY) bench/run.py
 
 clean:

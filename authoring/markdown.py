@@ -3,14 +3,43 @@
 Run once per file by content_load, never per request.
 """
 
+from html import escape
+
 import markdown
 import nh3
+from pygments.formatters import HtmlFormatter
 
 from .sources import split_fences
 
+# A block that may scroll sideways (a long line, a wide table) is a named stop for the keyboard:
+# what scrolls must be reachable without a mouse. A group, not a region: a landmark each would
+# crowd a screen reader's list of the page's landmarks.
+SCROLLS = 'tabindex="0" role="group"'
+
+
+class CodeFormatter(HtmlFormatter):
+    """Pygments' HTML, in a <pre> that the keyboard reaches, named for its language."""
+
+    LABELS = {"output": "Output", "text": "Code"}
+
+    def __init__(self, *, lang_str: str, **options) -> None:
+        super().__init__(**options)
+        self.label = self.LABELS.get(lang_str, f"Code: {lang_str}")
+
+    def wrap(self, source):
+        yield 0, f'<pre {SCROLLS} aria-label="{escape(self.label)}"><code>'
+        yield from source
+        yield 0, "</code></pre>"
+
+
 EXTENSIONS = ["fenced_code", "codehilite", "tables", "toc", "admonition", "sane_lists"]
 EXTENSION_CONFIGS = {
-    "codehilite": {"guess_lang": False, "css_class": "highlight"},
+    "codehilite": {
+        "guess_lang": False,
+        "css_class": "highlight",
+        "pygments_formatter": CodeFormatter,
+        "lang_prefix": "",
+    },
     "toc": {"permalink": False},
 }
 ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
@@ -35,7 +64,7 @@ ALLOWED_ATTRIBUTES = {
     **nh3.ALLOWED_ATTRIBUTES,
     "div": {"class"},
     "span": {"class"},
-    "pre": {"class"},
+    "pre": {"class", "tabindex", "role", "aria-label"},  # CodeFormatter's
     "code": {"class"},
     "p": {"class"},
     "th": {"align"},
@@ -59,12 +88,16 @@ def markdown_render(text: str) -> str:
     html = markdown.markdown(
         _runnable_captioned(text), extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS
     )
-    return nh3.clean(
+    html = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
     )
+    # The sanitizer leaves no attribute on a table, so each one opens with this exact tag.
+    return html.replace(
+        "<table>", f'<div class="table-scroll" {SCROLLS} aria-label="Table"><table>'
+    ).replace("</table>", "</table></div>")
 
 
 def _runnable_captioned(text: str) -> str:

@@ -15,6 +15,7 @@ VENV = ROOT / "var" / "bench-anchors"
 PINS = [
     f"Django=={version('django')}",
     f"uvicorn=={version('uvicorn')}",
+    f"redis=={version('redis')}",
     "gunicorn==27.0.1",
     "django-eventstream==5.3.4",
 ]

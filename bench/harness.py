@@ -1,6 +1,7 @@
 """What every bench script needs: child processes that stop with their children, free ports,
 /proc readings and nearest-rank percentiles. Stdlib only."""
 
+import asyncio
 import contextlib
 import http.client
 import math
@@ -100,3 +101,63 @@ def percentile(values: list[float], p: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+async def sse_open(port: int, path: str, cookie: str = "") -> tuple:
+    """A raw HTTP/1.1 event stream: (reader, writer, chunked), once its 200 head is read."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port), STEP_TIMEOUT_SECONDS
+    )
+    cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Accept: text/event-stream\r\n{cookie_line}\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT_SECONDS)
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    if " 200 " not in status_line + " ":
+        writer.close()
+        raise RuntimeError(f"stream answered {status_line!r}")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in header_lines if line)
+    }
+    return reader, writer, headers.get("transfer-encoding", "").lower() == "chunked"
+
+
+async def sse_frames(reader, chunked: bool):
+    """Each frame of an event stream as it arrives: (event, id, data, perf_counter)."""
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                return
+            data = (await reader.readexactly(size + 2))[:-2]
+        else:
+            data = await reader.read(65536)
+            if not data:
+                return
+        received = time.perf_counter()
+        buffer += data
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            event, event_id, lines = "", "", []
+            for line in frame.decode().split("\n"):
+                name, _, value = line.partition(":")
+                if name == "event":
+                    event = value.strip()
+                elif name == "id":
+                    event_id = value.strip()
+                elif name == "data":
+                    lines.append(value)
+            yield event, event_id, "\n".join(lines), received
+
+
+async def writer_close(writer) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 2)

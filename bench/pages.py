@@ -92,12 +92,15 @@ def main() -> int:
         "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
         "DJANGO_DEBUG": "0",
         "DJANGO_HTTPS": "0",
+        # The static files as `make serve` serves them: collected, hashed names, gzip copies.
+        "LEARNSITE_STATIC_COLLECTED": "1",
     }
     children: list[Child] = []
     try:
         anchors = anchors_python()
         sys.path.insert(0, str(ROOT))
         from learnsite.embedded_redis import redis_server_argv, socket_answers
+        from learnsite.serve_web import web_workers
 
         redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
                       var_dir)  # fmt: skip
@@ -133,7 +136,7 @@ def main() -> int:
         uvicorn.stop()
 
         port = free_port()
-        site = served("site", web_argv(port), env, var_dir, port)
+        site = served("site", web_argv(port, web_workers()), env, var_dir, port)
         children.append(site)
         base = f"http://127.0.0.1:{port}"
         loads.append(wrk(f"this site: a lesson page ({web_workers()} workers)", base + LESSON))
@@ -147,14 +150,10 @@ def main() -> int:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def web_workers() -> int:
-    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
-
-
-def web_argv(port: int) -> list[str]:
+def web_argv(port: int, workers: int) -> list[str]:
     return [
         PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(web_workers()), "--lifespan", "off",
+        "--port", str(port), "--workers", str(workers), "--lifespan", "off",
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
 

@@ -1,19 +1,22 @@
-"""Live event streaming under load: delivery latency as the number of open streams grows.
+"""Live event streams under load: this site's lab streams against django-eventstream's.
 
 Starts its own redis-server (unix socket) and one uvicorn web process in a fresh temp folder,
 opens one server-sent-event stream per learner to /streams/labs/ping/events/, publishes lab
 events through the site's own ``labs.events.event_publish`` (the Lua XADD + PUBLISH) and times
-each event from publish to the ``event: runs`` frame that carries its stream id. Prints one row
-per number of open streams; latencies are compared with the N=1 row of the same run, never
-with constants, because the machine is shared and noisy.
+each event from publish to the ``event: runs`` frame that carries its stream id. Then the same
+shape through django-eventstream 5.3.4 (bench/eventstream_site.py, in the anchors' virtualenv).
+Prints one row per server and number of open streams: latency, web CPU per delivered event
+and its ratio to the anchor's in the same run, memory per stream, threads, Redis connections.
 
-Run with ``make bench`` (``.venv/bin/python bench/run.py``). Stdlib only, besides the site.
+Run with ``make bench`` (``.venv/bin/python bench/run.py``).
 """
 
 import asyncio
 import contextlib
 import http.client
 import http.cookies
+import itertools
+import json
 import math
 import os
 import shutil
@@ -27,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anchors import anchors_python
 from harness import (
     ROOT,
     STEP_TIMEOUT_SECONDS,
@@ -36,11 +40,20 @@ from harness import (
     percentile,
     proc_cpu_seconds,
     proc_status,
+    sse_frames,
+    sse_open,
+    writer_close,
 )
 
 PYTHON = sys.executable
 
-LEARNER_COUNTS = (1, 50, 200)
+SITE = "this site"
+SITE_PATH = "/streams/labs/ping/events/"
+ANCHOR = "django-eventstream"
+ANCHOR_VERSION = "django-eventstream 5.3.4"
+LEARNER_COUNTS = (1, 200, 1000)
+# The anchor, django-eventstream, at the same shape: the lone learner and the largest class.
+ANCHOR_COUNTS = (1, 1000)
 # K, events per learner: at least EVENTS_PER_LEARNER, and enough for MIN_SAMPLES per row, so
 # that the N=1 baseline's p99 is not just the slowest of a handful.
 EVENTS_PER_LEARNER = 10
@@ -51,7 +64,7 @@ WARMUP_EVENTS = 5
 # steps) whatever N is, and the web process's total load grows with N.
 ROUND_SECONDS = 0.25
 DELIVERY_TIMEOUT_SECONDS = 10.0
-TOTAL_BUDGET_SECONDS = 110.0
+TOTAL_BUDGET_SECONDS = 600.0
 CONNECT_CONCURRENCY = 50
 SESSION_THREADS = 8
 BENCH_CLIENT_NAME = "bench"
@@ -128,6 +141,7 @@ def stream_id_key(stream_id: str) -> tuple[int, int]:
 
 @dataclass
 class Stream:
+    path: str
     cookie: str
     learner_id: str
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -142,58 +156,16 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
     writer = None
     try:
         async with opened:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port), STEP_TIMEOUT_SECONDS
-            )
-            writer.write(
-                (
-                    "GET /streams/labs/ping/events/ HTTP/1.1\r\n"
-                    f"Host: 127.0.0.1:{port}\r\n"
-                    "Accept: text/event-stream\r\n"
-                    f"Cookie: {stream.cookie}\r\n"
-                    "\r\n"
-                ).encode()
-            )
-            await writer.drain()
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT_SECONDS)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        if " 200 " not in status_line + " ":
-            raise RuntimeError(f"stream answered {status_line!r}")
-        headers = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in header_lines if line)
-        }
-        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-        buffer = b""
-        while True:
-            if chunked:
-                size = int((await reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    return
-                data = (await reader.readexactly(size + 2))[:-2]
-            else:
-                data = await reader.read(65536)
-                if not data:
-                    return
-            received = time.perf_counter()
-            buffer += data
-            while b"\n\n" in buffer:
-                frame, buffer = buffer.split(b"\n\n", 1)
-                stream.frames += 1
-                stream.ready.set()  # the first frame comes after the hub registered the stream
-                event, event_id, data = "", "", []
-                for line in frame.decode().split("\n"):
-                    name, _, value = line.partition(":")
-                    if name == "event":
-                        event = value.strip()
-                    elif name == "id":
-                        event_id = value.strip()
-                    elif name == "data":
-                        data.append(value)
-                if event == "broker" and "not answering" in "".join(data):
-                    stream.paused += 1
-                if event == "runs" and event_id:
-                    stream.runs_frames.append((stream_id_key(event_id), received))
+            reader, writer, chunked = await sse_open(port, stream.path, stream.cookie)
+        async for event, event_id, data, received in sse_frames(reader, chunked):
+            stream.frames += 1
+            stream.ready.set()  # the first frame comes after the hub registered the stream
+            if event == "broker" and "not answering" in data:
+                stream.paused += 1
+            # The site's frames carry the event's stream id; the anchor's, in the data.
+            key = event_id or data.strip().strip('"')
+            if event == "runs" and key:
+                stream.runs_frames.append((stream_id_key(key), received))
     except asyncio.CancelledError:
         raise
     except Exception as error:  # reported under the table; the run goes on
@@ -201,9 +173,7 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
         stream.ready.set()
     finally:
         if writer is not None:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 2)
+            await writer_close(writer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,12 +191,39 @@ def events_per_learner(learners: int) -> int:
     return max(EVENTS_PER_LEARNER, math.ceil(MIN_SAMPLES / learners))
 
 
-def publish_all(streams: list[Stream], rounds: int, stop: threading.Event) -> list[Published]:
-    """K rounds; in each, one ``queued`` event per learner, paced evenly over the round."""
+def site_publish(stream: Stream) -> str:
+    """One ``queued`` event of the learner's ping lab, as a run records it: its stream id."""
     import secrets
 
     from labs.events import event_publish
 
+    event = {"kind": "queued", "run": secrets.token_hex(4), "lab": "ping"}
+    return event_publish(learner_id=stream.learner_id, lab="ping", event=event)
+
+
+_anchor_sequence = itertools.count(1)
+
+
+def anchor_publish(stream: Stream) -> str:
+    """One event on the learner's channel, as django-eventstream's send_event() publishes it for
+    several processes (one PUBLISH on its Redis channel); its sequence number is its data."""
+    from learnsite.redis import redis_client
+
+    key = f"{next(_anchor_sequence)}-0"
+    message = {
+        "channel": f"learner-{stream.learner_id}",
+        "event_type": "runs",
+        "data": json.dumps(key),
+        "pub_id": None,
+    }
+    redis_client().publish("events_channel", json.dumps(message))
+    return key
+
+
+def publish_all(
+    streams: list[Stream], rounds: int, stop: threading.Event, publish
+) -> list[Published]:
+    """K rounds; in each, one event per learner, paced evenly over the round."""
     published: list[Published] = []
     gap = ROUND_SECONDS / len(streams)
     start = time.perf_counter()
@@ -238,10 +235,8 @@ def publish_all(streams: list[Stream], rounds: int, stop: threading.Event) -> li
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            event = {"kind": "queued", "run": secrets.token_hex(4), "lab": "ping"}
             at = time.perf_counter()
-            stream_id = event_publish(learner_id=stream.learner_id, lab="ping", event=event)
-            published.append(Published(index, stream_id_key(stream_id), at))
+            published.append(Published(index, stream_id_key(publish(stream)), at))
     return published
 
 
@@ -270,6 +265,7 @@ def delivered_count(streams: list[Stream], published: list[Published]) -> int:
 
 @dataclass
 class Row:
+    server: str
     learners: int
     open_streams: int
     redis_web: int
@@ -281,8 +277,13 @@ class Row:
     p50: float
     p99: float
     web_cpu_s: float
+    rss_kb_per_stream: float
     paused: int
     errors: list[str]
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.web_cpu_s / self.delivered * 1e6 if self.delivered else math.nan
 
 
 def redis_web_connections(monitor) -> tuple[int, int]:
@@ -293,9 +294,9 @@ def redis_web_connections(monitor) -> tuple[int, int]:
 
 
 async def measure(
-    learners: list[tuple[str, str]], port: int, web_pid: int, monitor, rounds: int
+    server: str, streams: list[Stream], port: int, web_pid: int, monitor, rounds: int, publish
 ) -> Row:
-    streams = [Stream(cookie_header(key), learner_id) for key, learner_id in learners]
+    idle_rss_mb = proc_status(web_pid)[1]
     opened = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks = [asyncio.create_task(stream_read(s, port, opened)) for s in streams]
     stop = threading.Event()
@@ -306,7 +307,7 @@ async def measure(
         await asyncio.sleep(0.5)  # let the hub's subscription settle before timing anything
         cpu_before = proc_cpu_seconds(web_pid)
         published = await asyncio.wait_for(
-            asyncio.to_thread(publish_all, streams, rounds, stop),
+            asyncio.to_thread(publish_all, streams, rounds, stop, publish),
             rounds * ROUND_SECONDS + STEP_TIMEOUT_SECONDS,
         )
         deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
@@ -325,6 +326,7 @@ async def measure(
         await asyncio.gather(*tasks, return_exceptions=True)
     values = latencies_ms(streams, published)
     return Row(
+        server=server,
         learners=len(streams),
         open_streams=open_streams,
         redis_web=redis_web,
@@ -336,6 +338,7 @@ async def measure(
         p50=percentile(values, 50),
         p99=percentile(values, 99),
         web_cpu_s=web_cpu_s,
+        rss_kb_per_stream=(rss_mb - idle_rss_mb) * 1024 / max(open_streams, 1),
         paused=sum(s.paused for s in streams),
         errors=sorted({s.error for s in streams if s.error}),
     )
@@ -344,51 +347,73 @@ async def measure(
 # ---------------------------------------------------------------------------------------------
 
 
-def print_table(rows: list[Row], idle: tuple[int, float, int], after: tuple[int, float, int]):
-    base = rows[0].p99 if rows and rows[0].learners == 1 else math.nan
+GOALS = (
+    "Goals at N=1000 for this site: 100% delivered within 10 s, p99 <= 100 ms, web CPU per "
+    "event <= 0.5x django-eventstream's, <= 40 KB RSS per stream, <= 10 threads, <= 15 Redis "
+    "connections, 0 false 'paused' frames."
+)
+
+
+def print_table(rows: list[Row]) -> None:
+    anchor = {row.learners: row for row in rows if row.server == ANCHOR}
     header = (
-        f"{'learners':>8} {'streams':>8} {'redis':>6} {'threads':>8} {'RSS MB':>7} "
-        f"{'events':>11} {'p50 ms':>8} {'p99 ms':>8} {'p99 xN=1':>9}"
+        f"{'server':<19} {'N':>5} {'delivered':>11} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU us/ev':>9} {'x anchor':>8} {'KB/stream':>9} {'threads':>7} {'redis':>5} "
+        f"{'paused':>6}"
     )
     print()
-    print("Live event streaming (/streams/labs/ping/events/), one uvicorn, one redis-server")
+    print(f"Live event streams on one uvicorn process, {ROUND_SECONDS}s between a learner's events")
     print(header)
     print("-" * len(header))
     for row in rows:
-        ratio = row.p99 / base if base and not math.isnan(base) else math.nan
+        same = anchor.get(row.learners)
+        ratio = row.cpu_us_per_event / same.cpu_us_per_event if same else math.nan
         print(
-            f"{row.learners:>8} {row.open_streams:>8} {row.redis_web:>6} {row.threads:>8} "
-            f"{row.rss_mb:>7.1f} {f'{row.delivered}/{row.published}':>11} {row.p50:>8.1f} "
-            f"{row.p99:>8.1f} {ratio:>8.2f}x"
-        )
-    print()
-    print(
-        f"Web process idle before any stream: {idle[0]} threads, {idle[1]:.1f} MB RSS, "
-        f"{idle[2]} Redis connections; after all streams closed: {after[0]} threads, "
-        f"{after[1]:.1f} MB, {after[2]} Redis connections."
-    )
-    for row in rows:
-        print(
-            f"N={row.learners}: web CPU {row.web_cpu_s:.2f}s while publishing, "
-            f"{row.redis_web_pubsub} of {row.redis_web} Redis connections subscribed, "
-            f"{row.paused} 'broker paused' frames, "
-            f"{(row.threads - 1) / max(row.open_streams, 1):.2f} web threads (besides the main "
-            "one) per open stream"
-            + (f"; stream errors: {'; '.join(row.errors)}" if row.errors else "")
+            f"{row.server:<19} {row.learners:>5} {f'{row.delivered}/{row.published}':>11} "
+            f"{row.p50:>7.1f} {row.p99:>7.1f} {row.cpu_us_per_event:>9.0f} {ratio:>7.2f}x "
+            f"{row.rss_kb_per_stream:>9.1f} {row.threads:>7} {row.redis_web:>5} {row.paused:>6}"
+            + (f"  errors: {'; '.join(row.errors)}" if row.errors else "")
         )
     k_by_n = ", ".join(f"{n}: {events_per_learner(n)}" for n in LEARNER_COUNTS)
     print(
         f"""
-What the numbers mean: each learner has one open SSE stream and gets K `queued` events
-(K by N: {k_by_n}), one every {ROUND_SECONDS}s, through labs.events.event_publish (XADD + PUBLISH).
-Latency runs from just before the publish call to the arrival, in this script, of the first
-`event: runs` frame on that learner's stream whose id covers the event; p50/p99 use the
-nearest rank. "events" is delivered/published within {DELIVERY_TIMEOUT_SECONDS:.0f}s. "redis" counts
-the web process's Redis connections (CLIENT LIST, this script's own excluded), "threads" and
-"RSS MB" come from /proc/<web pid>/status, all sampled with the N streams still open.
-"p99 xN=1" is the ratio to the N=1 row of this same run: compare ratios between runs, not
-milliseconds; this script's own event loop reads every stream, so it adds to the latency."""
+Each learner has one open stream and gets K events (K by N: {k_by_n}), one every
+{ROUND_SECONDS}s. This site: its ping lab's stream, each event recorded by labs.events.event_publish
+(XADD + PUBLISH). {ANCHOR}: {ANCHOR_VERSION}, one channel per learner, each event published
+on Redis as its send_event() does for several processes. "delivered" counts events whose
+frame arrived within {DELIVERY_TIMEOUT_SECONDS:.0f}s; latency runs from the publish to the frame's
+arrival here (nearest-rank p50/p99). "CPU us/ev" is the web process's CPU while
+publishing over the events delivered, "x anchor" its ratio to {ANCHOR}'s at the same N,
+in this run. "KB/stream" is the RSS growth with the streams open over their number;
+"threads" and "redis" (connections) are the web process's with the streams open; "paused"
+counts false "broker paused" frames.
+{GOALS}"""
     )
+
+
+def series(server, counts, learners, web: Child, port: int, monitor, publish) -> list[Row]:
+    """One row per number of learners, on the server ``web``, after a warm-up not reported."""
+    asyncio.run(measure(server, learners(1), port, web.pid, monitor, WARMUP_EVENTS, publish))
+    rows = []
+    for count in counts:
+        budget_check(f"starting {server} with N={count}")
+        row = asyncio.run(
+            measure(server, learners(count), port, web.pid, monitor,
+                    events_per_learner(count), publish)
+        )  # fmt: skip
+        rows.append(row)
+        print(
+            f"bench: {server} N={count} done ({row.delivered}/{row.published} delivered, "
+            f"p99 {row.p99:.1f} ms)",
+            flush=True,
+        )
+        if web.process.poll() is not None:
+            raise RuntimeError(f"{server} exited:\n{web.log_tail()}")
+        # Until the web process has let the closed streams go, so each row starts alike.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and redis_web_connections(monitor)[1] > 1:
+            time.sleep(0.1)
+    return rows
 
 
 def main() -> int:
@@ -440,6 +465,7 @@ def main() -> int:
             cwd=ROOT, env=env, check=True, timeout=STEP_TIMEOUT_SECONDS * 2,
         )  # fmt: skip
 
+        rows: list[Row] = []
         port = free_port()
         web_argv = [
             PYTHON, "-m", "uvicorn", "learnsite.asgi:application",
@@ -449,41 +475,34 @@ def main() -> int:
         web = Child("web", web_argv, env, var_dir)
         children.append(web)
         web.wait_ready(lambda: http_answers(port))
-        threads, rss = proc_status(web.pid)
-        idle = (threads, rss, redis_web_connections(monitor)[0])
         print(f"bench: redis + uvicorn (pid {web.pid}) up on port {port}", flush=True)
 
-        def learners(count: int) -> list[tuple[str, str]]:
+        def learners(count: int) -> list[Stream]:
             with ThreadPoolExecutor(SESSION_THREADS) as pool:
                 keys = list(pool.map(lambda _: learner_session(port), range(count)))
-            return [(key, learner_id_of(key)) for key in keys]
+            return [Stream(SITE_PATH, cookie_header(key), learner_id_of(key)) for key in keys]
 
-        # Warm-up, not reported: first template renders, the hub's first subscription.
-        asyncio.run(measure(learners(1), port, web.pid, monitor, WARMUP_EVENTS))
-        time.sleep(0.5)
+        rows += series(SITE, LEARNER_COUNTS, learners, web, port, monitor, site_publish)
+        web.stop()
 
-        rows: list[Row] = []
-        for count in LEARNER_COUNTS:
-            budget_check(f"starting N={count}")
-            rounds = events_per_learner(count)
-            row = asyncio.run(measure(learners(count), port, web.pid, monitor, rounds))
-            rows.append(row)
-            print(
-                f"bench: N={count} done ({row.delivered}/{row.published} delivered, "
-                f"p99 {row.p99:.1f} ms)",
-                flush=True,
-            )
-            time.sleep(1.0)  # let the web process notice the closed streams
-            if web.process.poll() is not None:
-                raise RuntimeError(f"web process exited:\n{web.log_tail()}")
+        port = free_port()
+        anchor_argv = [
+            str(anchors_python()), "-m", "uvicorn", "--app-dir", str(ROOT / "bench"),
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--no-access-log", "eventstream_site:application",
+        ]  # fmt: skip
+        anchor = Child("eventstream", anchor_argv, env | {"BENCH_REDIS_SOCKET": str(socket_path)},
+                       var_dir)  # fmt: skip
+        children.append(anchor)
+        anchor.wait_ready(lambda: http_answers(port))
 
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and proc_status(web.pid)[0] > idle[0]:
-            time.sleep(0.2)
-        threads, rss = proc_status(web.pid)
-        after = (threads, rss, redis_web_connections(monitor)[0])
+        def anchor_learners(count: int) -> list[Stream]:
+            return [Stream(f"/events/{n}/", "", str(n)) for n in range(count)]
+
+        rows += series(ANCHOR, ANCHOR_COUNTS, anchor_learners, anchor, port, monitor,
+                       anchor_publish)  # fmt: skip
         monitor.close()
-        print_table(rows, idle, after)
+        print_table(rows)
         return 0
     except KeyboardInterrupt:
         print("\nbench: interrupted, cleaning up", file=sys.stderr)

@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "quiz",
     "labs",
     "authoring",
+    "lti_tool",
+    "lti",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +179,16 @@ else:
 # Redis: the broker, the result backend and the lab event streams. Unset, it is the embedded
 # redis-server that `make run` starts on a unix socket under var/ (learnsite/embedded_redis.py).
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{VAR_DIR / 'redis.sock'}"
+# The LTI tool's login state, nonces and launch data (lti/tool.py): in Redis, so that a launch
+# may reach another web process than its login did.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "lti": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "learnsite:lti",
+    },
+}
 # How long a page waits for Redis before it says the broker is unavailable.
 REDIS_TIMEOUT_SECONDS = 1.0
 

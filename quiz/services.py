@@ -22,6 +22,7 @@ from learners.models import Learner
 from lessons.models import Lesson
 
 from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
+from .signals import attempt_finished
 from .tasks import question_stats_schedule
 
 # The test of a lesson: 10 questions in this mix, shuffled options, feedback only at the end.
@@ -272,6 +273,7 @@ def _finish(attempt: Attempt) -> None:
     attempt.score = sum(answer.credit for answer in answers)
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["score", "finished_at"])
+    attempt_finished.send(sender=Attempt, attempt=attempt)
     # Statistics are recomputed by a worker, debounced, never in the request that grades.
     transaction.on_commit(question_stats_schedule, robust=True)
 
