@@ -293,7 +293,7 @@ def wait_for(check, timeout: float = 20.0):
     return value
 
 
-def test_a_finished_attempt_refreshes_the_stats_in_the_worker(worker, debounce, tmp_path):
+def test_a_finished_attempt_refreshes_the_stats_in_the_worker(workers, debounce, tmp_path):
     lesson = make_quiz_lesson(tmp_path, make_question("in-worker"))
 
     make_submitted_attempt(lesson=lesson, picks={"in-worker": "a"})  # schedules on commit
@@ -319,7 +319,7 @@ def take_test(client: Client, *, lesson, marks: str) -> None:
 
 
 def test_tests_taken_in_the_pages_show_their_figures_after_the_refresh(
-    worker, debounce, staff_client, tmp_path
+    workers, debounce, staff_client, tmp_path
 ):
     """The matrix of tests/quiz/test_test_stats.py (figures computed by hand there), taken by
     four learners through the pages; then learner A takes the test again, all wrong."""
@@ -366,7 +366,7 @@ def refreshes_sent():
     after_task_publish.disconnect(record)
 
 
-def test_two_schedules_in_one_window_run_one_refresh(worker, debounce, refreshes_sent, tmp_path):
+def test_two_schedules_in_one_window_run_one_refresh(workers, debounce, refreshes_sent, tmp_path):
     lesson = make_quiz_lesson(tmp_path)
 
     first = question_stats_schedule()
