@@ -228,11 +228,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # visibility_timeout: a message a worker took but has not acknowledged (acks_late tasks) goes
 # back on the queue this long after it was taken, if that worker is gone. It must be longer
 # than any task runs or waits for its countdown/ETA, or a healthy task would run twice.
-# Workers look for such messages at start and every 10 s; kombu 5.7 would scan Redis only on
-# every 10th of those looks (100 s) unless unacked_restore_throttle is 1.
+# Workers look for such messages at start and every 10 s (as often as the timeout, if it is
+# shorter, so that a short one set for a test is not outwaited by the look); kombu 5.7 would
+# scan Redis only on every 10th of those looks (100 s) unless unacked_restore_throttle is 1.
+_VISIBILITY_TIMEOUT_SECONDS = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)),
+    "visibility_timeout": _VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": min(10, _VISIBILITY_TIMEOUT_SECONDS),
     "unacked_restore_throttle": 1,
 }
 CELERY_RESULT_EXPIRES = 3600

@@ -30,10 +30,14 @@ class SseEvent:
 class LiveClient:
     """One learner: a cookie jar against one server."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, cookies: http.cookiejar.CookieJar | None = None) -> None:
         self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
+        self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def at(self, base_url: str) -> "LiveClient":
+        """This learner (the same cookies, so the same session) on another server."""
+        return LiveClient(base_url, cookies=self.cookies)
 
     def _open(self, request: urllib.request.Request, timeout: float):
         try:
