@@ -53,7 +53,10 @@ QUEUES = {
         Queue(
             name="labs",
             pool="threads",
-            concurrency=32,
+            # A class of 200 pressing within 5 s is about 40 two-second runs a second: 96 at
+            # once keep up (bench/class_clicks.py; 32 left a queue, p95 4x a lone run). Under
+            # the 100 connections of the process's redis-py pool, which every run publishes on.
+            concurrency=96,
             tasks=("labs.ping_worker", "labs.send_email"),
             per_learner=3,
             max_depth=200,
