@@ -125,11 +125,12 @@ def measure(database: str, env: dict, var_dir: Path) -> Result:
 
 
 TOKENS = """
-import django; django.setup()
+import secrets, django; django.setup()
 from django.contrib.auth.models import User
 from quiz.api import api_token_issue
+run = secrets.token_hex(4)  # a PostgreSQL database may hold the users of an earlier run
 for n in range({count}):
-    user = User.objects.create_user(f"bench{{n}}", password="bench password {{n}}")
+    user = User.objects.create_user(f"bench{{n}}-{{run}}", password="bench password {{n}}")
     print(api_token_issue(user=user))
 """
 
