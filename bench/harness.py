@@ -95,6 +95,12 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its children (uvicorn's workers), while they run."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return proc_cpu_seconds(pid) + sum(proc_cpu_seconds(int(child)) for child in children)
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     if not values:

@@ -138,6 +138,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # A file, not memory, so that the web and worker processes a test starts share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs its database work in a thread of its own, so a persistent
+    # connection (CONN_MAX_AGE) is never used again; each process keeps a pool instead
+    # (psycopg_pool), as opening a PostgreSQL connection costs a process on the server.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 8))}
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

@@ -256,7 +256,9 @@ def _message(error: dict) -> str:
 
 def _attempt_of(learner: Learner, attempt_id: int) -> Attempt:
     """The learner's attempt: another learner's attempt is as unknown as a missing one."""
-    attempt = Attempt.objects.filter(pk=attempt_id, learner=learner).first()
+    attempt = (
+        Attempt.objects.select_related("lesson").filter(pk=attempt_id, learner=learner).first()
+    )
     if attempt is None:
         raise HttpError(404, "No such attempt.")
     return attempt
@@ -297,8 +299,9 @@ def _question(item: AttemptQuestion, *, finished: bool) -> dict:
 
 
 def _attempt(attempt: Attempt, *, questions: bool = True) -> dict:
-    attempt = Attempt.objects.select_related("lesson").get(pk=attempt.pk)  # as stored now
+    """``attempt`` as stored now: read after any change the request made."""
     finished = attempt.finished_at is not None
+    items = list(attempt.items.select_related("version", "answer")) if questions or finished else []
     data = {
         "id": attempt.pk,
         "mode": attempt.mode,
@@ -314,10 +317,9 @@ def _attempt(attempt: Attempt, *, questions: bool = True) -> dict:
             if finished and attempt.mode == Attempt.Mode.TEST and attempt.percent is not None
             else None
         ),
-        "breakdown": breakdown(attempt) if finished else None,
+        "breakdown": breakdown(items) if finished else None,
     }
     if questions:
-        items = attempt.items.select_related("version", "answer")
         data["questions"] = [_question(item, finished=finished) for item in items]
     return data
 
@@ -358,7 +360,7 @@ def attempt_answer_create(request: HttpRequest, attempt_id: AttemptId, data: Ans
     repeat)."""
     attempt = _attempt_of(request.auth, attempt_id)
     answer = attempt_answer(attempt=attempt, position=data.position, chosen=data.chosen)
-    summary = _attempt(attempt, questions=False)
+    summary = _attempt(_attempt_of(request.auth, attempt_id), questions=False)
     item = attempt.items.select_related("version", "answer").get(pk=answer.item_id)
     return {"attempt": summary, "question": _question(item, finished=summary["finished"])}
 

@@ -10,11 +10,11 @@ Questions and their versions are written here too, from the drafts the content l
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
@@ -154,7 +154,8 @@ def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestio
 
 
 def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
-    return {item.position: item for item in attempt.items.select_related("version")}
+    # With their answers: what is already answered is known without a query per question.
+    return {item.position: item for item in attempt.items.select_related("version", "answer")}
 
 
 def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
@@ -176,27 +177,32 @@ def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
     return picked
 
 
-def _record(item: AttemptQuestion, picked: list[str]) -> tuple[Answer, bool]:
-    """Store the answer once; returns it and whether it is new."""
-    existing = Answer.objects.filter(item=item).first()
-    if existing is not None:
-        if existing.chosen != picked:
-            raise SubmissionError(
-                f"Question {item.position} is already answered; an answer cannot be changed."
-            )
-        return existing, False
-    result = grade(version=item.version, chosen=picked)
-    try:
-        with transaction.atomic():
-            answer = Answer.objects.create(
-                item=item, chosen=picked, correct=result.correct, credit=result.credit
-            )
-    except IntegrityError:  # the same answer, sent twice at once: the first one stands
-        return _record(item, picked)
-    if item.attempt.mode != Attempt.Mode.PREDICT:  # a prediction needs its lab to make sense
-        review_schedule(learner=item.attempt.learner, question_id=item.version.question_id,
-                        correct=result.correct, hinted=item.hints_shown > 0)  # fmt: skip
-    return answer, True
+def _answered(item: AttemptQuestion, picked: list[str]) -> Answer | None:
+    """The stored answer to ``item`` when it is ``picked`` again; None when it has none yet."""
+    answer = getattr(item, "answer", None)
+    if answer is not None and answer.chosen != picked:
+        raise SubmissionError(
+            f"Question {item.position} is already answered; an answer cannot be changed."
+        )
+    return answer
+
+
+def _record(attempt: Attempt, picks: list[tuple[AttemptQuestion, list[str]]]) -> list[Answer]:
+    """Grade and store answers to questions of ``attempt`` that have none, then reschedule
+    their reviews: the same few queries for one answer or fifty. The caller holds the
+    attempt's row lock, so no other request answers these questions meanwhile."""
+    answers = []
+    for item, picked in picks:
+        result = grade(version=item.version, chosen=picked)
+        item.answer = Answer(item=item, chosen=picked, correct=result.correct, credit=result.credit)
+        answers.append(item.answer)
+    Answer.objects.bulk_create(answers)
+    if attempt.mode != Attempt.Mode.PREDICT:  # a prediction needs its lab to make sense
+        reviews_schedule(learner_id=attempt.learner_id, answers=[
+            (item.version.question_id, item.answer.correct, item.hints_shown > 0)
+            for item, _ in picks
+        ])  # fmt: skip
+    return answers
 
 
 def _finished_check(attempt: Attempt) -> None:
@@ -208,15 +214,18 @@ def _finished_check(attempt: Attempt) -> None:
 def attempt_answer(*, attempt: Attempt, position: object, chosen: object) -> Answer:
     """Practice and review: answer one question, and see its feedback at once."""
     attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
-    item = _item(_items(attempt), position)
+    items = _items(attempt)
+    item = _item(items, position)
     picked = _validated_choice(item, chosen)
-    if Answer.objects.filter(item=item, chosen=picked).exists():
-        return item.answer  # a repeat of a stored answer, even after the attempt finished
+    stored = getattr(item, "answer", None)
+    if stored is not None and stored.chosen == picked:
+        return stored  # a repeat of a stored answer, even after the attempt finished
     _finished_check(attempt)
     if attempt.mode not in (Attempt.Mode.PRACTICE, Attempt.Mode.REVIEW):
         raise SubmissionError("Quiz and test answers are sent together, at the end.")
-    answer, _ = _record(item, picked)
-    if not attempt.items.filter(answer__isnull=True).exists():
+    _answered(item, picked)
+    [answer] = _record(attempt, [(item, picked)])
+    if all(hasattr(other, "answer") for other in items.values()):
         _finish(attempt)
     return answer
 
@@ -233,7 +242,7 @@ def prediction_answer(*, learner: Learner, question: Question, chosen: object) -
     item = AttemptQuestion.objects.create(
         attempt=attempt, position=1, version=version, option_order=keys
     )
-    answer, _ = _record(item, _validated_choice(item, chosen))
+    [answer] = _record(attempt, [(item, _validated_choice(item, chosen))])
     _finish(attempt)
     return answer
 
@@ -241,7 +250,10 @@ def prediction_answer(*, learner: Learner, question: Question, chosen: object) -
 @transaction.atomic
 def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
     """Quiz and test: every answer at once, checked before any is stored, then graded."""
-    attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
+    # Its lesson too, for the caller that shows the result (the lock is on the attempt alone).
+    attempt = (
+        Attempt.objects.select_for_update(of=("self",)).select_related("lesson").get(pk=attempt.pk)
+    )
     if attempt.mode not in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):
         raise SubmissionError("Practice and review answers are sent one at a time.")
     items = _items(attempt)
@@ -254,7 +266,7 @@ def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
             raise SubmissionError(f"Question {item.position} is answered twice in this submission.")
         picked[item.position] = _validated_choice(item, chosen)
     if attempt.finished_at is not None:
-        stored = {item.position: item.answer.chosen for item in attempt.items.all()
+        stored = {item.position: item.answer.chosen for item in items.values()
                   if hasattr(item, "answer")}  # fmt: skip
         if stored == picked:
             return attempt  # the same submission again: nothing more to record
@@ -263,15 +275,16 @@ def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
     if missing:
         numbers = ", ".join(str(position) for position in missing)
         raise SubmissionError(f"Answer every question before you submit: {numbers} left.")
-    for position, choice in sorted(picked.items()):
-        _record(items[position], choice)
+    picks = sorted(picked.items())
+    _record(attempt, [(items[p], choice) for p, choice in picks if not _answered(items[p], choice)])
     _finish(attempt)
     return attempt
 
 
 def _finish(attempt: Attempt) -> None:
-    answers = Answer.objects.filter(item__attempt=attempt)
-    attempt.score = sum(answer.credit for answer in answers)
+    attempt.score = sum(
+        Answer.objects.filter(item__attempt=attempt).values_list("credit", flat=True)
+    )
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["score", "finished_at"])
     attempt_finished.send(sender=Attempt, attempt=attempt)
@@ -307,19 +320,38 @@ def review_schedule(
     """Rate the answer and reschedule the question's review. A miss is due now, so it comes
     back at once in review mode (FSRS would wait a day); a first right answer to a question
     never missed schedules nothing."""
+    reviews_schedule(learner_id=learner.pk, answers=[(question_id, correct, hinted)], now=now)
+
+
+def reviews_schedule(*, learner_id: int, answers: list[tuple[int, bool, bool]], now=None) -> None:
+    """``review_schedule`` for many answers at once, each a (question id, correct, hinted), in
+    the order given: one query reads the learner's review items, one writes them."""
     now = (now or timezone.now()).astimezone(UTC)
-    item = ReviewItem.objects.filter(learner=learner, question_id=question_id).first()
-    if item is None and correct:
-        return
-    card = Card.from_dict(item.card) if item and item.card else Card(card_id=question_id)
-    card, _ = REVIEW_SCHEDULER.review_card(
-        card, review_rating(correct=correct, hinted=hinted), review_datetime=now
+    cards = dict(
+        ReviewItem.objects.filter(
+            learner_id=learner_id, question_id__in={question_id for question_id, _, _ in answers}
+        ).values_list("question_id", "card")
     )
-    due_at = card.due if correct else now
-    ReviewItem.objects.update_or_create(
-        learner=learner, question_id=question_id,
-        defaults={"due_at": due_at, "interval_days": (due_at - now) / timedelta(days=1),
-                  "card": card.to_dict()},
+    scheduled: dict[int, ReviewItem] = {}
+    for question_id, correct, hinted in answers:
+        if question_id not in cards and correct:
+            continue
+        stored = cards.get(question_id)  # {} on a row from before FSRS: a new card
+        card = Card.from_dict(stored) if stored else Card(card_id=question_id)
+        card, _ = REVIEW_SCHEDULER.review_card(
+            card, review_rating(correct=correct, hinted=hinted), review_datetime=now
+        )
+        due_at = card.due if correct else now
+        cards[question_id] = card.to_dict()
+        scheduled[question_id] = ReviewItem(
+            learner_id=learner_id, question_id=question_id, due_at=due_at,
+            interval_days=(due_at - now) / timedelta(days=1), card=cards[question_id],
+        )  # fmt: skip
+    # Inserted, or updated where the learner has one (also one written meanwhile by another
+    # request, as update_or_create did).
+    ReviewItem.objects.bulk_create(
+        scheduled.values(), update_conflicts=True, unique_fields=["learner", "question"],
+        update_fields=["due_at", "interval_days", "card"],
     )  # fmt: skip
 
 
@@ -327,10 +359,11 @@ def verdict(percent: int) -> str:
     return next(label for floor, label in VERDICTS if percent >= floor)
 
 
-def breakdown(attempt: Attempt) -> list[dict]:
-    """Score by difficulty, for a finished attempt's result."""
+def breakdown(items: Iterable[AttemptQuestion]) -> list[dict]:
+    """Score by difficulty, for a finished attempt's result, from its questions (with their
+    versions and answers)."""
     rows: dict[str, dict] = {}
-    for item in attempt.items.select_related("version", "answer"):
+    for item in items:
         row = rows.setdefault(item.version.difficulty, {"asked": 0, "score": 0.0})
         row["asked"] += 1
         row["score"] += item.answer.credit if hasattr(item, "answer") else 0

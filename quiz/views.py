@@ -185,7 +185,7 @@ def _result(request, attempt, items) -> HttpResponse:
         "questions": [shown_question(item) for item in items],
         "percent": percent,
         "verdict": verdict(percent) if attempt.mode == Attempt.Mode.TEST else "",
-        "breakdown": breakdown(attempt),
+        "breakdown": breakdown(items),
         "total": len(items),
     }
     return render(request, "quiz/result.html", context)
