@@ -61,6 +61,7 @@ class LoadReport:
     lessons_updated: int = 0
     lessons_unchanged: int = 0
     lessons_retired: int = 0
+    courses_changed: int = 0
     question_versions_created: int = 0
     questions_retired: int = 0
     changed: list[str] = field(default_factory=list)
@@ -97,7 +98,7 @@ def content_load(*, root: Path) -> LoadReport:
         )
     }
     for position, source in enumerate(courses):
-        course = _course_sync(source, position, stored_courses.get(source.slug))
+        course = _course_sync(source, position, stored_courses.get(source.slug), report)
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
         links_digest = _digest(links)
         for lesson_source in source.lessons:
@@ -123,7 +124,8 @@ def content_load(*, root: Path) -> LoadReport:
         lesson.save(update_fields=["retired"])
         report.lessons_retired += 1
         _questions_report(questions_sync(lesson=lesson, questions=[]), report)
-    content_version_bump()  # in this transaction: pages render the new content once it commits
+    if report.changed or report.lessons_retired or report.courses_changed:
+        content_version_bump()  # in this transaction: pages render the new content once it commits
     return report
 
 
@@ -151,15 +153,17 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _course_sync(source, position: int, course: Course | None) -> Course:
+def _course_sync(source, position: int, course: Course | None, report: LoadReport) -> Course:
     values = {
         "title": source.meta["title"],
         "summary": source.meta.get("summary", ""),
         "order": source.meta.get("order", position),
     }
     if course is None:
+        report.courses_changed += 1
         return Course.objects.create(slug=source.slug, **values)
     if any(getattr(course, key) != value for key, value in values.items()):
+        report.courses_changed += 1
         Course.objects.filter(pk=course.pk).update(**values)
     return course
 

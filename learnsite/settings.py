@@ -143,8 +143,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # connection (CONN_MAX_AGE) is never used again; each process keeps a pool instead
     # (psycopg_pool), as opening a PostgreSQL connection costs a process on the server.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 2, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 8))}
+    # Added to the URL's options (a unix socket's folder comes as ?host=), not in their place.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 8)),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

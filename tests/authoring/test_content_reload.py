@@ -65,6 +65,7 @@ def test_one_edited_question_file_reloads_only_its_lesson(course, tmp_path):
     assert (report.question_versions_created, report.questions_retired) == (1, 0)
     assert writes(queries) == [
         'INSERT INTO "quiz_questionversion"',
+        'UPDATE "lessons_contentversion" SET',  # the pages render the new content
         'UPDATE "lessons_lesson" SET',
         'UPDATE "quiz_question" SET',
     ]
@@ -80,7 +81,7 @@ def test_one_edited_lesson_file_reloads_only_that_lesson(course, tmp_path):
         report = content_load(root=tmp_path)
 
     assert (report.changed, report.question_versions_created) == (["lesson-12"], 0)
-    assert writes(queries) == ['UPDATE "lessons_lesson" SET']
+    assert writes(queries) == ['UPDATE "lessons_contentversion" SET', 'UPDATE "lessons_lesson" SET']
     sections = Lesson.objects.get(slug="lesson-12").sections
     assert "waiting" in next(s for s in sections if s["kind"] == "bottleneck")["parts"][0]["html"]
 
