@@ -33,7 +33,7 @@ run: $(STAMP)
 	@# A content error is shown on the site (and fixed live), so it does not stop the start.
 	-$(PY) manage.py content_load
 	@echo ""
-	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the worker, the web server, the content watcher and the mail server)"
+	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the workers, the web server, the content watcher and the mail server)"
 	@echo ""
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(PROCESSES)
 

@@ -6,6 +6,7 @@ from learnsite.hub import hub_patterns_register
 
 from .events import learner_channel
 from .kinds.lifecycle.signals import lifecycle_signals_connect
+from .queues import run_waiting_signals_connect
 from .registry import LAB_KINDS
 
 
@@ -20,6 +21,7 @@ def _worker_signals_connect(**_) -> None:
     dispatch_uids make connecting twice harmless.
     """
     lifecycle_signals_connect()
+    run_waiting_signals_connect()
 
 
 class LabsConfig(AppConfig):

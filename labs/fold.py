@@ -54,6 +54,14 @@ class Run:
     timeline: list = field(default_factory=list)
     # Waiting for a worker for WAITING_HINT_AFTER_SECONDS or more: the page explains why.
     waiting: bool = False
+    # The Celery queue it was sent to, and the pool and slots of that queue's worker, as
+    # recorded when it was queued (learnsite/workers.py).
+    queue: str = ""
+    pool: str = ""
+    concurrency: int = 0
+    # While queued: how many runs will start before it. Not from the events: read from Redis
+    # each time the runs are shown (labs/queues.py); None when not known.
+    ahead: int | None = None
 
     @property
     def queued(self) -> bool:
@@ -117,6 +125,10 @@ class LabFold:
             return
         for run in self.apply(event_id, event):
             self._run_seen(run)
+        if event.get("kind") == "queued" and event.get("run") in self.runs:
+            run = self.runs[event["run"]]
+            run.queue, run.pool = event.get("queue", ""), event.get("pool", "")
+            run.concurrency = event.get("concurrency", 0)
 
     def apply(self, event_id: str, event: dict) -> Iterable[Run]:
         """Apply one event; returns the runs it changed (for the prediction waiting on them)."""

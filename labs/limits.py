@@ -4,8 +4,6 @@ agrees. Every key here belongs to one learner and expires on its own."""
 import time
 import uuid
 
-from django.conf import settings
-
 from learnsite.redis import aredis_client, awindow_count, redis_client, window_count
 
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS
@@ -39,9 +37,9 @@ async def alearner_allows(*, learner_id: str, action: str, per_minute: int) -> b
     return await awindow_count(key=key, window_seconds=60) <= per_minute
 
 
-def queue_depth() -> int:
-    """Messages waiting in Celery's default queue (a Redis list named after the queue)."""
-    return redis_client().llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+def queue_depth(queue: str) -> int:
+    """Messages waiting in the Celery queue ``queue`` (a Redis list named after it)."""
+    return redis_client().llen(queue)
 
 
 def _streams_key(learner_id: str) -> str:

@@ -35,11 +35,13 @@ from .limits import (
     stream_unregister,
 )
 from .predictions import prediction_question, prediction_record
+from .queues import aruns_ahead_place, runs_ahead_place
 from .registry import LAB_KINDS, LabKind
 from .services import LabError
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-# While a run waits in the queue the stream wakes up this often, to explain the wait.
+# While a run waits in the queue the stream wakes up this often, to say how many runs are still
+# ahead of it (they are other learners' runs: nothing in this learner's events says so).
 WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
@@ -59,6 +61,8 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
     runs = lab.fold.fold(events, now=time.time())
+    with contextlib.suppress(RedisError, OSError):  # the page says so already, from the read
+        runs_ahead_place(learner_id=learner_id, runs=runs)
     met = lab_goals_met(lab=lab, runs=runs)
     lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
@@ -199,6 +203,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
     # lab's history.
     fold = lab.fold()
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
+    shown_ahead: dict[str, int | None] = {}
     # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
     # stream after the last id read from it, whatever the announcement carried.
     async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
@@ -223,11 +228,15 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 last_id = event_id
             runs = fold.result(now=time.time())
             waiting = {run.id for run in runs if run.waiting}
-            if (new and stream_id_after(last_id, after)) or waiting != shown_waiting:
+            ahead = shown_ahead
+            with contextlib.suppress(RedisError, OSError):  # said above; PoolBusy: next tick
+                ahead = await aruns_ahead_place(learner_id=learner_id, runs=runs)
+            changed = waiting != shown_waiting or ahead != shown_ahead
+            if (new and stream_id_after(last_id, after)) or changed:
                 context = {"runs": runs, "csrf_token": csrf_token}
                 html = render_to_string(f"{lab.template}#runs", context)
                 yield sse_event("runs", html, event_id=last_id)
-                shown_waiting = waiting
+                shown_waiting, shown_ahead = waiting, ahead
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
             if newly_met:
                 await sync_to_async(lab_goals_record)(
@@ -236,10 +245,11 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 goals_done |= newly_met
                 context = {"goals": _goals_shown(lab, goals_done)}
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
-            # A queued run becomes "waiting for a worker" with no event to say so: look again soon.
-            # So does a read that found no free connection: it reads from the same id next time.
-            about_to_wait = any(run.queued and run.id not in waiting for run in runs)
-            seconds = WAITING_TICK_SECONDS if about_to_wait or busy else HEARTBEAT_SECONDS
+            # A queued run becomes "waiting for a worker", and the runs ahead of it start, with no
+            # event of this learner to say so: look again soon. So does a read that found no
+            # free connection: it reads from the same id next time.
+            queued = any(run.queued for run in runs)
+            seconds = WAITING_TICK_SECONDS if queued or busy else HEARTBEAT_SECONDS
             if not await woken(wakeup, seconds):
                 yield None
 

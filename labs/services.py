@@ -8,19 +8,20 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from learnsite.hub import streams_end
+from learnsite.workers import Queue, queue_of
 
 from .events import event_publish, events_read_labs, learner_channel
 from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
+from .queues import WAITING_FORGOTTEN_SECONDS, run_waiting_add
 from .registry import LAB_KINDS
 
 RUNS_PER_MINUTE = 10
-# Runs of one learner queued or running at once; a run older than the window no longer counts
+# Runs of one learner queued or running at once, in every queue; each queue has its own limit
+# too (learnsite/workers.py: Queue.per_learner). A run older than the window no longer counts
 # (its worker may have died with it).
 RUNS_IN_FLIGHT = 3
-IN_FLIGHT_WINDOW_SECONDS = 300
-# Over this many messages waiting for the workers, no new run is queued by anyone.
-MAX_QUEUE_DEPTH = 200
+IN_FLIGHT_WINDOW_SECONDS = WAITING_FORGOTTEN_SECONDS
 # "Drop my stream" makes every open ping page of the learner reconnect: this many a minute.
 DROPS_PER_MINUTE = 10
 
@@ -58,30 +59,46 @@ def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]
     return events_read_labs(learner_id=learner_id, labs=LAB_KINDS)
 
 
-def runs_in_flight(*, learner_id: str, now: float | None = None) -> int:
-    """The learner's runs, in any lab, that were queued lately and have not finished."""
+def runs_in_flight(*, learner_id: str, now: float | None = None) -> dict[str, int]:
+    """The learner's runs, in any lab, that were queued lately and have not finished, counted
+    by the queue they were sent to."""
     since = (now or time.time()) - IN_FLIGHT_WINDOW_SECONDS
-    started, finished = set(), set()
+    started, finished = {}, set()
     for events in events_read_every_lab(learner_id=learner_id).values():
         for _event_id, event in events:
             if event.get("kind") == "queued" and event["at"] >= since:
-                started.add(event.get("run"))
+                started[event.get("run")] = event.get("queue", "")
             elif event.get("kind") in TERMINAL_KINDS:
                 finished.add(event.get("run"))
-    return len(started - finished)
+    counts: dict[str, int] = {}
+    for run, queue in started.items():
+        if run not in finished:
+            counts[queue] = counts.get(queue, 0) + 1
+    return counts
 
 
-def _limits_check(*, learner_id: str, lab: str) -> None:
-    depth = queue_depth()
-    if depth > MAX_QUEUE_DEPTH:
+def _limits_check(*, learner_id: str, lab: str, queue: Queue) -> None:
+    depth = queue_depth(queue.name)
+    if depth > queue.max_depth:
         raise BrokerBusy(
-            f"The workers are busy: {depth} tasks are waiting in the queue. "
+            f"The workers are busy: {depth} tasks are waiting in the queue {queue.name}. "
             "Nothing was started; try again in a minute."
         )
-    if runs_in_flight(learner_id=learner_id) >= RUNS_IN_FLIGHT:
+    in_flight = runs_in_flight(learner_id=learner_id)
+    if sum(in_flight.values()) >= RUNS_IN_FLIGHT:
         raise RateLimited(
             f"You have {RUNS_IN_FLIGHT} runs in flight, the limit: "
             "wait for one to finish (or cancel one), then start another."
+        )
+    # Fair share: one learner's runs take at most this many of a queue's places, so the others'
+    # runs are never stuck behind theirs.
+    mine = in_flight.get(queue.name, 0)
+    if mine >= queue.per_learner:
+        runs, which = ("run", "it") if mine == 1 else ("runs", "one")
+        raise RateLimited(
+            f"You already have {mine} {runs} waiting or running in the queue {queue.name} "
+            f"({queue.purpose}), the limit for one learner: wait for {which} to finish, then "
+            "start another."
         )
     lab_rate_check(learner_id=learner_id, lab=lab)
 
@@ -102,13 +119,18 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
                   countdown: int = 0) -> str:  # fmt: skip
     """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments and
     sent with ``countdown``, if any) for the learner, within their limits; returns the run id
-    at once."""
+    at once. The run is counted in its queue's waiting runs until a worker starts it."""
+    queue = queue_of(task.name)
     try:
-        _limits_check(learner_id=learner_id, lab=lab)
+        _limits_check(learner_id=learner_id, lab=lab, queue=queue)
         run_id, task_id = secrets.token_hex(4), str(uuid.uuid4())
         # Recorded before the task is sent, so that "queued" always precedes the worker's events.
         queued = {"kind": "queued", "run": run_id, "lab": lab, "task_id": task_id}
         queued |= {"options": options or {}, "countdown": countdown}
+        queued |= {"queue": queue.name, "pool": queue.pool, "concurrency": queue.concurrency}
+        run_waiting_add(
+            queue=queue.name, learner_id=learner_id, run_id=run_id, due=time.time() + countdown
+        )
         event_publish(learner_id=learner_id, lab=lab, event=queued)
         kwargs = {"learner_id": learner_id, "run_id": run_id, **(options or {})}
         sending = {"countdown": countdown} if countdown else {}

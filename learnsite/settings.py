@@ -12,6 +12,7 @@ import dj_database_url
 from django.utils.csp import CSP
 
 from learnsite.redis import celery_broker_url
+from learnsite.workers import DEFAULT_QUEUE, task_routes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state (SQLite file, the embedded Redis socket, the dev secret key). Tests point it
@@ -238,7 +239,9 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+# Which queue each task goes to, and so which worker and pool runs it: learnsite/workers.py.
+CELERY_TASK_ROUTES = task_routes()
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 LOGGING = {

@@ -16,8 +16,9 @@ from .stack import (
     mail_port,
     mail_service,
     redis_service,
+    services_start,
     web_service,
-    worker_service,
+    worker_services,
 )
 
 
@@ -52,16 +53,18 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def worker(redis_url, django_db_setup) -> Service:
-    """A real Celery worker process on the session's Redis."""
-    service = worker_service(redis_url).start()
-    yield service
-    service.stop()
+def workers(redis_url, django_db_setup) -> list[Service]:
+    """The site's real Celery workers, one per queue as `make run` starts them, on the
+    session's Redis."""
+    services = services_start(worker_services(redis_url))
+    yield services
+    for service in services:
+        service.stop()
 
 
 @pytest.fixture(scope="session")
-def live_url(redis_url, django_db_setup, worker) -> str:
-    """A real uvicorn server running the site, with the session's Redis and worker."""
+def live_url(redis_url, django_db_setup, workers) -> str:
+    """A real uvicorn server running the site, with the session's Redis and workers."""
     service, base_url = web_service(redis_url)
     service.start()
     yield base_url
@@ -112,5 +115,5 @@ def pytest_collection_modifyitems(items):
     # Processes started for a test share its database, so they must see committed data, and the
     # test database must exist: give those tests a transactional database.
     for item in items:
-        if {"worker", "live_url", "start_services"} & set(getattr(item, "fixturenames", ())):
+        if {"workers", "live_url", "start_services"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.django_db(transaction=True))

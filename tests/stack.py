@@ -27,6 +27,7 @@ from django.db import connection
 from learnsite.embedded_redis import redis_server_argv, socket_answers
 from learnsite.processes import die_with_parent
 from learnsite.redis import celery_broker_url
+from learnsite.workers import DEFAULT_QUEUE, QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = settings.VAR_DIR / "logs"
@@ -44,11 +45,17 @@ class Service:
         self.log_path.unlink(missing_ok=True)  # a restart of this service appends to it
 
     def start(self, timeout: float = 30.0) -> "Service":
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def spawn(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=die_with_parent(),
             )  # fmt: skip
+
+    def wait_ready(self, timeout: float) -> "Service":
         deadline = time.monotonic() + timeout
         while not self.ready():
             if self.process.poll() is not None:
@@ -124,25 +131,12 @@ def redis_service(socket_path: Path | None = None) -> tuple[Service, str]:
     return service, f"unix://{socket_path}"
 
 
-def worker_service(redis_url: str, **env: str) -> Service:
-    """A Celery worker on ``redis_url``; ``env`` adds to its environment."""
-    name = f"test-{next(_names)}-{os.getpid()}@localhost"
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "learnsite",
-        "worker",
-        "--hostname",
-        name,
-        "--concurrency",
-        "1",
-        "--without-mingle",
-        "--without-gossip",
-        "--loglevel",
-        "INFO",
-    ]
+def worker_service(redis_url: str, queue: str = DEFAULT_QUEUE, **env: str) -> Service:
+    """The worker of ``queue`` as `make run` starts it (learnsite/workers.py), on
+    ``redis_url``; ``env`` adds to its environment."""
+    name = f"test-{queue}-{next(_names)}-{os.getpid()}@localhost"
+    argv = [sys.executable, "-m", "learnsite.workers", queue, "--hostname", name,
+            "--without-mingle", "--without-gossip"]  # fmt: skip
     env = child_env(redis_url) | env
 
     # Asks over the broker given to the worker, which may not be this process's own; not the
@@ -153,6 +147,20 @@ def worker_service(redis_url: str, **env: str) -> Service:
         return bool(broker.control.ping(destination=[name], timeout=0.5))
 
     return Service(name.split("@")[0], argv, ready, env)
+
+
+def worker_services(redis_url: str, **env: str) -> list[Service]:
+    """Every worker `make run` starts, one per queue."""
+    return [worker_service(redis_url, queue, **env) for queue in QUEUES]
+
+
+def services_start(services: list[Service], timeout: float = 30.0) -> list[Service]:
+    """Start the services side by side (each starts its process, then all are waited for)."""
+    for service in services:
+        service.spawn()
+    for service in services:
+        service.wait_ready(timeout)
+    return services
 
 
 def web_service(redis_url: str, **env: str) -> tuple[Service, str]:

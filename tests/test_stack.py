@@ -1,7 +1,7 @@
 """No process of a test run is left behind, however the run ends.
 
-A pytest runs, in a process of its own, a test that starts the stack (Redis, a prefork Celery
-worker, uvicorn, the mail server, Chromium through Playwright) and then waits; once the stack is
+A pytest runs, in a process of its own, a test that starts the stack (Redis, the Celery
+workers, uvicorn, the mail server, Chromium through Playwright) and then waits; once the stack is
 up, that pytest is killed or interrupted, and every process it had started, children and
 grandchildren, must be gone.
 """
@@ -34,7 +34,7 @@ import signal
 from pathlib import Path
 
 
-def test_stack_up(redis_url, worker, live_url, mail_server, browser):
+def test_stack_up(redis_url, workers, live_url, mail_server, browser):
     Path(os.environ["STACK_UP_FILE"]).write_text("up")
     signal.pause()  # until the run is ended from outside
 """

@@ -30,7 +30,8 @@ def test_pressing_ping_streams_progress_and_the_result_into_the_page(page):
     # ...and the result arrives in the same page, with no reload.
     expect(run.locator(".status")).to_have_text("Done")
     expect(run.locator("progress")).to_have_attribute("value", "100")
-    expect(run.locator(".result")).to_contain_text(re.compile(r"Worker test-\d+-\d+@localhost"))
+    worker = re.compile(r"Worker test-labs-\d+-\d+@localhost")
+    expect(run.locator(".result")).to_contain_text(worker)
     expect(run.locator(".timeline li")).to_have_count(8)
     # Each change of status said once, not every re-render; and the goal the run met.
     run_id = run.get_attribute("aria-labelledby").split("-")[1]

@@ -20,7 +20,7 @@ def test_redis_stopping_mid_session_is_explained_and_survived(start_services):
     start_services(redis)
     web, base_url = web_service(redis_url)
     start_services(web)
-    start_services(worker_service(redis_url))
+    start_services(worker_service(redis_url, "labs"))
     learner = LiveClient(base_url)
     assert learner.get("/labs/ping/").status == 200
     stream = learner.events("/streams/labs/ping/events/")
@@ -66,7 +66,7 @@ def test_a_run_waits_for_a_worker_says_so_and_finishes_when_one_starts(start_ser
     health = learner.get("/healthz")
     assert health.status == 503 and "no Celery worker answered" in health.text
 
-    start_services(worker_service(redis_url))
+    start_services(worker_service(redis_url, "labs"))
     done = read_until(stream, lambda e: e.event == "runs" and ">Done<" in e.data)
     assert "No worker has picked" not in done.data
     stream.close()

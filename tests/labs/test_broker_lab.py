@@ -152,10 +152,11 @@ def test_a_countdown_task_leaves_the_list_at_once_and_waits_unacked(
 def test_a_queued_run_of_another_lab_is_shown_as_the_learners(stack_without_worker):
     _, base_url = stack_without_worker
     learner = LiveClient(base_url)
-    learner.get("/labs/ping/")
-    run_id = run_id_of(learner.htmx_post("/labs/ping/start/").text)
+    learner.get("/labs/lifecycle/")
+    started = learner.htmx_post("/labs/lifecycle/start/", {"behaviour": "succeed"})
+    run_id = run_id_of(started.text)  # a lab whose task is sent to the same queue, celery
     page = learner.get("/labs/broker/").text
-    assert f"Your message for run {run_id} (ping lab):" in page
+    assert f"Your message for run {run_id} (lifecycle lab):" in page
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "'; FLUSHALL", "ZZZZZZZZ", "a" * 33, "../ping"])

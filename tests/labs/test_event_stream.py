@@ -26,7 +26,8 @@ def test_ping_streams_every_step_then_the_result(learner):
     timeline = re.findall(r"</time> ([^<]+)</li>", runs[-1].data)
     steps = [f"Progress: step {n} of 5" for n in range(1, 6)]
     assert timeline == ["Queued on the broker", "Picked up by a worker", *steps, "Finished"]
-    assert re.search(r"Worker <code>test-\d+-\d+@localhost</code> \(process \d+\)", runs[-1].data)
+    worker = r"Worker <code>test-labs-\d+-\d+@localhost</code> \(process \d+\)"
+    assert re.search(worker, runs[-1].data)
     # Each frame carries the id of the newest event it shows, so ids never go back.
     ids = [tuple(map(int, event.id.split("-"))) for event in runs]
     assert ids == sorted(ids)

@@ -6,7 +6,8 @@ import time
 import redis
 
 from labs.limits import STREAMS_PER_LEARNER, rate_limit_allows
-from labs.services import MAX_QUEUE_DEPTH, RUNS_IN_FLIGHT
+from labs.services import RUNS_IN_FLIGHT
+from learnsite.workers import QUEUES
 from tests.http import LiveClient
 from tests.stack import redis_service, wait_until, web_service
 
@@ -46,14 +47,18 @@ def test_runs_in_flight_are_limited_per_learner_whatever_their_lab(start_service
     assert other.htmx_post("/labs/ping/start/").status == 200
 
 
-def test_a_deep_queue_refuses_new_runs_for_everyone(start_services):
+def test_a_deep_queue_refuses_new_runs_for_everyone_on_that_queue_only(start_services):
     redis_url, base_url = no_worker_stack(start_services)
-    redis.Redis.from_url(redis_url).lpush("celery", *[b"backlog"] * (MAX_QUEUE_DEPTH + 1))
+    backlog = [b"backlog"] * (QUEUES["labs"].max_depth + 1)
+    redis.Redis.from_url(redis_url).lpush("labs", *backlog)  # the ping lab's queue
     learner = LiveClient(base_url)
     learner.get("/labs/ping/")
     response = learner.htmx_post("/labs/ping/start/")
     assert response.status == 503
-    assert "The workers are busy" in response.text
+    assert "The workers are busy" in response.text and "the queue labs" in response.text
+    # The lifecycle lab's runs go to another queue, which is not full.
+    started = learner.htmx_post("/labs/lifecycle/start/", {"behaviour": "succeed"})
+    assert started.status == 200, started.text
 
 
 def test_every_key_of_a_learner_expires(start_services):

@@ -9,6 +9,7 @@ come from the worker's signals (``signals``).
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from celery import chain, group
 from kombu.exceptions import OperationalError
@@ -58,6 +59,7 @@ class _Canvas:
     """
 
     shape: str
+    name: ClassVar[str] = STEP_TASK_NAME  # routed as its members are
 
     def apply_async(self, *, kwargs: dict, task_id: str, retry: bool) -> None:
         base = {"learner_id": kwargs["learner_id"], "run_id": kwargs["run_id"]}
