@@ -13,6 +13,7 @@ from learnsite.workers import Queue, queue_of
 from .events import event_publish, events_read_labs, learner_channel
 from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
+from .lost import lab_run_record
 from .queues import WAITING_FORGOTTEN_SECONDS, run_waiting_add
 from .registry import LAB_KINDS
 
@@ -119,7 +120,8 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
                   countdown: int = 0) -> str:  # fmt: skip
     """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments and
     sent with ``countdown``, if any) for the learner, within their limits; returns the run id
-    at once. The run is counted in its queue's waiting runs until a worker starts it."""
+    at once. The run is counted in its queue's waiting runs until a worker starts it, and
+    recorded in the database, where a Redis that loses its data cannot take it away."""
     queue = queue_of(task.name)
     try:
         _limits_check(learner_id=learner_id, lab=lab, queue=queue)
@@ -137,6 +139,7 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
         task.apply_async(kwargs=kwargs, task_id=task_id, retry=False, **sending)
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
+    lab_run_record(learner_id=learner_id, lab=lab, run_id=run_id)
     return run_id
 
 

@@ -1,0 +1,81 @@
+"""Runs that went silent: each lab's fold shows a run not over, with no event for longer than
+its lab's deadline, as lost, and its page says so with a way to run it again."""
+
+import pytest
+from django.template.loader import render_to_string
+
+from labs.fold import DEADLINE_SECONDS
+from labs.kinds.broker.fold import BrokerFold
+from labs.kinds.ping.fold import PingFold
+from labs.registry import LAB_KINDS
+
+
+def ping_events(*events: dict) -> list[tuple[str, dict]]:
+    return [(f"{1000 + n}-0", {"lab": "ping", **event}) for n, event in enumerate(events)]
+
+
+QUEUED_AND_STEP = ping_events(
+    {"kind": "queued", "run": "r", "at": 0.0},
+    {"kind": "progress", "run": "r", "step": 1, "of": 5, "percent": 20, "at": 1.0},
+)
+
+
+def test_a_run_silent_past_its_deadline_is_lost_and_not_before():
+    [going] = PingFold.fold(QUEUED_AND_STEP, now=1.0 + DEADLINE_SECONDS - 0.1)
+    assert (going.status, going.lost) == ("running", False)
+    [lost] = PingFold.fold(QUEUED_AND_STEP, now=1.0 + DEADLINE_SECONDS)
+    assert (lost.status, lost.lost, lost.lost_after) == ("lost", True, DEADLINE_SECONDS)
+    assert lost.status_label == "Lost"
+
+
+def test_the_runs_say_when_the_next_one_becomes_lost():
+    runs = PingFold.fold(QUEUED_AND_STEP, now=2.0, deadline=5.0)
+    assert runs.lost_at == 6.0  # its last event, at 1.0, plus the deadline
+    assert PingFold.fold(QUEUED_AND_STEP, now=6.0, deadline=5.0).lost_at is None
+
+
+def test_a_finished_run_is_never_lost():
+    events = [*QUEUED_AND_STEP, *ping_events({"kind": "failed", "run": "r", "at": 2.0})]
+    [run] = PingFold.fold(events, now=10_000.0)
+    assert (run.status, run.lost) == ("failed", False)
+
+
+def test_a_late_event_moves_a_lost_run_on():
+    """A message Redis kept is delivered again after the visibility timeout: the run comes back
+    from lost and finishes."""
+    fold = PingFold()
+    for event_id, event in QUEUED_AND_STEP:
+        fold.add(event_id, event)
+    [lost] = fold.result(now=100.0, deadline=5.0)
+    assert lost.status == "lost"
+    fold.add("1005-0", {"lab": "ping", "kind": "succeeded", "run": "r", "at": 300.0})
+    [run] = fold.result(now=301.0, deadline=5.0)
+    assert (run.status, run.lost) == ("succeeded", False)
+
+
+def test_a_countdown_adds_to_the_deadline():
+    events = [("1-0", {"lab": "broker", "kind": "queued", "run": "r", "countdown": 10, "at": 0.0})]
+    assert BrokerFold.fold(events, now=12.0, deadline=5.0)[0].status == "queued"
+    assert BrokerFold.fold(events, now=15.0, deadline=5.0)[0].status == "lost"
+
+
+LABS_WITH_RUNS = [kind for kind, lab in LAB_KINDS.items() if lab.fold.deadline_seconds]
+
+
+@pytest.mark.parametrize("kind", LABS_WITH_RUNS)
+def test_each_labs_run_card_shows_a_lost_run_with_its_start_controls_one_link_away(kind):
+    lab = LAB_KINDS[kind]
+    events = [("1-0", {"lab": kind, "kind": "queued", "run": "r1", "at": 0.0})]
+    runs = lab.fold.fold(events, now=lab.fold.deadline_seconds)
+    html = render_to_string(f"{lab.template}#runs", {"runs": runs})
+    assert f"No news from this run for {round(lab.fold.deadline_seconds)} s" in html
+    assert 'href="#lab-controls"' in html
+    assert "Lost" in html
+    assert "In the queue" not in html
+
+
+def test_a_console_line_is_never_lost():
+    events = [("1-0", {"lab": "console", "kind": "command", "status": "ok", "at": 0.0,
+                       "line": "PING", "name": "PING", "text": "PONG"})]  # fmt: skip
+    [entry] = LAB_KINDS["console"].fold.fold(events, now=10_000.0)
+    assert not entry.lost
