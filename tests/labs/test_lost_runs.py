@@ -1,13 +1,19 @@
 """Runs that went silent: each lab's fold shows a run not over, with no event for longer than
 its lab's deadline, as lost, and its page says so with a way to run it again."""
 
+import re
+
 import pytest
 from django.template.loader import render_to_string
+from django.test import Client
 
 from labs.fold import DEADLINE_SECONDS
 from labs.kinds.broker.fold import BrokerFold
 from labs.kinds.ping.fold import PingFold
+from labs.lost import lab_run_record
+from labs.models import LabRunStarted
 from labs.registry import LAB_KINDS
+from learners.identity import SESSION_KEY
 
 
 def ping_events(*events: dict) -> list[tuple[str, dict]]:
@@ -79,3 +85,26 @@ def test_a_console_line_is_never_lost():
                        "line": "PING", "name": "PING", "text": "PONG"})]  # fmt: skip
     [entry] = LAB_KINDS["console"].fold.fold(events, now=10_000.0)
     assert not entry.lost
+
+
+def test_a_run_whose_events_redis_lost_is_still_shown_as_lost(client, db, redis_url, settings):
+    """A Redis started again without its data keeps no event of the runs in flight: their
+    starts, recorded in the database, still show them, and each becomes lost at its deadline."""
+    client.get("/labs/ping/")
+    learner_key = client.session[SESSION_KEY]
+    started = client.post("/labs/ping/start/", headers={"HX-Request": "true"})
+    run_id = re.search(r"Run (\w+)", started.content.decode()).group(1)
+    assert LabRunStarted.objects.filter(learner_key=learner_key, lab="ping", run_id=run_id).exists()
+    # A run whose every event Redis lost: recorded, and nowhere in the learner's stream.
+    lab_run_record(learner_id=learner_key, lab="ping", run_id="vanished")
+
+    shown = client.get("/labs/ping/").content.decode()
+    assert 'Run vanished <span class="status">Queued</span>' in shown  # within its deadline
+    settings.LAB_RUN_DEADLINE_SECONDS = 0
+    lost = client.get("/labs/ping/").content.decode()
+    assert 'Run vanished <span class="status">Lost</span>' in lost
+    assert "No news from this run for 0 s" in lost
+
+    other = Client()
+    other.get("/labs/ping/")
+    assert "vanished" not in other.get("/labs/ping/").content.decode()  # only one's own runs
