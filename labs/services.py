@@ -4,6 +4,7 @@ import secrets
 import time
 import uuid
 
+from django.conf import settings
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -61,19 +62,27 @@ def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]
 
 
 def runs_in_flight(*, learner_id: str, now: float | None = None) -> dict[str, int]:
-    """The learner's runs, in any lab, that were queued lately and have not finished, counted
-    by the queue they were sent to."""
-    since = (now or time.time()) - IN_FLIGHT_WINDOW_SECONDS
-    started, finished = {}, set()
-    for events in events_read_every_lab(learner_id=learner_id).values():
+    """The learner's runs, in any lab, that were queued lately and have not finished nor been
+    lost (silent past their lab's deadline, as the lab page shows them), counted by the queue
+    they were sent to."""
+    now = now or time.time()
+    since = now - IN_FLIGHT_WINDOW_SECONDS
+    started, finished, last_at = {}, set(), {}
+    for lab, events in events_read_every_lab(learner_id=learner_id).items():
+        deadline = settings.LAB_RUN_DEADLINE_SECONDS
+        deadline = LAB_KINDS[lab].fold.deadline_seconds if deadline is None else deadline
         for _event_id, event in events:
+            run = event.get("run")
             if event.get("kind") == "queued" and event["at"] >= since:
-                started[event.get("run")] = event.get("queue", "")
+                # A run held for its countdown is silent that long too (TaskFold.run_deadline).
+                silence = (deadline or IN_FLIGHT_WINDOW_SECONDS) + event.get("countdown", 0)
+                started[run] = (event.get("queue", ""), silence)
             elif event.get("kind") in TERMINAL_KINDS:
-                finished.add(event.get("run"))
+                finished.add(run)
+            last_at[run] = event["at"]
     counts: dict[str, int] = {}
-    for run, queue in started.items():
-        if run not in finished:
+    for run, (queue, silence) in started.items():
+        if run not in finished and now - last_at[run] < silence:
             counts[queue] = counts.get(queue, 0) + 1
     return counts
 

@@ -2,17 +2,21 @@
 its lab's deadline, as lost, and its page says so with a way to run it again."""
 
 import re
+import secrets
+import time
 
 import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 
+from labs.events import event_publish
 from labs.fold import DEADLINE_SECONDS
 from labs.kinds.broker.fold import BrokerFold
 from labs.kinds.ping.fold import PingFold
 from labs.lost import lab_run_record
 from labs.models import LabRunStarted
 from labs.registry import LAB_KINDS
+from labs.services import runs_in_flight
 from learners.identity import SESSION_KEY
 
 
@@ -108,3 +112,13 @@ def test_a_run_whose_events_redis_lost_is_still_shown_as_lost(client, db, redis_
     other = Client()
     other.get("/labs/ping/")
     assert "vanished" not in other.get("/labs/ping/").content.decode()  # only one's own runs
+
+
+def test_a_lost_run_no_longer_counts_in_flight(redis_url, settings):
+    """So that "Run it again" is not refused for the runs that Redis or a worker lost."""
+    learner_id, now = secrets.token_hex(8), time.time()
+    queued = {"kind": "queued", "run": "r", "queue": "labs", "at": now - 10}
+    event_publish(learner_id=learner_id, lab="ping", event=queued)
+    assert runs_in_flight(learner_id=learner_id, now=now) == {"labs": 1}
+    settings.LAB_RUN_DEADLINE_SECONDS = 5
+    assert runs_in_flight(learner_id=learner_id, now=now) == {}
