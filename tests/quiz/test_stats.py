@@ -293,7 +293,7 @@ def wait_for(check, timeout: float = 20.0):
     return value
 
 
-def test_a_finished_attempt_refreshes_the_stats_in_the_worker(worker, debounce, tmp_path):
+def test_a_finished_attempt_refreshes_the_stats_in_the_worker(workers, debounce, tmp_path):
     lesson = make_quiz_lesson(tmp_path, make_question("in-worker"))
 
     make_submitted_attempt(lesson=lesson, picks={"in-worker": "a"})  # schedules on commit
@@ -366,7 +366,7 @@ def refreshes_sent():
     after_task_publish.disconnect(record)
 
 
-def test_two_schedules_in_one_window_run_one_refresh(worker, debounce, refreshes_sent, tmp_path):
+def test_two_schedules_in_one_window_run_one_refresh(workers, debounce, refreshes_sent, tmp_path):
     lesson = make_quiz_lesson(tmp_path)
 
     first = question_stats_schedule()
