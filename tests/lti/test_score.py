@@ -15,7 +15,7 @@ from .platform import SCORE_SCOPE
 
 
 def test_a_finished_quiz_sends_its_real_score_to_the_platform(
-    client, worker, platform, quiz_lesson
+    client, workers, platform, quiz_lesson
 ):
     launched, _ = platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"})
     attempt = Attempt.objects.get()
@@ -77,7 +77,7 @@ def test_a_score_the_platform_refused_is_kept_and_sent_once_later(client, platfo
 
 
 def test_a_score_that_failed_in_the_worker_is_sent_by_lti_scores_send(
-    client, worker, platform, quiz_lesson
+    client, workers, platform, quiz_lesson
 ):
     platform.score_failures = 1
     platform.launch(client, custom={"lesson": "lti-lesson", "mode": "quiz"})

@@ -319,7 +319,7 @@ def take_test(client: Client, *, lesson, marks: str) -> None:
 
 
 def test_tests_taken_in_the_pages_show_their_figures_after_the_refresh(
-    worker, debounce, staff_client, tmp_path
+    workers, debounce, staff_client, tmp_path
 ):
     """The matrix of tests/quiz/test_test_stats.py (figures computed by hand there), taken by
     four learners through the pages; then learner A takes the test again, all wrong."""
