@@ -5,7 +5,8 @@ live update and a reconnected stream all show the same thing, and tests build ev
 It takes events one at a time (``LabFold.add``): a stream keeps its fold and adds only what is
 new. Each lab subclasses ``LabFold`` in ``labs/kinds/<kind>/fold.py``: ``apply`` says what one
 event does to a run, ``observed`` how a run came out for a prediction; the base class keeps the
-runs, pairs the learner's predictions with them, flags runs left waiting, and shows the newest.
+runs, pairs the learner's predictions with them, flags runs left waiting, tells the runs that
+went silent as lost, and shows the newest.
 """
 
 import dataclasses
@@ -18,6 +19,10 @@ WAITING_HINT_AFTER_SECONDS = 3.0
 RUNS_SHOWN = 5
 # The events after which a run is over, whatever its lab.
 TERMINAL_KINDS = {"succeeded", "failed", "revoked"}
+# How long a lab's run may go without an event before it is shown as lost (its worker died, or
+# Redis lost its message): longer than its task runs silently plus the wait in a full queue.
+# A lab sets its own (LabFold.deadline_seconds).
+DEADLINE_SECONDS = 60.0
 # Recorded by a lab's event stream that a browser reconnected to with Last-Event-ID: ``after``
 # (that id) and ``replayed`` (how many of the lab's events it had missed).
 STREAM_RESUMED = "stream-resumed"
@@ -62,6 +67,12 @@ class Run:
     # While queued: how many runs will start before it. Not from the events: read from Redis
     # each time the runs are shown (labs/queues.py); None when not known.
     ahead: int | None = None
+    # When its newest event was recorded (its worker's last news).
+    last_at: float = 0.0
+    # Not over, and silent for longer than its lab's deadline: only ever set on the copy that
+    # LabFold.result shows, so that an event coming late still moves the run on.
+    lost: bool = False
+    lost_after: int = 0  # the seconds of silence after which it was called lost
 
     @property
     def queued(self) -> bool:
@@ -89,6 +100,9 @@ class Runs(list):
     with what it became (``{% include "labs/_prediction.html#outcome" %}``)."""
 
     prediction: PredictionOutcome | None = None
+    # When the next of these runs becomes lost if no event comes first (None: none can): an
+    # event stream wakes up then, to show it.
+    lost_at: float | None = None
 
 
 class LabFold:
@@ -103,6 +117,11 @@ class LabFold:
     outcomes: ClassVar[dict[str, str]] = {}
     # Statuses only move forward, so a late or repeated event never turns a run back.
     status_rank: ClassVar[dict[str, int]] = {}
+    # The statuses of a run that is over: it can no longer be lost.
+    over_statuses: ClassVar[frozenset[str]] = frozenset(TERMINAL_KINDS)
+    # Seconds a run of this lab may go without an event before it is shown as lost; None: its
+    # runs are over as soon as they are recorded.
+    deadline_seconds: ClassVar[float | None] = DEADLINE_SECONDS
 
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
@@ -112,12 +131,12 @@ class LabFold:
         self._begun_since: set[str] = set()  # the runs begun since the waiting prediction
 
     @classmethod
-    def fold(cls, events: Iterable[Event], *, now: float) -> Runs:
-        """The runs ``events`` make, as of ``now``."""
+    def fold(cls, events: Iterable[Event], *, now: float, deadline: float | None = None) -> Runs:
+        """The runs ``events`` make, as of ``now`` (``deadline``: see ``result``)."""
         fold = cls()
         for event_id, event in events:
             fold.add(event_id, event)
-        return fold.result(now=now)
+        return fold.result(now=now, deadline=deadline)
 
     def add(self, event_id: str, event: dict) -> None:
         if event.get("kind") == "predicted":
@@ -125,6 +144,9 @@ class LabFold:
             return
         for run in self.apply(event_id, event):
             self._run_seen(run)
+        run = self.runs.get(event.get("run"))
+        if run is not None:  # news from the run itself (not a page's stream-resumed note)
+            run.last_at = max(run.last_at, event["at"])
         if event.get("kind") == "queued" and event.get("run") in self.runs:
             run = self.runs[event["run"]]
             run.queue, run.pool = event.get("queue", ""), event.get("pool", "")
@@ -151,12 +173,30 @@ class LabFold:
         if self.status_rank[status] >= self.status_rank[run.status]:
             run.status = status
 
-    def result(self, *, now: float) -> Runs:
-        """The newest runs, newest first, as of ``now``."""
+    def run_deadline(self, run: Run, deadline: float) -> float:
+        """Seconds ``run`` may go without an event, given its lab's ``deadline``: a lab whose
+        runs may be held on purpose (a countdown) adds that."""
+        return deadline
+
+    def result(self, *, now: float, deadline: float | None = None) -> Runs:
+        """The newest runs, newest first, as of ``now``. A run not over whose newest event is
+        older than the lab's deadline (``deadline``, if given, in place of the lab's own:
+        settings.LAB_RUN_DEADLINE_SECONDS) is shown as lost."""
+        deadline = self.deadline_seconds if deadline is None else deadline
         newest_first = sorted(self.runs.values(), key=lambda run: run.queued_at, reverse=True)
-        for run in newest_first:
+        shown = self.runs_type()
+        for run in newest_first[: self.runs_shown]:
             run.waiting = run.queued and now - run.queued_at >= WAITING_HINT_AFTER_SECONDS
-        shown = self.runs_type(newest_first[: self.runs_shown])
+            if self.deadline_seconds is not None and run.status not in self.over_statuses:
+                seconds = self.run_deadline(run, deadline)
+                lost_at = run.last_at + seconds
+                if now >= lost_at:
+                    run = dataclasses.replace(
+                        run, status="lost", lost=True, lost_after=round(seconds), waiting=False
+                    )
+                elif shown.lost_at is None or lost_at < shown.lost_at:
+                    shown.lost_at = lost_at
+            shown.append(run)
         shown.prediction = self.latest
         return shown
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
@@ -34,6 +35,7 @@ from .limits import (
     stream_register,
     stream_unregister,
 )
+from .lost import runs_vanished
 from .predictions import prediction_question, prediction_record
 from .queues import aruns_ahead_place, runs_ahead_place
 from .registry import LAB_KINDS, LabKind
@@ -44,6 +46,8 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # ahead of it (they are other learners' runs: nothing in this learner's events says so).
 WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
+# Woken this long after a run's deadline, so that the fold, as of then, finds it past it.
+LOST_TICK_SLACK = 0.05
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
 RESUMES_RECORDED_PER_MINUTE = 10
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
@@ -55,12 +59,15 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     it asks: the one of the lesson the learner came from (``?lesson=``), if it has one."""
     lab = LAB_KINDS[kind]
     learner_id = learner_id_for(request)
+    now = time.time()
     try:
         events = events_read(learner_id=learner_id, lab=kind)
         broker_error = ""
     except (RedisError, OSError):
         events, broker_error = [], BROKER_PAUSED
-    runs = lab.fold.fold(events, now=time.time())
+    else:  # only against what Redis answered: with Redis away, every run would look vanished
+        events = runs_vanished(learner_id=learner_id, lab=kind, events=events, now=now) + events
+    runs = lab.fold.fold(events, now=now, deadline=settings.LAB_RUN_DEADLINE_SECONDS)
     with contextlib.suppress(RedisError, OSError):  # the page says so already, from the read
         runs_ahead_place(learner_id=learner_id, runs=runs)
     met = lab_goals_met(lab=lab, runs=runs)
@@ -203,6 +210,8 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
     # lab's history.
     fold = lab.fold()
     last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
+    shown_lost: set[str] = set()
+    vanished_read = False  # the runs Redis lost, looked for once, at the first answer
     shown_ahead: dict[str, int | None] = {}
     # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
     # stream after the last id read from it, whatever the announcement carried.
@@ -223,20 +232,28 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 context = {"broker_error": broker_error}
                 yield sse_event("broker", render_to_string("labs/_broker_status.html", context))
                 shown_broker_error = broker_error
+            if not (vanished_read or broker_error or busy):
+                vanished = await sync_to_async(runs_vanished)(
+                    learner_id=learner_id, lab=kind, events=new, now=time.time()
+                )
+                for event_id, event in vanished:
+                    fold.add(event_id, event)
+                vanished_read = True
             for event_id, event in new:
                 fold.add(event_id, event)
                 last_id = event_id
-            runs = fold.result(now=time.time())
+            runs = fold.result(now=time.time(), deadline=settings.LAB_RUN_DEADLINE_SECONDS)
             waiting = {run.id for run in runs if run.waiting}
+            lost = {run.id for run in runs if run.lost}
             ahead = shown_ahead
             with contextlib.suppress(RedisError, OSError):  # said above; PoolBusy: next tick
                 ahead = await aruns_ahead_place(learner_id=learner_id, runs=runs)
-            changed = waiting != shown_waiting or ahead != shown_ahead
+            changed = waiting != shown_waiting or ahead != shown_ahead or lost != shown_lost
             if (new and stream_id_after(last_id, after)) or changed:
                 context = {"runs": runs, "csrf_token": csrf_token}
                 html = render_to_string(f"{lab.template}#runs", context)
                 yield sse_event("runs", html, event_id=last_id)
-                shown_waiting, shown_ahead = waiting, ahead
+                shown_waiting, shown_ahead, shown_lost = waiting, ahead, lost
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
             if newly_met:
                 await sync_to_async(lab_goals_record)(
@@ -247,9 +264,12 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
             # A queued run becomes "waiting for a worker", and the runs ahead of it start, with no
             # event of this learner to say so: look again soon. So does a read that found no
-            # free connection: it reads from the same id next time.
-            queued = any(run.queued for run in runs)
+            # free connection: it reads from the same id next time. And a run becomes lost at
+            # its deadline with no event at all: wake up then.
+            queued = any(run.queued and not run.lost for run in runs)
             seconds = WAITING_TICK_SECONDS if queued or busy else HEARTBEAT_SECONDS
+            if runs.lost_at is not None:
+                seconds = min(seconds, max(runs.lost_at - time.time(), 0.0) + LOST_TICK_SLACK)
             if not await woken(wakeup, seconds):
                 yield None
 

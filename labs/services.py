@@ -4,6 +4,7 @@ import secrets
 import time
 import uuid
 
+from django.conf import settings
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -13,6 +14,7 @@ from learnsite.workers import Queue, queue_of
 from .events import event_publish, events_read_labs, learner_channel
 from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
+from .lost import lab_run_record
 from .queues import WAITING_FORGOTTEN_SECONDS, run_waiting_add
 from .registry import LAB_KINDS
 
@@ -60,19 +62,27 @@ def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]
 
 
 def runs_in_flight(*, learner_id: str, now: float | None = None) -> dict[str, int]:
-    """The learner's runs, in any lab, that were queued lately and have not finished, counted
-    by the queue they were sent to."""
-    since = (now or time.time()) - IN_FLIGHT_WINDOW_SECONDS
-    started, finished = {}, set()
-    for events in events_read_every_lab(learner_id=learner_id).values():
+    """The learner's runs, in any lab, that were queued lately and have not finished nor been
+    lost (silent past their lab's deadline, as the lab page shows them), counted by the queue
+    they were sent to."""
+    now = now or time.time()
+    since = now - IN_FLIGHT_WINDOW_SECONDS
+    started, finished, last_at = {}, set(), {}
+    for lab, events in events_read_every_lab(learner_id=learner_id).items():
+        deadline = settings.LAB_RUN_DEADLINE_SECONDS
+        deadline = LAB_KINDS[lab].fold.deadline_seconds if deadline is None else deadline
         for _event_id, event in events:
+            run = event.get("run")
             if event.get("kind") == "queued" and event["at"] >= since:
-                started[event.get("run")] = event.get("queue", "")
+                # A run held for its countdown is silent that long too (TaskFold.run_deadline).
+                silence = (deadline or IN_FLIGHT_WINDOW_SECONDS) + event.get("countdown", 0)
+                started[run] = (event.get("queue", ""), silence)
             elif event.get("kind") in TERMINAL_KINDS:
-                finished.add(event.get("run"))
+                finished.add(run)
+            last_at[run] = event["at"]
     counts: dict[str, int] = {}
-    for run, queue in started.items():
-        if run not in finished:
+    for run, (queue, silence) in started.items():
+        if run not in finished and now - last_at[run] < silence:
             counts[queue] = counts.get(queue, 0) + 1
     return counts
 
@@ -119,7 +129,8 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
                   countdown: int = 0) -> str:  # fmt: skip
     """Queue a run of ``lab`` (the Celery ``task``, given ``options`` as keyword arguments and
     sent with ``countdown``, if any) for the learner, within their limits; returns the run id
-    at once. The run is counted in its queue's waiting runs until a worker starts it."""
+    at once. The run is counted in its queue's waiting runs until a worker starts it, and
+    recorded in the database, where a Redis that loses its data cannot take it away."""
     queue = queue_of(task.name)
     try:
         _limits_check(learner_id=learner_id, lab=lab, queue=queue)
@@ -137,6 +148,7 @@ def lab_run_start(*, learner_id: str, lab: str, task, options: dict | None = Non
         task.apply_async(kwargs=kwargs, task_id=task_id, retry=False, **sending)
     except (RedisError, OSError, OperationalError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error
+    lab_run_record(learner_id=learner_id, lab=lab, run_id=run_id)
     return run_id
 
 

@@ -249,6 +249,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_RESULT_EXPIRES = 3600
+# A lab run not over that has had no event for this many seconds is shown as lost (its worker
+# or Redis was lost). Unset: each lab's own deadline (labs/fold.py, LabFold.deadline_seconds).
+LAB_RUN_DEADLINE_SECONDS = (
+    float(os.environ["LEARNSITE_LAB_RUN_DEADLINE_SECONDS"])
+    if os.environ.get("LEARNSITE_LAB_RUN_DEADLINE_SECONDS")
+    else None
+)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -24,6 +24,8 @@ from pathlib import Path
 from celery import Celery
 from django.conf import settings
 from django.db import connection
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from learnsite.embedded_redis import redis_server_argv, socket_answers
 from learnsite.processes import die_with_parent
@@ -123,10 +125,17 @@ def child_env(redis_url: str) -> dict:
     }
 
 
-def redis_service(socket_path: Path | None = None) -> tuple[Service, str]:
+def redis_service(socket_path: Path | None = None, *, durable: bool = False
+                  ) -> tuple[Service, str]:  # fmt: skip
+    """A Redis on its own socket; ``durable``, with `make serve`'s append-only file (in a
+    folder of its own, which a restart of the service reads back)."""
     socket_path = socket_path or settings.VAR_DIR / f"redis-{next(_names)}.sock"
     socket_path.unlink(missing_ok=True)
-    argv = redis_server_argv(socket_path=socket_path, workdir=settings.VAR_DIR)
+    workdir = settings.VAR_DIR
+    if durable:
+        workdir = settings.VAR_DIR / f"{socket_path.stem}-data"
+        workdir.mkdir(exist_ok=True)
+    argv = redis_server_argv(socket_path=socket_path, workdir=workdir, durable=durable)
     service = Service(f"redis-{socket_path.stem}", argv, lambda: socket_answers(socket_path), {})
     return service, f"unix://{socket_path}"
 
@@ -144,7 +153,10 @@ def worker_service(redis_url: str, queue: str = DEFAULT_QUEUE, **env: str) -> Se
     broker = Celery(broker=celery_broker_url(redis_url), set_as_current=False)
 
     def ready() -> bool:
-        return bool(broker.control.ping(destination=[name], timeout=0.5))
+        try:
+            return bool(broker.control.ping(destination=[name], timeout=0.5))
+        except (RedisError, OperationalError):  # a Redis just started again: not yet
+            return False
 
     return Service(name.split("@")[0], argv, ready, env)
 

@@ -92,8 +92,9 @@ async def stream_through_a_busy_pool(*, learner_id: str, redis_url: str) -> tupl
         pytest.param(0.3, id="the read gives up with PoolBusy and reads again"),
     ],
 )
-def test_a_busy_pool_is_not_a_broker_outage_and_loses_nothing(redis_url, monkeypatch,
+def test_a_busy_pool_is_not_a_broker_outage_and_loses_nothing(redis_url, db, monkeypatch,
                                                               pool_wait_seconds):  # fmt: skip
+    # (db: the stream's first read also looks for the runs Redis lost, in the database.)
     monkeypatch.setattr(learnsite.redis, "_async_clients", {})
     monkeypatch.setattr(learnsite.redis, "ASYNC_POOL_CONNECTIONS", 1)
     monkeypatch.setattr(learnsite.redis, "ASYNC_POOL_WAIT_SECONDS", pool_wait_seconds)

@@ -57,6 +57,7 @@ class ConsoleRuns(Runs):
 
 class ConsoleFold(LabFold):
     run_type = ConsoleEntry
+    deadline_seconds = None  # a command is over when it is recorded
     runs_type = ConsoleRuns
     outcomes = OUTCOMES
 
@@ -78,9 +79,9 @@ class ConsoleFold(LabFold):
         """Which of the list's LPUSHed jobs an RPOP or BRPOP took."""
         return run.took or None
 
-    def result(self, *, now: float) -> ConsoleRuns:
-        """Every entry, oldest first (in the order of the learner's stream): never waiting, since
-        a line has run by the time it is recorded."""
+    def result(self, *, now: float, deadline: float | None = None) -> ConsoleRuns:
+        """Every entry, oldest first (in the order of the learner's stream): never waiting nor
+        lost, since a line has run by the time it is recorded."""
         entries = self.runs_type(self.runs.values())
         entries.prediction = self.latest
         return entries

@@ -27,6 +27,7 @@ STATUS_LABELS = {
     "succeeded": "Sent",
     "delivered": "Delivered",
     "failed": "Failed",
+    "lost": "Lost",
 }
 LABELS = {
     "queued": "Queued on the broker",
@@ -87,6 +88,7 @@ class EmailFold(LabFold):
         "delivered": 3,
         "failed": 3,
     }
+    over_statuses = frozenset({"succeeded", "delivered", "failed"})
 
     def apply(self, event_id: str, event: dict) -> list[EmailRun]:
         kind = event.get("kind")
@@ -124,8 +126,8 @@ class EmailFold(LabFold):
             return None
         return "waits" if run.request_ms >= run.latency_ms else "returns"
 
-    def result(self, *, now: float) -> EmailRuns:
-        shown = super().result(now=now)
+    def result(self, *, now: float, deadline: float | None = None) -> EmailRuns:
+        shown = super().result(now=now, deadline=deadline)
         # The chart takes the recent runs of each kind, shown in the list or not.
         newest_first = sorted(self.runs.values(), key=lambda run: run.queued_at, reverse=True)
         shown.chart = email_chart(newest_first)

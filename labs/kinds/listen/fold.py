@@ -66,6 +66,7 @@ STATUS = {
     "running": (2, "Running"),
     "succeeded": (3, "Killed at its limit"),
     "failed": (3, "Failed"),
+    "lost": (3, "Lost"),
 }
 
 
@@ -156,8 +157,8 @@ class ListenFold(LabFold):
         summarize(run)  # all its points are in: the last batch comes before "succeeded"
         return _OBSERVED.get(run.kept_answering)
 
-    def result(self, *, now: float) -> Runs:
-        shown = super().result(now=now)
+    def result(self, *, now: float, deadline: float | None = None) -> Runs:
+        shown = super().result(now=now, deadline=deadline)
         for run in shown:
             summarize(run)
         return shown

@@ -25,6 +25,7 @@ STATUS_LABELS = {
     "running": "Running",
     "succeeded": "Done",
     "failed": "Failed",
+    "lost": "Lost",
 }
 LABELS = {
     "queued": "Queued on the broker",
@@ -97,6 +98,10 @@ class TaskFold(LabFold):
         offset_ms = round((event["at"] - run.queued_at) * 1000)
         run.timeline.append(TimelineEntry(kind, LABELS[kind], offset_ms, detail, step))
         return [run]
+
+    def run_deadline(self, run: TaskRun, deadline: float) -> float:
+        """A run sent with a countdown is held that long by its worker, silently."""
+        return deadline + run.countdown
 
     def _resume_apply(self, event: dict) -> list[TaskRun]:
         """Mark the runs going when the page's stream dropped: queued before it came back, and

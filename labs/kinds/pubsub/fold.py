@@ -25,6 +25,7 @@ SUBSCRIBER_STATUS = {
     "listening": (2, "Listening"),
     "succeeded": (3, "Stopped"),
     "failed": (3, "Failed"),
+    "lost": (3, "Lost"),
 }
 PANEL_COMMANDS = {"pushed": "LPUSH", "popped": "BRPOP", "added": "XADD", "read": "XREAD"}
 
@@ -89,6 +90,9 @@ class PubsubFold(LabFold):
     runs_type = PubsubRuns
     runs_shown = SUBSCRIBER_RUNS_SHOWN
     status_rank = {status: rank for status, (rank, _) in SUBSCRIBER_STATUS.items()}
+    # A subscriber may listen for a minute with nothing to say (pubsub/services.py,
+    # SUBSCRIBER_SECONDS), after a wait in its queue.
+    deadline_seconds = 120.0
     # Predict, then observe: what the next PUBLISH's reply can show. A lesson's 'predict'
     # question maps each of its options to one of these codes ('observes:').
     outcomes = {"0": "None", "1": "One", "2": "Two", "3+": "Three or more"}
@@ -134,8 +138,8 @@ class PubsubFold(LabFold):
         """How many subscribers the PUBLISH reached, as an outcome code."""
         return "3+" if run.receivers >= 3 else str(run.receivers)
 
-    def result(self, *, now: float) -> PubsubRuns:
-        shown = super().result(now=now)
+    def result(self, *, now: float, deadline: float | None = None) -> PubsubRuns:
+        shown = super().result(now=now, deadline=deadline)
         shown.publishes = self.publishes[::-1][:PUBLISHES_SHOWN]
         shown.list_actions = self.list_actions[::-1][:PANEL_ACTIONS_SHOWN]
         shown.stream_actions = self.stream_actions[::-1][:PANEL_ACTIONS_SHOWN]
