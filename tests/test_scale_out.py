@@ -5,7 +5,7 @@ PostgreSQL is the project's own (``learnsite.embedded_postgres``, a cluster made
 module), or the server DATABASE_URL names, in a database made for this module and
 migrated by ``manage.py migrate`` as a release does. Only the servers use it: this module talks
 to them over HTTP, and reads the learners' records in Redis, which is this module's own too.
-Everything starts once for the module; a test that kills a process has it started again by the
+Everything starts once (session-scoped, below); a test that kills a process has it started again by the
 next test that needs it.
 """
 
@@ -106,7 +106,9 @@ def made_database(server_url: str):
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, though only this module uses them: pytest-xdist may run another module's test
+# between two of these, and a module scope would then start the whole stack again (about 30 s).
+@pytest.fixture(scope="session")
 def scale_redis_url():
     service, url = redis_service()
     service.start()
@@ -128,7 +130,7 @@ class Database:
     server: Service | None  # the project's own PostgreSQL, started for this module
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def database(scale_redis_url):
     """An empty PostgreSQL database for this module's servers."""
     existing = os.environ.get("DATABASE_URL", "")
@@ -149,7 +151,7 @@ def database(scale_redis_url):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(scale_redis_url, database):
     url, env = scale_redis_url, {"DATABASE_URL": database.url}
     webs = [Web(*web_service(url, **env)) for _ in range(2)]
