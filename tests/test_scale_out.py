@@ -5,8 +5,8 @@ PostgreSQL is the project's own (``learnsite.embedded_postgres``, a cluster made
 module), or the server DATABASE_URL names, in a database made for this module and
 migrated by ``manage.py migrate`` as a release does. Only the servers use it: this module talks
 to them over HTTP, and reads the learners' records in Redis, which is this module's own too.
-Everything starts once (session-scoped, below); a test that kills a process has it started again by the
-next test that needs it.
+Everything starts once (session-scoped, below); a test that kills a process has it started
+again by the next test that needs it.
 """
 
 import contextlib
