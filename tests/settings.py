@@ -21,3 +21,6 @@ with socket.socket() as _sock:
     os.environ["LEARNSITE_MAIL_PORT"] = str(_sock.getsockname()[1])
 
 from learnsite.settings import *  # noqa: E402, F403
+
+# Signups and logins through the test client hash with few iterations (tests/hashers.py).
+PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher"]
