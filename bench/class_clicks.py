@@ -24,18 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import (
+    PYTHON,
     ROOT,
     STEP_TIMEOUT_SECONDS,
     Child,
     free_port,
     http_answers,
     percentile,
+    redis_start,
+    site_env,
+    site_web_argv,
     sse_frames,
     sse_open,
     writer_close,
 )
 
-PYTHON = sys.executable
+from learnsite.redis import celery_broker_url
+
 CLASS_SIZES = (1, 200)
 SPREAD_SECONDS = 5.0
 DONE_TIMEOUT_SECONDS = 300.0
@@ -226,39 +231,19 @@ learner's row of this run. Goal: a class of 200 with 0 refused, 0 lost and p95 <
 
 def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-class-"))
-    socket_path = var_dir / "redis.sock"
-    redis_url = f"unix://{socket_path}"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}",
-        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
-        "LEARNSITE_VAR_DIR": str(var_dir),
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_HTTPS": "0",
-    }
-    sys.path.insert(0, str(ROOT))
-    from learnsite.embedded_redis import redis_server_argv, socket_answers
-    from learnsite.redis import celery_broker_url
-
+    # The Procfile's commands find celery and python in the virtualenv, as under `make run`.
+    env = site_env(var_dir, PATH=f"{Path(PYTHON).parent}:{os.environ['PATH']}")
     children: list[Child] = []
     try:
-        redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
-                      var_dir)  # fmt: skip
-        children.append(redis)
-        redis.wait_ready(lambda: socket_answers(socket_path))
+        children.append(redis_start(env, var_dir))
         subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
                        env=env, check=True, timeout=300)  # fmt: skip
         children += procfile_workers(env, var_dir)
         port = free_port()
-        web = Child("web", [
-            PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-        ], env, var_dir)  # fmt: skip
+        web = Child("web", site_web_argv(port), env, var_dir)
         children.append(web)
         web.wait_ready(lambda: http_answers(port))
-        bare = bare_celery_round_trip(env, var_dir, celery_broker_url(redis_url))
+        bare = bare_celery_round_trip(env, var_dir, celery_broker_url(env["REDIS_URL"]))
         print("bench: bare Celery round trip done", flush=True)
         rows = []
         for size in CLASS_SIZES:

@@ -19,9 +19,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ROOT, Child, free_port, http_answers, percentile, proc_tree_cpu_seconds
+from harness import (
+    PYTHON,
+    ROOT,
+    Child,
+    free_port,
+    http_answers,
+    percentile,
+    proc_tree_cpu_seconds,
+    redis_start,
+    site_env,
+    site_web_argv,
+)
 
-PYTHON = sys.executable
+from learnsite.serve_web import web_workers
+
 CLIENTS = 16
 SECONDS = 10
 LESSON = "offloading-slow-work"
@@ -90,7 +102,7 @@ def measure(database: str, env: dict, var_dir: Path) -> Result:
             capture_output=True, text=True,
         ).stdout.split()  # fmt: skip
         port = free_port()
-        web = Child(f"web-{database}", web_argv(port), env, var_dir)
+        web = Child(f"web-{database}", site_web_argv(port, web_workers()), env, var_dir)
         children.append(web)
         web.wait_ready(lambda: http_answers(port))
         clients = [Client(token) for token in tokens]
@@ -147,18 +159,6 @@ print(json.dumps({{str(r["item__attempt_id"]): r["n"] for r in rows.annotate(n=C
 """
 
 
-def web_workers() -> int:
-    return int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 1)
-
-
-def web_argv(port: int) -> list[str]:
-    return [
-        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(web_workers()), "--lifespan", "off",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-
-
 def print_table(results: list[Result]) -> None:
     anchor = results[0]
     header = (
@@ -191,23 +191,10 @@ sent."""
 
 def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-grading-"))
-    socket_path = var_dir / "redis.sock"
-    base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
-        "LEARNSITE_VAR_DIR": str(var_dir),
-        "REDIS_URL": f"unix://{socket_path}",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_HTTPS": "0",
-    }
-    sys.path.insert(0, str(ROOT))
-    from learnsite.embedded_redis import redis_server_argv, socket_answers
-
-    redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), base_env,
-                  var_dir)  # fmt: skip
+    base_env = site_env(var_dir)
+    redis = redis_start(base_env, var_dir)
     try:
-        redis.wait_ready(lambda: socket_answers(socket_path))
-        databases = {"SQLite": f"sqlite:///{var_dir / 'db.sqlite3'}"}
+        databases = {"SQLite": base_env["DATABASE_URL"]}
         if os.environ.get("BENCH_POSTGRES_URL"):
             databases["PostgreSQL"] = os.environ["BENCH_POSTGRES_URL"]
         results = []

@@ -1,5 +1,6 @@
-"""What every bench script needs: child processes that stop with their children, free ports,
-/proc readings and nearest-rank percentiles. Stdlib only."""
+"""What every bench script needs: the site's environment, its Redis and web process, child
+processes that stop with their children, free ports, /proc readings and nearest-rank
+percentiles."""
 
 import asyncio
 import contextlib
@@ -9,11 +10,51 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bench runs as scripts from bench/: the site's packages are in the folder above.
+sys.path.insert(0, str(ROOT))
+
+from learnsite.embedded_redis import redis_server_argv, socket_answers  # noqa: E402
+
+PYTHON = sys.executable
 STEP_TIMEOUT_SECONDS = 30.0
+
+
+def site_env(var_dir: Path, **extra: str) -> dict:
+    """The environment of a site the bench starts in ``var_dir``: the production settings over
+    plain HTTP, its own Redis on a socket there, and SQLite there unless ``extra`` says."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
+        "LEARNSITE_VAR_DIR": str(var_dir),
+        "REDIS_URL": f"unix://{var_dir / 'redis.sock'}",
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+        **extra,
+    }
+
+
+def redis_start(env: dict, var_dir: Path) -> "Child":
+    """The site's embedded redis-server on the socket ``env`` names, once it answers."""
+    socket_path = Path(env["REDIS_URL"].removeprefix("unix://"))
+    redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
+                  var_dir)  # fmt: skip
+    redis.wait_ready(lambda: socket_answers(socket_path))
+    return redis
+
+
+def site_web_argv(port: int, workers: int = 1) -> list[str]:
+    """The site under uvicorn, as `make run` (one worker) or `make serve` (one per core) runs it."""
+    return [
+        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
 
 
 class Child:

@@ -6,7 +6,6 @@ uvicorn (1 worker), all loaded the same way in the same run: wrk, 2 threads, 32 
 Run with ``make bench`` (``.venv/bin/python bench/pages.py``).
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,9 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anchors import anchors_python
-from harness import ROOT, Child, free_port, http_answers
+from harness import (
+    PYTHON,
+    ROOT,
+    Child,
+    free_port,
+    http_answers,
+    redis_start,
+    site_env,
+    site_web_argv,
+)
 
-PYTHON = sys.executable
+from learnsite.serve_web import web_workers
+
 CONNECTIONS = 32
 SECONDS = 10
 LESSON = "/lessons/offloading-slow-work/"
@@ -84,29 +93,12 @@ machine. Goals: a lesson page at >= 0.5x (stretch 0.8x) with p99 <= 50 ms; stati
 
 def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-pages-"))
-    socket_path = var_dir / "redis.sock"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
-        "LEARNSITE_VAR_DIR": str(var_dir),
-        "REDIS_URL": f"unix://{socket_path}",
-        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_HTTPS": "0",
-        # The static files as `make serve` serves them: collected, hashed names, gzip copies.
-        "LEARNSITE_STATIC_COLLECTED": "1",
-    }
+    # The static files as `make serve` serves them: collected, hashed names, gzip copies.
+    env = site_env(var_dir, LEARNSITE_STATIC_COLLECTED="1")
     children: list[Child] = []
     try:
         anchors = anchors_python()
-        sys.path.insert(0, str(ROOT))
-        from learnsite.embedded_redis import redis_server_argv, socket_answers
-        from learnsite.serve_web import web_workers
-
-        redis = Child("redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env,
-                      var_dir)  # fmt: skip
-        children.append(redis)
-        redis.wait_ready(lambda: socket_answers(socket_path))
+        children.append(redis_start(env, var_dir))
         for command in (
             ["migrate", "--no-input"],
             ["content_load"],
@@ -137,7 +129,7 @@ def main() -> int:
         uvicorn.stop()
 
         port = free_port()
-        site = served("site", web_argv(port, web_workers()), env, var_dir, port)
+        site = served("site", site_web_argv(port, web_workers()), env, var_dir, port)
         children.append(site)
         base = f"http://127.0.0.1:{port}"
         loads.append(wrk(f"this site: a lesson page ({web_workers()} workers)", base + LESSON))
@@ -150,14 +142,6 @@ def main() -> int:
         for child in reversed(children):
             child.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
-
-
-def web_argv(port: int, workers: int) -> list[str]:
-    return [
-        PYTHON, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--lifespan", "off",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
 
 
 def static_url(env: dict) -> str:

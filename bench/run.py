@@ -32,6 +32,7 @@ from pathlib import Path
 
 from anchors import anchors_python
 from harness import (
+    PYTHON,
     ROOT,
     STEP_TIMEOUT_SECONDS,
     Child,
@@ -40,12 +41,13 @@ from harness import (
     percentile,
     proc_cpu_seconds,
     proc_status,
+    redis_start,
+    site_env,
+    site_web_argv,
     sse_frames,
     sse_open,
     writer_close,
 )
-
-PYTHON = sys.executable
 
 SITE = "this site"
 SITE_PATH = "/streams/labs/ping/events/"
@@ -419,17 +421,7 @@ def series(server, counts, learners, web: Child, port: int, monitor, publish) ->
 def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-"))
     socket_path = var_dir / "redis.sock"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "learnsite.settings",
-        "LEARNSITE_VAR_DIR": str(var_dir),
-        "REDIS_URL": f"unix://{socket_path}",
-        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_HTTPS": "0",
-        "PYTHONUNBUFFERED": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = site_env(var_dir, PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
     children: list[Child] = []
 
     def terminate(signum, _frame):
@@ -438,13 +430,11 @@ def main() -> int:
     previous_term = signal.signal(signal.SIGTERM, terminate)
     try:
         os.environ.update({k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"})
-        sys.path.insert(0, str(ROOT))
         import django
 
         django.setup()  # also writes the dev secret key that the children will share
         import redis
 
-        from learnsite.embedded_redis import redis_server_argv, socket_answers
         from learnsite.redis import redis_client
 
         # Name this script's connections so that CLIENT LIST can leave them out.
@@ -454,11 +444,7 @@ def main() -> int:
         )
 
         print(f"bench: temp dir {var_dir}", flush=True)
-        redis_child = Child(
-            "redis", redis_server_argv(socket_path=socket_path, workdir=var_dir), env, var_dir
-        )
-        children.append(redis_child)
-        redis_child.wait_ready(lambda: socket_answers(socket_path))
+        children.append(redis_start(env, var_dir))
 
         subprocess.run(
             [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -467,12 +453,7 @@ def main() -> int:
 
         rows: list[Row] = []
         port = free_port()
-        web_argv = [
-            PYTHON, "-m", "uvicorn", "learnsite.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "--log-level", "warning", "--no-access-log",
-        ]  # fmt: skip
-        web = Child("web", web_argv, env, var_dir)
+        web = Child("web", site_web_argv(port), env, var_dir)
         children.append(web)
         web.wait_ready(lambda: http_answers(port))
         print(f"bench: redis + uvicorn (pid {web.pid}) up on port {port}", flush=True)
