@@ -4,40 +4,26 @@ A ```python run block in a lesson is followed by the ```output it prints; in a q
 it asks "what does this print?" and the right option is the output (content/README.md,
 "Runnable examples"). Each example runs as the learner would run it: saved to a file in an
 empty folder, with its own fresh redis-server on a free local port (``REDIS_URL`` names it) and,
-for ```python run worker, a real Celery worker started from that file. Each of those processes
-is killed by the kernel should the process that started it end first
-(``learnsite.processes.die_with_parent``): an interrupted run leaves no redis-server or worker
-behind.
+for ```python run worker, a real Celery worker started from that file (``learnsite.sandbox``:
+an interrupted run leaves no redis-server or worker behind).
 """
 
 import contextlib
 import doctest
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery import Celery
-
-from learnsite.embedded_redis import redis_server_binary
 from learnsite.processes import die_with_parent
+from learnsite.sandbox import SandboxFailed, private_redis, private_worker
 
 from .checks import snippet_answer
 from .sources import Block, ContentError, CourseSource
 
 RUN_SECONDS = 30
-START_SECONDS = 30
-# The worker a learner starts with `celery -A tasks worker`; the flags only make it start
-# faster and quieter.
-WORKER_ARGV = [
-    "-m", "celery", "-A", "tasks", "worker", "--concurrency", "2", "--loglevel", "warning",
-    "--without-mingle", "--without-gossip", "--hostname", "example@%h",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,78 +105,32 @@ def example_run(example: Example) -> str:
         workdir = Path(folder)
         program = workdir / ("tasks.py" if example.with_worker else "example.py")
         program.write_text(example.code + "\n")
-        port = _free_port()
-        env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "PYTHONPATH": folder}
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # the example is a program of its own
-        redis_argv = [
-            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", folder,
-        ]  # fmt: skip
-        redis = _start(redis_argv, env, workdir, ready=lambda: _redis_answers(port))
-        worker = None
         try:
-            if example.with_worker:
-                worker_argv = [sys.executable, *WORKER_ARGV]
-                worker = _start(worker_argv, env, workdir, ready=lambda: _worker_answers(env))
-            try:
-                # The course's own code, which the test suite exists to run.
-                done = subprocess.run(  # noqa: S603
-                    [sys.executable, program.name], cwd=workdir, env=env, capture_output=True,
-                    text=True, timeout=RUN_SECONDS, preexec_fn=die_with_parent(),
-                )  # fmt: skip
-            except subprocess.TimeoutExpired as error:
-                raise ExampleFailed(f"it did not finish in {RUN_SECONDS} s") from error
-            if done.returncode != 0:
-                raise ExampleFailed(f"it exited with status {done.returncode}:\n{done.stderr}")
-            return done.stdout
-        finally:
-            for process in (worker, redis):
-                if process is not None:
-                    _stop(process)
+            with contextlib.ExitStack() as started:
+                redis = started.enter_context(private_redis(workdir=workdir))
+                if example.with_worker:
+                    started.enter_context(
+                        private_worker(
+                            workdir=workdir, redis_url=redis.url, hostname="example@%h",
+                            options=("--concurrency", "2"),
+                        )
+                    )  # fmt: skip
+                return _program_output(program, redis_url=redis.url)
+        except SandboxFailed as error:
+            raise ExampleFailed(str(error)) from error
 
 
-def _start(argv: list[str], env: dict, workdir: Path, ready) -> subprocess.Popen:
-    process = subprocess.Popen(  # noqa: S603 (redis-server or a worker, fixed arguments)
-        argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=die_with_parent(),
-    )  # fmt: skip
-    deadline = time.monotonic() + START_SECONDS
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            log = process.stderr.read() if process.stderr else ""
-            raise ExampleFailed(f"{Path(argv[0]).name} {' '.join(argv[1:4])} did not start:\n{log}")
-        time.sleep(0.05)
-    return process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Kill the server and whatever it started, at once: the example is over, and a warm
-    shutdown, which the learner's Ctrl-C would ask for, takes a worker about two seconds."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # it leads a process group of its own
-    process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _redis_answers(port: int) -> bool:
+def _program_output(program: Path, *, redis_url: str) -> str:
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(program.parent)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the example is a program of its own
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _worker_answers(env: dict) -> bool:
-    app = Celery(broker=env["REDIS_URL"], set_as_current=False)
-    try:
-        # The first answer is enough: without a limit, ping waits out its whole timeout.
-        return bool(app.control.ping(timeout=0.5, limit=1))
-    finally:
-        app.close()
+        # The course's own code, which the test suite exists to run.
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, program.name], cwd=program.parent, env=env, capture_output=True,
+            text=True, timeout=RUN_SECONDS, preexec_fn=die_with_parent(),
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as error:
+        raise ExampleFailed(f"it did not finish in {RUN_SECONDS} s") from error
+    if done.returncode != 0:
+        raise ExampleFailed(f"it exited with status {done.returncode}:\n{done.stderr}")
+    return done.stdout
