@@ -122,3 +122,17 @@ def test_a_lost_run_no_longer_counts_in_flight(redis_url, settings):
     assert runs_in_flight(learner_id=learner_id, now=now) == {"labs": 1}
     settings.LAB_RUN_DEADLINE_SECONDS = 5
     assert runs_in_flight(learner_id=learner_id, now=now) == {}
+
+
+def test_a_finished_lifecycle_run_no_longer_counts_in_flight(redis_url):
+    """The lifecycle lab records states, not "succeeded": its own fold says when a run is over
+    (three finished runs once kept the learner from starting a fourth for two minutes)."""
+    learner_id, now = secrets.token_hex(8), time.time()
+    for n in range(3):
+        queued = {"kind": "queued", "run": f"r{n}", "queue": "celery", "at": now - 9}
+        event_publish(learner_id=learner_id, lab="lifecycle", event=queued | {"mode": "success"})
+    assert runs_in_flight(learner_id=learner_id, now=now) == {"celery": 3}
+    for n in range(3):
+        done = {"kind": "state", "run": f"r{n}", "state": "SUCCESS", "at": now - 5}
+        event_publish(learner_id=learner_id, lab="lifecycle", event=done)
+    assert runs_in_flight(learner_id=learner_id, now=now) == {}
