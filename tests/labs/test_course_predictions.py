@@ -103,11 +103,6 @@ def stop_cold_while_a_acks_late_runs(client: LiveClient) -> None:
     assert started.status == 200, started.text
 
 
-def stop_cold_while_a_acks_late_runs(client: LiveClient) -> None:
-    started = client.htmx_post("/labs/deploy/start/", {"late": "A", "stop": "cold"})
-    assert started.status == 200, started.text
-
-
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {

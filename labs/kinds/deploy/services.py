@@ -156,7 +156,6 @@ def _execute(run: _Run, *, workdir: Path, late: str, stop: str) -> dict:
         client = redis.Redis.from_url(server.url)
         run.step("redis")
         sender = Celery(broker=server.url, set_as_current=False)
-        sender.conf.broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
         try:
             with private_worker(
                 workdir=workdir, redis_url=server.url, options=WORKER_OPTIONS, hostname="old@%h"
