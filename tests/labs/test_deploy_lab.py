@@ -2,10 +2,14 @@
 live run is the course prediction's, tests/labs/test_course_predictions.py), and its start
 button's refusals through Django's test client."""
 
+import time
+
 import pytest
 from django.test import Client
 
+from labs.events import event_publish
 from labs.kinds.deploy.fold import DeployFold, stopped_three_ways
+from learners.identity import SESSION_KEY
 
 AT = 1_800_000_000.0
 
@@ -144,3 +148,25 @@ def test_a_choice_not_in_the_list_is_a_400_with_a_message():
         response = client.post("/labs/deploy/start/", data)
         assert response.status_code == 400
         assert message in response.content.decode()
+
+
+def test_the_page_shows_where_each_task_went_and_what_the_acl_user_was_refused(db, redis_url):
+    client = Client()
+    client.post("/labs/deploy/start/", {}, headers={"HX-Request": "true"})  # makes the learner
+    learner_id = client.session[SESSION_KEY]
+    acl = {"what": "acl", "t": 14000, "checks": [
+        {"command": "LLEN celery", "answer": "0", "refused": False},
+        {"command": "FLUSHALL", "answer": "NOPERM this user has no permissions", "refused": True},
+    ]}  # fmt: skip
+    acl_step = run_events("kill", late="B", stop="kill", steps=[acl], log=[])[2]
+    for _, event in [*KILL_B[:-1], acl_step, KILL_B[-1]]:
+        event_publish(learner_id=learner_id, lab="deploy", event=event | {"at": time.time()})
+    page = client.get("/labs/deploy/").content.decode()
+    assert 'data-queue="C" data-unacked="B"' in page
+    assert 'data-task="A" data-fate="lost"' in page and 'data-task="C" data-fate="waited"' in page
+    assert (
+        "Left in unacked: back on the queue after the visibility timeout (due back at 8630 ms)"
+        in page
+    )
+    assert '<li data-refused="yes"><code>FLUSHALL</code>' in page
+    assert "def step_late(self, name: str) -&gt; None:" in page  # the program, escaped
