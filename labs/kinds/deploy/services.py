@@ -37,7 +37,7 @@ EXIT_SECONDS = 20
 # The new worker: the visibility timeout and the tasks left (2 s), with room to spare.
 DRAIN_SECONDS = VISIBILITY_TIMEOUT_SECONDS + 2 + 10
 # The ACL user of the last step: the broker's keys only, and the commands of a list queue.
-ACL_RULES = ["on", ">lab-password", "resetkeys", "~celery*", "~_kombu.*", "~unacked*"]
+ACL_RULES = ["resetkeys", "~celery*", "~_kombu.*", "~unacked*"]
 ACL_RULES += ["-@all", "+@list", "+@hash", "+@sortedset", "+@connection"]
 ACL_CHECKS = (("LLEN", "celery"), ("LLEN", "sessions"), ("FLUSHALL",))
 
@@ -126,7 +126,7 @@ def _snapshot(run: _Run, client: redis.Redis, ids: dict[str, str]) -> set[str]:
 
 def _acl_checks(url: str) -> list[dict]:
     admin = redis.Redis.from_url(url)
-    admin.execute_command("ACL", "SETUSER", "app", *ACL_RULES)
+    admin.execute_command("ACL", "SETUSER", "app", "on", ">lab-password", *ACL_RULES)
     user = redis.Redis.from_url(url, username="app", password="lab-password")  # noqa: S106
     checks = []
     for command in ACL_CHECKS:

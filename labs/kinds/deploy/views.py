@@ -21,7 +21,7 @@ def _page_context() -> dict:
         "stop_after": STOP_AFTER_SECONDS,
         "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         "worker_options": " ".join(WORKER_OPTIONS),
-        "acl_rules": " ".join(rule for rule in ACL_RULES if not rule.startswith(">")),
+        "acl_rules": " ".join(ACL_RULES),
         "program": PROGRAM.read_text(),
     }
 
