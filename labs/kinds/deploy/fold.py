@@ -144,8 +144,6 @@ class DeployFold(LabFold):
     run_type = DeployRun
     runs_shown = 3
     status_rank = {status: rank for status, (rank, _) in STATUS.items()}
-    # A run waits for its workers to start, a warm shutdown and the visibility timeout.
-    deadline_seconds = 90.0
     outcomes = {
         "finished": "The old worker finishes it before it exits",
         "restored": "It goes back on the queue at once and the new worker runs it",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from labs.events import event_publish
 from labs.services import LabError, lab_run_start
@@ -147,7 +148,14 @@ def deploy_run_execute(*, learner_id: str, run_id: str, late: str, stop: str, wo
             workdir = Path(folder)
             (workdir / "tasks.py").write_text(PROGRAM.read_text())
             result = _execute(run, workdir=workdir, late=late, stop=stop)
-    except (SandboxFailed, redis.RedisError, OSError, ValueError, KeyError) as error:
+    except (
+        SandboxFailed,
+        OperationalError,
+        redis.RedisError,
+        OSError,
+        ValueError,
+        KeyError,
+    ) as error:
         run.publish("failed", error=str(error)[:600])
         return {"failed": str(error)[:600]}
     run.publish("succeeded", result=result)
