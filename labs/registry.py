@@ -16,6 +16,7 @@ from .kinds.console.fold import (
     console_published_while_two_listen,
     console_shared_a_stream,
 )
+from .kinds.deploy.fold import DeployFold, stopped_three_ways
 from .kinds.email.fold import EmailFold, compared_both
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
@@ -140,6 +141,21 @@ LAB_KINDS = {
                 description="Share a stream in a consumer group: two consumers each read an "
                 "entry, and every entry they were given is acknowledged.",
                 met=console_shared_a_stream,
+            ),
+        },
+    ),
+    "deploy": LabKind(
+        title="Stop a worker mid-task",
+        url_name="labs:deploy",
+        summary="Stop a real worker warm, cold or killed while it runs a task, start a new one, "
+        "and see which tasks finished, came back on the queue or were lost.",
+        template="labs/deploy.html",
+        fold=DeployFold,
+        goals={
+            "stop-three-ways": Goal(
+                description="Stop the worker warm, cold and killed, one run each, and see where "
+                "each task went.",
+                met=stopped_three_ways,
             ),
         },
     ),
