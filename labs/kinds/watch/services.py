@@ -23,6 +23,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from labs.events import event_publish, events_read
@@ -169,8 +170,9 @@ def watch_run_execute(*, learner_id: str, run_id: str, burst: int, threshold: in
         return {"failed": CHOICE_INVALID}
     try:
         result = _watch(burst=burst, publish=publish)
-    except SandboxFailed as error:
-        publish(kind="failed", error=str(error)[:500])
+    except (SandboxFailed, RedisError, OSError, OperationalError) as error:
+        # The run's own Redis or worker failed: the page says so instead of waiting for news.
+        publish(kind="failed", error=str(error)[:500] or type(error).__name__)
         return {"failed": str(error)[:500]}
     publish(kind="succeeded", result=result)
     return result
