@@ -69,7 +69,7 @@ QUEUES = {
             tasks=("labs.pubsub_subscriber", "labs.listen_trap", "labs.watch_run"),
             per_learner=1,
             max_depth=50,
-            purpose="long lab tasks: the Python subscriber, the listen sandbox",
+            purpose="long lab tasks: the Python subscriber, the listen sandbox, the watched worker",
         ),
     )
 }
