@@ -22,6 +22,7 @@ from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
+from .kinds.watch.fold import WatchFold, saw_the_alert_fire_and_clear
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,21 @@ LAB_KINDS = {
                 description="Stop the worker warm, cold and killed, one run each, and see where "
                 "each task went.",
                 met=stopped_three_ways,
+            ),
+        },
+    ),
+    "watch": LabKind(
+        title="Watching a live system",
+        url_name="labs:watch",
+        summary="Send a burst of tasks to a worker of your own and watch it live from its real "
+        "events: counters, heartbeats, the queue's length and an alert on it.",
+        template="labs/watch.html",
+        fold=WatchFold,
+        goals={
+            "alert-fire-and-clear": Goal(
+                description="See the queue-length alert fire during a burst, then clear once "
+                "the queue drains.",
+                met=saw_the_alert_fire_and_clear,
             ),
         },
     ),

@@ -613,7 +613,8 @@ def test_a_prediction_question_is_valid(tmp_path):
         (
             {"lab": "nope"},
             "lab:",
-            "'lab' must be a lab that asks predictions "
+            # Every lab that asks predictions, in the registry's order.
+            f"'lab' must be a lab that asks predictions "
             f"({', '.join(kind for kind, lab in LAB_KINDS.items() if lab.outcomes)}), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),

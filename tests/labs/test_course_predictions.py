@@ -103,6 +103,11 @@ def stop_cold_while_a_acks_late_runs(client: LiveClient) -> None:
     assert started.status == 200, started.text
 
 
+def send_a_burst_of_50_at_10(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/watch/start/", {"burst": "50", "threshold": "10"})
+    assert started.status == 200, started.text
+
+
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {
@@ -114,6 +119,7 @@ ACTIONS = {
     "listeners-off-the-request-thread": run_the_sandbox,
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
+    "watching-a-live-system": send_a_burst_of_50_at_10,
     "deploying-and-securing-workers": stop_cold_while_a_acks_late_runs,
 }
 
