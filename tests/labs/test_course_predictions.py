@@ -98,6 +98,11 @@ def lpush_three_then_rpop(client: LiveClient) -> None:
         console(client, line)
 
 
+def crash_without_persistence(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/failure/start/", {"mode": "none"})
+    assert started.status == 200, started.text
+
+
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {
@@ -109,6 +114,7 @@ ACTIONS = {
     "listeners-off-the-request-thread": run_the_sandbox,
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
+    "when-redis-fails": crash_without_persistence,
 }
 
 
