@@ -73,7 +73,7 @@ def failure_run_execute(*, learner_id: str, run_id: str, mode: str, worker: str)
                 result = crash_run(server=server, mode=mode, step=step)
             else:
                 result = memory_run(server=server, policy=mode, step=step)
-    except (RunFailed, SandboxFailed, redis.RedisError) as error:
+    except (RunFailed, SandboxFailed, redis.RedisError, OSError) as error:
         report("failed", error=str(error)[:500])
         return {"failed": str(error)[:500]}
     report("succeeded", result=result)
