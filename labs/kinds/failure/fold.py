@@ -19,9 +19,10 @@ from labs.fold import LabFold, Run, TimelineEntry
 
 JOBS = 3  # pushed on the list before the crash, as many entries added to the stream
 PUBLISHED = 3  # published before the crash, and again once the subscribers are back
+# Two subscribers, told apart by how their client was made: (short name, the call).
 SUBSCRIBERS = {
-    "plain": "Redis.from_url(url)",
-    "retry": "Redis.from_url(url, retry=Retry(…, 10))",
+    "plain": ("plain client", "Redis.from_url(url)"),
+    "retry": ("client with retry", "Redis.from_url(url, retry=Retry(…, 10))"),
 }
 # The memory experiment: this many jobs of JOB_BYTES into a Redis of MAXMEMORY.
 MEMORY_JOBS = 2000
@@ -121,12 +122,20 @@ class FailureRun(Run):
             Row("entries", "Entries in the stream", before.get("entries"), after.get("entries"),
                 JOBS),
         ]  # fmt: skip
-        for name, label in SUBSCRIBERS.items():
+        for name, (label, _) in SUBSCRIBERS.items():
             rows.append(
-                Row(f"got-{name}", f"Messages {label} got (of {PUBLISHED})",
+                Row(f"got-{name}", f"Messages got, {label} (of {PUBLISHED})",
                     got_before.get(name), got_after.get(name), PUBLISHED)
             )  # fmt: skip
         return rows
+
+    @property
+    def subscribers(self) -> dict[str, tuple[str, str]]:
+        return SUBSCRIBERS
+
+    @property
+    def maxmemory(self) -> str:
+        return MAXMEMORY
 
     @property
     def errors(self) -> dict[str, int]:

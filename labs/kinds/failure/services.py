@@ -169,7 +169,9 @@ def crash_run(*, server: PrivateRedis, mode: str, step) -> dict:
                 call()
             except redis.ConnectionError as error:
                 refused[command] = f"{type(error).__name__}: {error}"
-        detail = "; ".join(f"{command} raised {text}" for command, text in refused.items())
+        detail = ", ".join(
+            f"{command} raised {text.split(':')[0]}" for command, text in refused.items()
+        )
         step("down", {"refused": refused}, detail=detail)
         server.start()
         down_ms = round((time.monotonic() - killed_at) * 1000)
