@@ -613,8 +613,8 @@ def test_a_prediction_question_is_valid(tmp_path):
         (
             {"lab": "nope"},
             "lab:",
-            "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
-            "listen, console), not 'nope'",
+            "'lab' must be a lab that asks predictions "
+            f"({', '.join(kind for kind, lab in LAB_KINDS.items() if lab.outcomes)}), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
