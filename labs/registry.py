@@ -18,6 +18,7 @@ from .kinds.console.fold import (
 )
 from .kinds.deploy.fold import DeployFold, stopped_three_ways
 from .kinds.email.fold import EmailFold, compared_both
+from .kinds.failure.fold import FailureFold, compared_policies, restarted_both_ways
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
@@ -172,6 +173,26 @@ LAB_KINDS = {
                 description="See the queue-length alert fire during a burst, then clear once "
                 "the queue drains.",
                 met=saw_the_alert_fire_and_clear,
+            ),
+        },
+    ),
+    "failure": LabKind(
+        title="When Redis fails",
+        url_name="labs:failure",
+        summary="Crash a Redis of your own with and without persistence and see what a list, a "
+        "stream and two subscribers keep; fill a tiny maxmemory under noeviction and allkeys-lru.",
+        template="labs/failure.html",
+        fold=FailureFold,
+        goals={
+            "restart-with-and-without-persistence": Goal(
+                description="Crash and restart Redis without persistence, then with the "
+                "append-only file, and compare what survived.",
+                met=restarted_both_ways,
+            ),
+            "compare-memory-policies": Goal(
+                description="Fill a tiny maxmemory under noeviction and under allkeys-lru, and "
+                "see which one tells the producer.",
+                met=compared_policies,
             ),
         },
     ),

@@ -70,6 +70,7 @@ QUEUES = {
                 "labs.pubsub_subscriber",
                 "labs.listen_trap",
                 "labs.watch_run",
+                "labs.failure_run",
                 "labs.deploy_run",
             ),
             per_learner=1,

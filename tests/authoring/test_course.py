@@ -28,6 +28,7 @@ LESSON_LABS = {
     "streaming-to-the-browser": "ping",
     "choosing-a-redis-structure": "console",
     "watching-a-live-system": "watch",
+    "when-redis-fails": "failure",
     "deploying-and-securing-workers": "deploy",
 }
 # Per lesson: at least this many questions in the lesson's quiz and practice, and in its test
@@ -46,7 +47,7 @@ def test_the_course_passes_content_check():
 def test_the_course_has_its_lessons_in_order():
     ordered = sorted(LESSONS, key=lambda lesson: lesson.meta["order"])
     assert [lesson.meta["slug"] for lesson in ordered] == list(LESSON_LABS)
-    assert [lesson.meta["order"] for lesson in ordered] == [*range(1, 9), 11, 13]
+    assert [lesson.meta["order"] for lesson in ordered] == [*range(1, 9), 11, 12, 13]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.path.stem)

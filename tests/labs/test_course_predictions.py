@@ -108,6 +108,11 @@ def send_a_burst_of_50_at_10(client: LiveClient) -> None:
     assert started.status == 200, started.text
 
 
+def crash_without_persistence(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/failure/start/", {"mode": "none"})
+    assert started.status == 200, started.text
+
+
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {
@@ -120,6 +125,7 @@ ACTIONS = {
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
     "watching-a-live-system": send_a_burst_of_50_at_10,
+    "when-redis-fails": crash_without_persistence,
     "deploying-and-securing-workers": stop_cold_while_a_acks_late_runs,
 }
 
