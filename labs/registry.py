@@ -20,6 +20,7 @@ from .kinds.email.fold import EmailFold, compared_both
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
+from .kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
 
 
@@ -140,6 +141,25 @@ LAB_KINDS = {
                 description="Share a stream in a consumer group: two consumers each read an "
                 "entry, and every entry they were given is acknowledged.",
                 met=console_shared_a_stream,
+            ),
+        },
+    ),
+    "pools": LabKind(
+        title="Worker pools and concurrency",
+        url_name="labs:pools",
+        summary="Run 8 tasks on a worker of your own with the pool, concurrency and workload you "
+        "choose (sleeping or hashing), and see when each ran, where, and how many cores it used.",
+        template="labs/pools.html",
+        fold=PoolsFold,
+        goals={
+            "compare-cpu-pools": Goal(
+                description="Run the CPU-bound tasks on threads and on prefork, each with a "
+                "concurrency of 2 or more, and compare their total times.",
+                met=compared_cpu_pools,
+            ),
+            "compare-workloads": Goal(
+                description="Run the I/O-bound and the CPU-bound tasks on the same pool.",
+                met=compared_workloads,
             ),
         },
     ),
