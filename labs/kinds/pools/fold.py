@@ -60,8 +60,9 @@ class TaskBar:
 
 @dataclass
 class PoolsRun(Run):
-    pool: str = ""
-    run_concurrency: int = 0  # the -c of the run's own worker (``concurrency`` is the site's)
+    # The run's own worker's -P and -c (``pool`` and ``concurrency`` are the site's worker's).
+    worker_pool: str = ""
+    worker_concurrency: int = 0
     workload: str = ""
     worker: str = ""
     pool_info: dict = field(default_factory=dict)  # the run's worker's `inspect stats` "pool"
@@ -83,7 +84,7 @@ class PoolsRun(Run):
 
     @property
     def pool_label(self) -> str:
-        return POOLS.get(self.pool, self.pool)
+        return POOLS.get(self.worker_pool, self.worker_pool)
 
     @property
     def workload_label(self) -> str:
@@ -149,8 +150,8 @@ class PoolsFold(LabFold):
         run = self.run_for(event)
         if kind == "queued":
             options = event.get("options") or {}
-            run.pool = str(options.get("pool", ""))
-            run.run_concurrency = _int(options.get("concurrency"))
+            run.worker_pool = str(options.get("pool", ""))
+            run.worker_concurrency = _int(options.get("concurrency"))
             run.workload = str(options.get("workload", ""))
         elif kind == "started":
             run.worker = str(event.get("worker", ""))
@@ -174,7 +175,7 @@ class PoolsFold(LabFold):
     def observed(self, run: PoolsRun) -> str | None:
         """How many cores a finished CPU-bound run on threads kept busy; None for other runs."""
         cores = run.cores_busy
-        if run.pool != "threads" or run.workload != "cpu" or cores is None:
+        if run.worker_pool != "threads" or run.workload != "cpu" or cores is None:
             return None
         return "several" if cores >= SEVERAL_CORES else "one"
 
@@ -204,9 +205,9 @@ def _take(run: PoolsRun, point: dict) -> None:
 def _done(runs: list, pool: str, workload: str, at_least: int = 1) -> bool:
     return any(
         run.status == "succeeded"
-        and run.pool == pool
+        and run.worker_pool == pool
         and run.workload == workload
-        and run.run_concurrency >= at_least
+        and run.worker_concurrency >= at_least
         for run in runs
     )
 
