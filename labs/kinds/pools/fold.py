@@ -21,7 +21,7 @@ POOLS = {
 CONCURRENCIES = (1, 2, 4, 8)
 WORKLOADS = {
     "io": "I/O-bound: each task sleeps 1 s",
-    "cpu": "CPU-bound: each task hashes 600,000 times in Python",
+    "cpu": "CPU-bound: each task hashes 400,000 times in Python",
 }
 TASKS = 8
 # More than this many cores busy on average over a run: it had several cores at work at once.
@@ -161,9 +161,10 @@ class PoolsFold(LabFold):
             run.prefetch_count = event.get("prefetch_count")
             run.start_ms = _int(event.get("start_ms"))
         elif kind == "points":
-            for point in event.get("points") or []:
-                if isinstance(point, dict):
-                    _take(run, point)
+            points = [p for p in event.get("points") or [] if isinstance(p, dict)]
+            # In time order: the tasks' notes reach the list in the order they were pushed.
+            for point in sorted(points, key=lambda p: _int(p.get("ms"))):
+                _take(run, point)
         elif kind == "succeeded":
             run.total_ms = _int(event.get("total_ms"))
         elif kind == "failed":
