@@ -614,7 +614,7 @@ def test_a_prediction_question_is_valid(tmp_path):
             {"lab": "nope"},
             "lab:",
             "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
-            "listen, console), not 'nope'",
+            "listen, console, pools), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
