@@ -3,11 +3,13 @@ and (in test_course_predictions.py, through ``run_cpu_on_threads``) a real run, 
 a worker of its own."""
 
 import re
+import time
 
 import pytest
 
+from labs.events import event_publish, events_read
 from labs.kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
-from labs.kinds.pools.services import pools_options
+from labs.kinds.pools.services import pools_options, pools_run_execute
 from labs.services import LabError
 from tests.http import LiveClient, frame_until
 
@@ -166,3 +168,19 @@ def test_a_bad_choice_is_a_400_with_a_message(client):
     response = client.request("POST", f"{PAGE}start/", data={**data, "csrfmiddlewaretoken": token})
     assert response.status == 400
     assert "Choose a concurrency: 1, 2, 4, 8." in response.text and "No runs yet" in response.text
+
+
+def test_a_worker_that_does_not_start_is_a_failed_run_with_its_reason(redis_url, tmp_path):
+    broken = tmp_path / "program.py"
+    broken.write_text("from celery import Celery\n\napp = Celery('tasks'\n")  # a syntax error
+    learner_id, options = "pools-broken", {"pool": "threads", "concurrency": 2, "workload": "io"}
+    queued = {"kind": "queued", "run": "r1", "lab": "pools", "options": options}
+    event_publish(learner_id=learner_id, lab="pools", event=queued)  # as lab_run_start does
+    result = pools_run_execute(
+        learner_id=learner_id, run_id="r1", worker="here", pool="threads", concurrency=2,
+        workload="io", program=broken,
+    )  # fmt: skip
+    assert "did not start" in result["error"] and "SyntaxError" in result["error"]
+    [run] = PoolsFold.fold(events_read(learner_id=learner_id, lab="pools"), now=time.time())
+    assert (run.status, run.status_label) == ("failed", "Failed")
+    assert "SyntaxError" in run.error and not run.bars

@@ -8,7 +8,6 @@ each task's start and finish, as the tasks note them in the list ``timeline``, t
 never touches the site's Redis or workers, other than publishing the run's events.
 """
 
-import contextlib
 import json
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from labs.events import event_publish
 from labs.services import LabError, lab_run_start
@@ -114,38 +114,45 @@ def _race(*, redis_url: str, workload: str, publish) -> dict:
         client.close()
 
 
-def pools_run_execute(*, learner_id: str, run_id: str, worker: str, pool: str,
-                      concurrency: int, workload: str) -> dict:  # fmt: skip
-    """Start the run's Redis and worker, race the eight tasks on it, and kill both."""
+def pools_run_execute(
+    *,
+    learner_id: str,
+    run_id: str,
+    worker: str,
+    pool: str,
+    concurrency: int,
+    workload: str,
+    program: Path = PROGRAM,
+) -> dict:
+    """Start the run's Redis and worker of ``program``, race the eight tasks on it, and kill
+    both. The run ends succeeded or failed, with the reason: never silent."""
 
     def publish(event: dict) -> None:
         event_publish(learner_id=learner_id, lab=LAB, event={"run": run_id, "lab": LAB, **event})
 
-    publish({"kind": "started", "worker": worker})
     options = pools_options(pool=pool, concurrency=str(concurrency), workload=workload)
+    publish({"kind": "started", "worker": worker})
     argv = ("--pool", options["pool"], "--concurrency", str(options["concurrency"]))
-    result: dict = {}
-    with tempfile.TemporaryDirectory(prefix="pools-") as folder:
-        workdir = Path(folder)
-        (workdir / "tasks.py").write_text(PROGRAM.read_text())
-        try:
-            with contextlib.ExitStack() as stack:
-                begun = time.monotonic()
-                sandbox = stack.enter_context(private_redis(workdir=workdir))
-                stack.enter_context(
-                    private_worker(
-                        workdir=workdir,
-                        redis_url=sandbox.url,
-                        options=(*argv, "--without-heartbeat"),
-                    )
-                )
+    try:
+        with tempfile.TemporaryDirectory(prefix="pools-") as folder:
+            workdir = Path(folder)
+            (workdir / "tasks.py").write_text(program.read_text())
+            begun = time.monotonic()
+            with (
+                private_redis(workdir=workdir) as sandbox,
+                private_worker(
+                    workdir=workdir, redis_url=sandbox.url, options=(*argv, "--without-heartbeat")
+                ),
+            ):
                 started_ms = round((time.monotonic() - begun) * 1000)
                 publish({"kind": "ready", "start_ms": started_ms, **_pool_stats(sandbox.url)})
                 result = _race(redis_url=sandbox.url, workload=workload, publish=publish)
-        except SandboxFailed as error:
-            result = {"error": str(error)[:500]}
-        except (redis.RedisError, OSError) as error:
-            result = {"error": f"The run's own Redis failed: {error}"[:500]}
+    except SandboxFailed as error:
+        # Which process did not start, then the end of its log, where the reason is.
+        first, *log = str(error).splitlines()
+        result = {"error": " ".join([first, *log[-3:]])[:600]}
+    except (redis.RedisError, OSError, OperationalError) as error:
+        result = {"error": f"The run's own Redis failed: {type(error).__name__}: {error}"[:500]}
     if "error" in result:
         publish({"kind": "failed", "error": result["error"]})
     else:
