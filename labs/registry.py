@@ -22,6 +22,7 @@ from .kinds.failure.fold import FailureFold, compared_policies, restarted_both_w
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
+from .kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
 from .kinds.watch.fold import WatchFold, saw_the_alert_fire_and_clear
 
@@ -193,6 +194,25 @@ LAB_KINDS = {
                 description="Fill a tiny maxmemory under noeviction and under allkeys-lru, and "
                 "see which one tells the producer.",
                 met=compared_policies,
+            ),
+        },
+    ),
+    "pools": LabKind(
+        title="Worker pools and concurrency",
+        url_name="labs:pools",
+        summary="Run 8 tasks on a worker of your own with the pool, concurrency and workload you "
+        "choose (sleeping or hashing), and see when each ran, where, and how many cores it used.",
+        template="labs/pools.html",
+        fold=PoolsFold,
+        goals={
+            "compare-cpu-pools": Goal(
+                description="Run the CPU-bound tasks on threads and on prefork, each with a "
+                "concurrency of 2 or more, and compare their total times.",
+                met=compared_cpu_pools,
+            ),
+            "compare-workloads": Goal(
+                description="Run the I/O-bound and the CPU-bound tasks on the same pool.",
+                met=compared_workloads,
             ),
         },
     ),

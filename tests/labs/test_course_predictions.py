@@ -17,6 +17,7 @@ from quiz.models import Answer, Question
 from tests.http import LiveClient, frame_until
 from tests.labs.test_lifecycle_lab import start as lifecycle_start
 from tests.labs.test_listen_lab import start as listen_start
+from tests.labs.test_pools_lab import run_cpu_on_threads
 from tests.labs.test_predictions import (
     asked_version,
     console,
@@ -124,6 +125,7 @@ ACTIONS = {
     "listeners-off-the-request-thread": run_the_sandbox,
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
+    "worker-pools-and-concurrency": run_cpu_on_threads,
     "watching-a-live-system": send_a_burst_of_50_at_10,
     "when-redis-fails": crash_without_persistence,
     "deploying-and-securing-workers": stop_cold_while_a_acks_late_runs,
