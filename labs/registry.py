@@ -21,6 +21,7 @@ from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
+from .kinds.routing.fold import RoutingFold, ran_both_setups
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,20 @@ LAB_KINDS = {
                 description="Share a stream in a consumer group: two consumers each read an "
                 "entry, and every entry they were given is acknowledged.",
                 met=console_shared_a_stream,
+            ),
+        },
+    ),
+    "routing": LabKind(
+        title="Routing, queues and priorities",
+        url_name="labs:routing",
+        summary="Send slow and fast tasks through one queue, then routed apart to a worker "
+        "each, and compare how long the fast ones wait.",
+        template="labs/routing.html",
+        fold=RoutingFold,
+        goals={
+            "ran-both-setups": Goal(
+                description="Run both setups, one queue and routed apart, to the end.",
+                met=ran_both_setups,
             ),
         },
     ),

@@ -66,10 +66,10 @@ QUEUES = {
             name="labs-long",
             pool="threads",
             concurrency=8,
-            tasks=("labs.pubsub_subscriber", "labs.listen_trap"),
+            tasks=("labs.pubsub_subscriber", "labs.listen_trap", "labs.routing_run"),
             per_learner=1,
             max_depth=50,
-            purpose="long lab tasks: the Python subscriber, the listen sandbox",
+            purpose="long lab tasks: the Python subscriber, the listen sandbox, the routing lab",
         ),
     )
 }
