@@ -98,6 +98,10 @@ def lpush_three_then_rpop(client: LiveClient) -> None:
         console(client, line)
 
 
+def run_one_queue(client: LiveClient) -> None:
+    started_run(client.htmx_post("/labs/routing/start/", {"setup": "one-queue"}))
+
+
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {
@@ -109,6 +113,7 @@ ACTIONS = {
     "listeners-off-the-request-thread": run_the_sandbox,
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
+    "routing-queues-and-priorities": run_one_queue,
 }
 
 
