@@ -31,19 +31,18 @@ def fast(self):
 
 
 def say(begin, task, step, **more):
-    print(
-        json.dumps({"task": task, "step": step, "t": round((time.time() - begin) * 1000), **more}),
-        flush=True,
-    )
+    ms = round((time.time() - begin) * 1000)
+    print(json.dumps({"task": task, "step": step, "t": ms, **more}), flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["routed"]:  # the sender decides where each message goes
         app.conf.task_routes = {"tasks.slow": {"queue": "slow"}, "tasks.fast": {"queue": "fast"}}
-    begin, sent = time.time(), []
+    sent = []  # (label, result, when it was queued)
     for name, task in [("slow", slow)] * 4 + [("fast", fast)] * 2:
         label = f"{name} {sum(1 for other in sent if other[0].startswith(name)) + 1}"
         sent.append((label, task.delay(), time.time()))
+        begin = sent[0][2]  # times count from the first task queued
         say(begin, label, "queued")
     seen = set()
     while len(seen) < 2 * len(sent):
