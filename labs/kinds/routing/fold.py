@@ -35,7 +35,7 @@ STATUS = {
 }
 
 # The chart: an SVG of viewBox units, one row per task.
-CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT, BAR_HEIGHT, TOP = 600, 64, 26, 16, 24
+CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT, BAR_HEIGHT, TOP = 400, 48, 24, 16, 20
 
 
 @dataclass
