@@ -607,14 +607,17 @@ def test_a_prediction_question_is_valid(tmp_path):
     assert errors_in(tmp_path) == []
 
 
+# Every lab with outcome codes, in the registry's order (each new lab adds itself).
+PREDICTING_LABS = [kind for kind, lab in LAB_KINDS.items() if lab.outcomes]
+
+
 @pytest.mark.parametrize(
     ("meta", "needle", "message"),
     [
         (
             {"lab": "nope"},
             "lab:",
-            "'lab' must be a lab that asks predictions (ping, broker, email, lifecycle, pubsub, "
-            "listen, console), not 'nope'",
+            f"'lab' must be a lab that asks predictions ({', '.join(PREDICTING_LABS)}), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),
