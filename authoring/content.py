@@ -26,7 +26,12 @@ from lessons.rendered import content_version_bump
 from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
-from .markdown import markdown_render, markdown_render_inline
+from .markdown import (
+    markdown_render,
+    markdown_render_inline,
+    markdown_render_many,
+    paragraph_unwrapped,
+)
 from .sources import (
     ContentError,
     LessonSource,
@@ -319,9 +324,6 @@ def _digest(data: object) -> str:
 def _question_draft(source: QuestionSource, position: int, links: dict[str, str]) -> QuestionDraft:
     """The question with the hash of what it says; quiz renders it (once) for a new version."""
 
-    def render(text: str) -> str:
-        return markdown_render(_with_site_links(text, links))
-
     meta, parts = source.meta, source.parts
     content = {
         "difficulty": meta["difficulty"],
@@ -339,25 +341,42 @@ def _question_draft(source: QuestionSource, position: int, links: dict[str, str]
         content |= {"lab": meta["lab"], "observes": meta["observes"]}
 
     def rendered() -> QuestionRendered:
+        # Every text of the question in one Markdown conversion (titles and options carry no
+        # site links, and lose their paragraph).
+        options = source.options
+        texts = [
+            source.title,
+            *(option.text for option in options),
+            *(_with_site_links(text, links) for text in [
+                source.prompt, *(option.feedback for option in options), content["solution"],
+                content["quick_check"], content["mistakes"], *content["hints"],
+            ])
+        ]  # fmt: skip
+        html = iter(markdown_render_many(texts))
+        title_html = paragraph_unwrapped(next(html))
+        options_html = [paragraph_unwrapped(next(html)) for _ in options]
+        prompt_html = next(html)
+        feedback_html = [next(html) for _ in options]
+        solution_html, quick_check_html, mistakes_html = next(html), next(html), next(html)
         return QuestionRendered(
             difficulty=content["difficulty"],
             kind=content["kind"],
             partial_credit=content["partial_credit"],
-            title_html=markdown_render_inline(source.title),
-            prompt_html=render(source.prompt),
+            title_html=title_html,
+            prompt_html=prompt_html,
             options=[
                 {
                     "key": OPTION_KEYS[index],
-                    "html": markdown_render_inline(option.text),
+                    "html": options_html[index],
                     "correct": option.correct,
-                    "feedback_html": render(option.feedback),
+                    "feedback_html": feedback_html[index],
                 }
-                for index, option in enumerate(source.options)
+                for index, option in enumerate(options)
             ],
-            solution_html=render(content["solution"]),
-            quick_check_html=render(content["quick_check"]),
-            hints=[render(hint) for hint in content["hints"]],
-            mistakes_html=render(content["mistakes"]),
+            solution_html=solution_html,
+            quick_check_html=quick_check_html,
+            hints=list(html),
+            mistakes_html=mistakes_html,
             lab=content.get("lab", ""),
             observes=content.get("observes", []),
         )

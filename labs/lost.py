@@ -25,9 +25,15 @@ def _records():
 
 
 def lab_run_record(*, learner_id: str, lab: str, run_id: str) -> None:
-    """Record that a run of ``lab`` started: one INSERT."""
-    started_at = datetime.fromtimestamp(time.time(), UTC)
-    _records().create(learner_key=learner_id, lab=lab, run_id=run_id, started_at=started_at)
+    """Record that a run of ``lab`` started: one INSERT, and one DELETE of the learner's records
+    of that lab too old to be looked at again, so that the table holds about an hour of runs,
+    not every run ever."""
+    now = time.time()
+    records = _records()
+    too_old = datetime.fromtimestamp(now - RECORD_LOOKED_AT_SECONDS, UTC)
+    records.filter(learner_key=learner_id, lab=lab, started_at__lt=too_old).delete()
+    started_at = datetime.fromtimestamp(now, UTC)
+    records.create(learner_key=learner_id, lab=lab, run_id=run_id, started_at=started_at)
 
 
 def runs_vanished(*, learner_id: str, lab: str, events: list[Event], now: float) -> list[Event]:

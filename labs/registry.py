@@ -16,12 +16,15 @@ from .kinds.console.fold import (
     console_published_while_two_listen,
     console_shared_a_stream,
 )
+from .kinds.deploy.fold import DeployFold, stopped_three_ways
 from .kinds.email.fold import EmailFold, compared_both
+from .kinds.failure.fold import FailureFold, compared_policies, restarted_both_ways
 from .kinds.lifecycle.fold import LifecycleFold
 from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
 from .kinds.routing.fold import RoutingFold, ran_both_setups
+from .kinds.watch.fold import WatchFold, saw_the_alert_fire_and_clear
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,56 @@ LAB_KINDS = {
             "ran-both-setups": Goal(
                 description="Run both setups, one queue and routed apart, to the end.",
                 met=ran_both_setups,
+            ),
+        },
+    ),
+    "deploy": LabKind(
+        title="Stop a worker mid-task",
+        url_name="labs:deploy",
+        summary="Stop a real worker warm, cold or killed while it runs a task, start a new one, "
+        "and see which tasks finished, came back on the queue or were lost.",
+        template="labs/deploy.html",
+        fold=DeployFold,
+        goals={
+            "stop-three-ways": Goal(
+                description="Stop the worker warm, cold and killed, one run each, and see where "
+                "each task went.",
+                met=stopped_three_ways,
+            ),
+        },
+    ),
+    "watch": LabKind(
+        title="Watching a live system",
+        url_name="labs:watch",
+        summary="Send a burst of tasks to a worker of your own and watch it live from its real "
+        "events: counters, heartbeats, the queue's length and an alert on it.",
+        template="labs/watch.html",
+        fold=WatchFold,
+        goals={
+            "alert-fire-and-clear": Goal(
+                description="See the queue-length alert fire during a burst, then clear once "
+                "the queue drains.",
+                met=saw_the_alert_fire_and_clear,
+            ),
+        },
+    ),
+    "failure": LabKind(
+        title="When Redis fails",
+        url_name="labs:failure",
+        summary="Crash a Redis of your own with and without persistence and see what a list, a "
+        "stream and two subscribers keep; fill a tiny maxmemory under noeviction and allkeys-lru.",
+        template="labs/failure.html",
+        fold=FailureFold,
+        goals={
+            "restart-with-and-without-persistence": Goal(
+                description="Crash and restart Redis without persistence, then with the "
+                "append-only file, and compare what survived.",
+                met=restarted_both_ways,
+            ),
+            "compare-memory-policies": Goal(
+                description="Fill a tiny maxmemory under noeviction and under allkeys-lru, and "
+                "see which one tells the producer.",
+                met=compared_policies,
             ),
         },
     ),

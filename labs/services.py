@@ -12,7 +12,6 @@ from learnsite.hub import streams_end
 from learnsite.workers import Queue, queue_of
 
 from .events import event_publish, events_read_labs, learner_channel
-from .fold import TERMINAL_KINDS
 from .limits import learner_allows, queue_depth
 from .lost import lab_run_record
 from .queues import WAITING_FORGOTTEN_SECONDS, run_waiting_add
@@ -62,28 +61,20 @@ def events_read_every_lab(*, learner_id: str) -> dict[str, list[tuple[str, dict]
 
 
 def runs_in_flight(*, learner_id: str, now: float | None = None) -> dict[str, int]:
-    """The learner's runs, in any lab, that were queued lately and have not finished nor been
-    lost (silent past their lab's deadline, as the lab page shows them), counted by the queue
-    they were sent to."""
+    """The learner's runs, in any lab, that were queued lately and are neither over nor lost,
+    as each lab's own fold shows them on its page (a lifecycle run ends on a final state, not
+    on a "succeeded" event), counted by the queue they were sent to."""
     now = now or time.time()
     since = now - IN_FLIGHT_WINDOW_SECONDS
-    started, finished, last_at = {}, set(), {}
-    for lab, events in events_read_every_lab(learner_id=learner_id).items():
-        deadline = settings.LAB_RUN_DEADLINE_SECONDS
-        deadline = LAB_KINDS[lab].fold.deadline_seconds if deadline is None else deadline
-        for _event_id, event in events:
-            run = event.get("run")
-            if event.get("kind") == "queued" and event["at"] >= since:
-                # A run held for its countdown is silent that long too (TaskFold.run_deadline).
-                silence = (deadline or IN_FLIGHT_WINDOW_SECONDS) + event.get("countdown", 0)
-                started[run] = (event.get("queue", ""), silence)
-            elif event.get("kind") in TERMINAL_KINDS:
-                finished.add(run)
-            last_at[run] = event["at"]
     counts: dict[str, int] = {}
-    for run, (queue, silence) in started.items():
-        if run not in finished and now - last_at[run] < silence:
-            counts[queue] = counts.get(queue, 0) + 1
+    for lab, events in events_read_every_lab(learner_id=learner_id).items():
+        fold = LAB_KINDS[lab].fold
+        # The lab's newest runs, as its page lists them: more than a learner may have in flight.
+        for run in fold.fold(events, now=now, deadline=settings.LAB_RUN_DEADLINE_SECONDS):
+            # Only runs sent to a queue (a console command is over as it is recorded).
+            over = run.lost or run.status in fold.over_statuses
+            if run.queue and run.queued_at >= since and not over:
+                counts[run.queue] = counts.get(run.queue, 0) + 1
     return counts
 
 

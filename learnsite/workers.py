@@ -66,10 +66,17 @@ QUEUES = {
             name="labs-long",
             pool="threads",
             concurrency=8,
-            tasks=("labs.pubsub_subscriber", "labs.listen_trap", "labs.routing_run"),
+            tasks=(
+                "labs.pubsub_subscriber",
+                "labs.listen_trap",
+                "labs.routing_run",
+                "labs.watch_run",
+                "labs.failure_run",
+                "labs.deploy_run",
+            ),
             per_learner=1,
             max_depth=50,
-            purpose="long lab tasks: the Python subscriber, the listen sandbox, the routing lab",
+            purpose="long lab tasks: the Python subscriber, sandboxes, private Redis and workers",
         ),
     )
 }

@@ -607,17 +607,15 @@ def test_a_prediction_question_is_valid(tmp_path):
     assert errors_in(tmp_path) == []
 
 
-# Every lab with outcome codes, in the registry's order (each new lab adds itself).
-PREDICTING_LABS = [kind for kind, lab in LAB_KINDS.items() if lab.outcomes]
-
-
 @pytest.mark.parametrize(
     ("meta", "needle", "message"),
     [
         (
             {"lab": "nope"},
             "lab:",
-            f"'lab' must be a lab that asks predictions ({', '.join(PREDICTING_LABS)}), not 'nope'",
+            # Every lab that asks predictions, in the registry's order.
+            f"'lab' must be a lab that asks predictions "
+            f"({', '.join(kind for kind, lab in LAB_KINDS.items() if lab.outcomes)}), not 'nope'",
         ),
         ({"lab": None}, "id:", "a 'predict' question needs 'lab:'"),
         ({"observes": None}, "id:", "a 'predict' question needs 'observes:'"),

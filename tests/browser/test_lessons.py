@@ -94,18 +94,20 @@ def page_fits(page, width: int) -> bool:
     return page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-@pytest.mark.parametrize("slug", LESSON_LABS)
-def test_the_course_fits_a_phone_without_sideways_scrolling(browser, live_url, the_course, slug):
+# One test for every lesson: loading the course is most of the cost, and it is loaded again
+# after any test that loaded a course of its own.
+def test_the_course_fits_a_phone_without_sideways_scrolling(browser, live_url, the_course):
     context = browser.new_context(base_url=live_url, viewport={"width": 375, "height": 740})
     page = context.new_page()
-    page.goto(f"/lessons/{slug}/")
-    assert page_fits(page, 375), "lesson page"  # wide code and tables scroll inside themselves
-    page.get_by_role("button", name=re.compile("^Practice")).click()
-    page.locator("input[type=radio], input[type=checkbox]").first.check()
-    page.get_by_role("button", name="Check my answer").click()
-    expect(page.locator(".solution")).to_be_visible()
-    assert page_fits(page, 375), "practice with its solution"
-    page.goto(f"/labs/{LESSON_LABS[slug]}/?lesson={slug}")
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    assert page_fits(page, 375), "the lesson's lab"
+    for slug, lab in LESSON_LABS.items():
+        page.goto(f"/lessons/{slug}/")
+        assert page_fits(page, 375), f"{slug}: the lesson page"  # code and tables scroll inside
+        page.get_by_role("button", name=re.compile("^Practice")).click()
+        page.locator("input[type=radio], input[type=checkbox]").first.check()
+        page.get_by_role("button", name="Check my answer").click()
+        expect(page.locator(".solution")).to_be_visible()
+        assert page_fits(page, 375), f"{slug}: practice with its solution"
+        page.goto(f"/labs/{lab}/?lesson={slug}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert page_fits(page, 375), f"{slug}: the lesson's lab"
     context.close()

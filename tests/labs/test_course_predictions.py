@@ -102,6 +102,21 @@ def run_one_queue(client: LiveClient) -> None:
     started_run(client.htmx_post("/labs/routing/start/", {"setup": "one-queue"}))
 
 
+def stop_cold_while_a_acks_late_runs(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/deploy/start/", {"late": "A", "stop": "cold"})
+    assert started.status == 200, started.text
+
+
+def send_a_burst_of_50_at_10(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/watch/start/", {"burst": "50", "threshold": "10"})
+    assert started.status == 200, started.text
+
+
+def crash_without_persistence(client: LiveClient) -> None:
+    started = client.htmx_post("/labs/failure/start/", {"mode": "none"})
+    assert started.status == 200, started.text
+
+
 # What each lesson's question tells the learner to do, by lesson slug (lessons 3 and 4 both
 # predict in the lifecycle lab, each with its own action).
 ACTIONS = {
@@ -114,6 +129,9 @@ ACTIONS = {
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
     "routing-queues-and-priorities": run_one_queue,
+    "watching-a-live-system": send_a_burst_of_50_at_10,
+    "when-redis-fails": crash_without_persistence,
+    "deploying-and-securing-workers": stop_cold_while_a_acks_late_runs,
 }
 
 

@@ -4,6 +4,7 @@ its lab's deadline, as lost, and its page says so with a way to run it again."""
 import re
 import secrets
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.template.loader import render_to_string
@@ -13,7 +14,7 @@ from labs.events import event_publish
 from labs.fold import DEADLINE_SECONDS
 from labs.kinds.broker.fold import BrokerFold
 from labs.kinds.ping.fold import PingFold
-from labs.lost import lab_run_record
+from labs.lost import RECORD_LOOKED_AT_SECONDS, lab_run_record
 from labs.models import LabRunStarted
 from labs.registry import LAB_KINDS
 from labs.services import runs_in_flight
@@ -122,3 +123,26 @@ def test_a_lost_run_no_longer_counts_in_flight(redis_url, settings):
     assert runs_in_flight(learner_id=learner_id, now=now) == {"labs": 1}
     settings.LAB_RUN_DEADLINE_SECONDS = 5
     assert runs_in_flight(learner_id=learner_id, now=now) == {}
+
+
+def test_a_finished_lifecycle_run_no_longer_counts_in_flight(redis_url):
+    """The lifecycle lab records states, not "succeeded": its own fold says when a run is over
+    (three finished runs once kept the learner from starting a fourth for two minutes)."""
+    learner_id, now = secrets.token_hex(8), time.time()
+    for n in range(3):
+        queued = {"kind": "queued", "run": f"r{n}", "queue": "celery", "at": now - 9}
+        event_publish(learner_id=learner_id, lab="lifecycle", event=queued | {"mode": "success"})
+    assert runs_in_flight(learner_id=learner_id, now=now) == {"celery": 3}
+    for n in range(3):
+        done = {"kind": "state", "run": f"r{n}", "state": "SUCCESS", "at": now - 5}
+        event_publish(learner_id=learner_id, lab="lifecycle", event=done)
+    assert runs_in_flight(learner_id=learner_id, now=now) == {}
+
+
+def test_a_start_forgets_the_learners_records_too_old_to_be_looked_at(db):
+    old = datetime.fromtimestamp(time.time() - RECORD_LOOKED_AT_SECONDS - 60, UTC)
+    for learner in ("a" * 16, "b" * 16):
+        LabRunStarted.objects.create(learner_key=learner, lab="ping", run_id="old", started_at=old)
+    lab_run_record(learner_id="a" * 16, lab="ping", run_id="new")
+    kept = LabRunStarted.objects.values_list("learner_key", "run_id")
+    assert sorted(kept) == [("a" * 16, "new"), ("b" * 16, "old")]  # another learner's stay
