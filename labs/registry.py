@@ -24,6 +24,7 @@ from .kinds.listen.fold import ListenFold, saw_the_freeze
 from .kinds.ping.fold import PingFold, finished_a_run
 from .kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
 from .kinds.pubsub.fold import PubsubFold, lost_and_kept
+from .kinds.routing.fold import RoutingFold, ran_both_setups
 from .kinds.watch.fold import WatchFold, saw_the_alert_fire_and_clear
 
 
@@ -144,6 +145,20 @@ LAB_KINDS = {
                 description="Share a stream in a consumer group: two consumers each read an "
                 "entry, and every entry they were given is acknowledged.",
                 met=console_shared_a_stream,
+            ),
+        },
+    ),
+    "routing": LabKind(
+        title="Routing, queues and priorities",
+        url_name="labs:routing",
+        summary="Send slow and fast tasks through one queue, then routed apart to a worker "
+        "each, and compare how long the fast ones wait.",
+        template="labs/routing.html",
+        fold=RoutingFold,
+        goals={
+            "ran-both-setups": Goal(
+                description="Run both setups, one queue and routed apart, to the end.",
+                met=ran_both_setups,
             ),
         },
     ),

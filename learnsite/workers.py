@@ -69,6 +69,7 @@ QUEUES = {
             tasks=(
                 "labs.pubsub_subscriber",
                 "labs.listen_trap",
+                "labs.routing_run",
                 "labs.pools_run",
                 "labs.watch_run",
                 "labs.failure_run",

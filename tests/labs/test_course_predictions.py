@@ -99,6 +99,10 @@ def lpush_three_then_rpop(client: LiveClient) -> None:
         console(client, line)
 
 
+def run_one_queue(client: LiveClient) -> None:
+    started_run(client.htmx_post("/labs/routing/start/", {"setup": "one-queue"}))
+
+
 def stop_cold_while_a_acks_late_runs(client: LiveClient) -> None:
     started = client.htmx_post("/labs/deploy/start/", {"late": "A", "stop": "cold"})
     assert started.status == 200, started.text
@@ -125,6 +129,7 @@ ACTIONS = {
     "listeners-off-the-request-thread": run_the_sandbox,
     "streaming-to-the-browser": drop_the_stream_mid_run,
     "choosing-a-redis-structure": lpush_three_then_rpop,
+    "routing-queues-and-priorities": run_one_queue,
     "worker-pools-and-concurrency": run_cpu_on_threads,
     "watching-a-live-system": send_a_burst_of_50_at_10,
     "when-redis-fails": crash_without_persistence,
