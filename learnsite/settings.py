@@ -97,7 +97,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -170,6 +169,10 @@ CONTENT_DIR = Path(os.environ.get("LEARNSITE_CONTENT_DIR", BASE_DIR / "content")
 # Authoring mode: open pages refresh when a content file is saved (`make run` watches the
 # files), and pages show the errors of the last load. Staff see those errors in any mode.
 CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
+# How long a process serves pages of the content version it read last (lessons/rendered.py):
+# a content_load shows everywhere within this long, and a page costs no query for it. Authors
+# see each edit at once.
+CONTENT_VERSION_SECONDS = 0.0 if CONTENT_AUTHORING else 1.0
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
