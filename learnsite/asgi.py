@@ -132,3 +132,4 @@ class Application(ASGIHandler):
 
 django.setup(set_prefix=False)
 application = Application()
+
