@@ -132,4 +132,3 @@ class Application(ASGIHandler):
 
 django.setup(set_prefix=False)
 application = Application()
-
