@@ -13,8 +13,9 @@ pages, each served the cheapest way that keeps what it needs.
   middleware and view, the request's signals and the response's close, all in one thread of a
   pool the process keeps. Django's async handler would instead start a thread per request and
   hop between threads several times in it (the request signals, each sync middleware, the
-  view, the close): about 1 ms of CPU per request on this 2-core machine, five times what the
-  page itself costs (bench/pages.py). None of these views is async: streams are the only ones.
+  view, the close): about 1 ms of CPU per request on this 2-core machine, several times what a
+  cached page itself costs (README: "Where a page's time goes"). None of these views is async:
+  the streams are the only async views.
 """
 
 import asyncio

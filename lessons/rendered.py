@@ -3,10 +3,10 @@ once per process and version, and only the learner's small part is done per requ
 
 ``content_load`` calls ``content_version_bump`` in its transaction, so every process sees the
 new version once the load commits, and not before: at once in authoring mode, else within
-``CONTENT_VERSION_SECONDS`` (each process reads the version again at most that often, so a page
-hit costs no query). The cache is the process's memory
-(the "pages" cache in settings): a page is rendered again by each process once per version,
-which costs milliseconds, and a deploy that changes a template starts with an empty cache.
+``CONTENT_VERSION_SECONDS`` (each process reads the version again at most that often, so a
+page hit costs no query). The cache is the process's memory (the "pages" cache in settings): a
+page is rendered again by each process once per version, which costs milliseconds, and a
+deploy that changes a template starts with an empty cache.
 """
 
 import hashlib
