@@ -11,6 +11,7 @@ deploy that changes a template starts with an empty cache.
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -58,6 +59,12 @@ def content_version_current() -> str | None:
     return _version_read[1]
 
 
+# One build at a time in a process: the requests that miss a page at once (a new version, or a
+# process's start, under load) wait for the first one's build instead of each rendering it.
+# Reentrant: a page's build reads its parts through rendered_cached.
+_build_lock = threading.RLock()
+
+
 def rendered_cached[T](*, version: str | None, key: str, build: Callable[[], T | None]) -> T | None:
     """What ``build`` returns for this content version, built once per process. A None (an
     unknown slug) is not kept, so requests for made-up addresses cannot fill the cache."""
@@ -67,9 +74,12 @@ def rendered_cached[T](*, version: str | None, key: str, build: Callable[[], T |
     full_key = f"{version}:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
     value = cache.get(full_key)
     if value is None:
-        value = build()
-        if value is not None:
-            cache.set(full_key, value)
+        with _build_lock:
+            value = cache.get(full_key)  # built while this request waited
+            if value is None:
+                value = build()
+                if value is not None:
+                    cache.set(full_key, value)
     return value
 
 
