@@ -1,25 +1,134 @@
+"""The site under an ASGI server (uvicorn): static files, then the event streams, then Django's
+pages, each served the cheapest way that keeps what it needs.
+
+- **Static files** are answered before Django: ServeStatic's files, as Django's settings make
+  them (collected with hashed names and gzip copies under `make serve`, the app folders under
+  `make run`), with ServeStatic's headers. A hit never builds a request.
+- **Event streams** (``STREAM_PREFIX``) stay open for as long as a page does. Django's async
+  handler runs each request's sync work (the session load, the database signal receivers) on a
+  thread of that request's own, which a stream would hold until it closes: one OS thread per
+  open page. Outside that per-request context, the same sync work shares one thread
+  (bench/run.py measures both).
+- **Every other request** (pages, forms, the API) runs as Django runs it under WSGI: the sync
+  middleware and view, the request's signals and the response's close, all in one thread of a
+  pool the process keeps. Django's async handler would instead start a thread per request and
+  hop between threads several times in it (the request signals, each sync middleware, the
+  view, the close): about 1 ms of CPU per request on this 2-core machine, several times what a
+  cached page itself costs (README: "Where a page's time goes"). None of these views is async:
+  the streams are the only async views.
+"""
+
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import BaseHandler
+from django.urls import set_script_prefix
+from servestatic.asgi import FileServerASGI
+from servestatic.middleware import ServeStaticMiddleware
+from servestatic.responders import Redirect, StaticFile
+from servestatic.utils import run_async_in_thread
 
 from .streaming import STREAM_PREFIX
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
-# Server-sent event streams stay open for as long as a page does. Django runs each request's
-# sync work (the session load, the database signal receivers) on a thread of that request's
-# own, which a stream would hold until it closes: one OS thread per open page. Outside that
-# per-request context, the same sync work shares one thread. bench/run.py measures both.
-# Every stream is served under one prefix (learnsite/stream_urls.py).
+# Requests served at once by a process. Most take a millisecond; some wait (a lab's start on
+# Redis, the email lab's send in the request, the health check's worker ping), and those must
+# not hold up the pages. Database work waits for the pool's connections (DATABASE_POOL_SIZE).
+REQUEST_THREADS = 32
+# A static file up to this size is read in the event loop (from the page cache: microseconds);
+# a larger one in a thread.
+STATIC_READ_INLINE_BYTES = 256 * 1024
+ZEROCOPY_SEND = "http.response.zerocopysend"
+
+
+async def _static_only(request):
+    raise AssertionError("the static files' ServeStaticMiddleware is never in a chain")
+
+
+async def static_send(static_file: StaticFile | Redirect, scope, receive, send) -> None:
+    """``static_file`` as ServeStatic answers it (status, caching, gzip, ranges, 304s).
+
+    ServeStatic's own ASGI file server reads a file through a thread pool it starts for each
+    response; offered the zero-copy extension instead, it hands over an open file, read here.
+    """
+
+    async def send_read(message: dict) -> None:
+        if message["type"] == ZEROCOPY_SEND:
+            file, offset = message["file"], message["offset"]
+            count = message.get("count")
+            if count is None:
+                count = os.fstat(file.fileno()).st_size - offset
+            if count <= STATIC_READ_INLINE_BYTES:
+                body = os.pread(file.fileno(), count, offset)
+            else:
+                body = await asyncio.to_thread(os.pread, file.fileno(), count, offset)
+            message = {"type": "http.response.body", "body": body, "more_body": False}
+        await send(message)
+
+    extensions = {**(scope.get("extensions") or {}), ZEROCOPY_SEND: {}}
+    await FileServerASGI(static_file)({**scope, "extensions": extensions}, receive, send_read)
 
 
 class Application(ASGIHandler):
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith(STREAM_PREFIX):
+    def __init__(self) -> None:
+        super().__init__()  # the async middleware chain, for the streams
+        self.sync_handler = BaseHandler()
+        self.sync_handler.load_middleware(is_async=False)
+        self.threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="request")
+        # The static files as the middleware would serve them from Django's settings.
+        self.static = ServeStaticMiddleware(_static_only)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith(self.static.static_prefix):
+            if self.static.autorefresh:  # DEBUG: files added or edited since the start
+                static_file = await run_async_in_thread(self.static.find_file, path)
+            else:
+                static_file = self.static.files.get(path)
+            if static_file is not None:
+                await static_send(static_file, scope, receive, send)
+                return
+        if path.startswith(STREAM_PREFIX):
             await self.handle(scope, receive, send)
         else:
-            await super().__call__(scope, receive, send)
+            await self.handle_in_thread(scope, receive, send)
+
+    async def handle_in_thread(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        loop = asyncio.get_running_loop()
+        response = None
+        try:
+            response = await loop.run_in_executor(self.threads, self.respond, scope, body_file)
+            await self.send_response(response, send)
+        finally:
+            if response is not None and response.streaming:
+                await loop.run_in_executor(self.threads, response.close)
+            body_file.close()
+
+    def respond(self, scope, body_file):
+        """The response to one request, made as Django's WSGI handler makes it. A response in
+        memory is closed here (its ``request_finished`` signal closes the request's database
+        connection); a streamed one after it is sent."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        response = error_response or self.sync_handler.get_response(request)
+        response._handler_class = self.__class__
+        if not response.streaming:
+            response.close()
+        return response
 
 
 django.setup(set_prefix=False)

@@ -3,9 +3,9 @@
 It waits for the database (the embedded PostgreSQL starts beside it), brings it up to date
 (``migrate``), loads the content (a content error is shown on the site, as under `make run`),
 then replaces itself with uvicorn: one worker process per core this process may run on
-(``WEB_WORKERS`` overrides), with the access log on. On several machines run ``migrate`` and
-``content_load`` once per release and the uvicorn command below on each (README: "Several
-machines").
+(``WEB_WORKERS`` overrides), on httptools and uvloop, with the access log on. On several
+machines run ``migrate`` and ``content_load`` once per release and the uvicorn command below on
+each (README: "Several machines").
 """
 
 import os
@@ -29,6 +29,8 @@ def uvicorn_argv(*, host: str, port: str, workers: int) -> list[str]:
     return [
         "uvicorn", "learnsite.asgi:application", "--host", host, "--port", port,
         "--workers", str(workers), "--lifespan", "off", "--access-log",
+        # uvicorn's C parser and event loop (requirements.txt): named, so a missing one fails.
+        "--http", "httptools", "--loop", "uvloop",
         "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
     ]  # fmt: skip
 

@@ -97,7 +97,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,9 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that the web and worker processes a test starts share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI each request runs its database work in a thread of its own, so a persistent
-    # connection (CONN_MAX_AGE) is never used again; each process keeps a pool instead
-    # (psycopg_pool), as opening a PostgreSQL connection costs a process on the server.
+    # A process runs its requests on up to 32 threads (learnsite/asgi.py) and its streams'
+    # database work on others, so a persistent connection (CONN_MAX_AGE) per thread would be
+    # dozens, mostly idle; each process keeps a pool instead (psycopg_pool), as opening a
+    # PostgreSQL connection costs a process on the server.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Added to the URL's options (a unix socket's folder comes as ?host=), not in their place.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -170,12 +170,19 @@ CONTENT_DIR = Path(os.environ.get("LEARNSITE_CONTENT_DIR", BASE_DIR / "content")
 # Authoring mode: open pages refresh when a content file is saved (`make run` watches the
 # files), and pages show the errors of the last load. Staff see those errors in any mode.
 CONTENT_AUTHORING = env_bool("LEARNSITE_CONTENT_AUTHORING", DEBUG)
+# How long a process serves pages of the content version it read last (lessons/rendered.py):
+# a content_load shows everywhere within this long, and a page costs no query for it. Authors
+# see each edit at once.
+CONTENT_VERSION_SECONDS = float(
+    os.environ.get("LEARNSITE_CONTENT_VERSION_SECONDS") or (0 if CONTENT_AUTHORING else 1)
+)
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-# Served by ServeStatic (async, so streaming views never wait on a sync middleware). By
-# default straight from the app folders, so no collectstatic step is needed before the site can
+# Served by ServeStatic before Django (learnsite/asgi.py: a static file never becomes a Django
+# request), with these settings as its middleware would read them. By default straight from
+# the app folders, so no collectstatic step is needed before the site can
 # start. `make serve` runs collectstatic first and sets LEARNSITE_STATIC_COLLECTED=1: then the
 # files served are the collected ones, with hashed names (cached for ever by browsers) and
 # compressed copies (gzip, sent to browsers that accept it).

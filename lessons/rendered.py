@@ -2,17 +2,22 @@
 once per process and version, and only the learner's small part is done per request.
 
 ``content_load`` calls ``content_version_bump`` in its transaction, so every process sees the
-new version as soon as the load commits, and not before. The cache is the process's memory
-(the "pages" cache in settings): a page is rendered again by each process once per version,
-which costs milliseconds, and a deploy that changes a template starts with an empty cache.
+new version once the load commits, and not before: at once in authoring mode, else within
+``CONTENT_VERSION_SECONDS`` (each process reads the version again at most that often, so a
+page hit costs no query). The cache is the process's memory (the "pages" cache in settings): a
+page is rendered again by each process once per version, which costs milliseconds, and a
+deploy that changes a template starts with an empty cache.
 """
 
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
@@ -24,16 +29,40 @@ from .models import ContentVersion
 CSRF_MARKER = "__learnsite_csrf_token__"
 
 
+# (when it was read, the version) in this process: see content_version_current.
+_version_read: tuple[float, str | None] | None = None
+
+
+def _version_forget() -> None:
+    global _version_read
+    _version_read = None
+
+
 def content_version_bump() -> str:
     """A new version for the content; call it inside the transaction that writes the content."""
     token = secrets.token_hex(8)
     ContentVersion.objects.update_or_create(pk=1, defaults={"token": token})
+    # This process reads it again (a read made before the commit would keep the old one).
+    _version_forget()
+    transaction.on_commit(_version_forget)
     return token
 
 
 def content_version_current() -> str | None:
-    """The version of the loaded content, or None if nothing was ever loaded."""
-    return ContentVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    """The version of the loaded content, or None if nothing was ever loaded: read from the
+    database at most once per ``CONTENT_VERSION_SECONDS`` in this process."""
+    global _version_read
+    now = time.monotonic()
+    if _version_read is None or now - _version_read[0] >= settings.CONTENT_VERSION_SECONDS:
+        token = ContentVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+        _version_read = (now, token)
+    return _version_read[1]
+
+
+# One build at a time in a process: the requests that miss a page at once (a new version, or a
+# process's start, under load) wait for the first one's build instead of each rendering it.
+# Reentrant: a page's build reads its parts through rendered_cached.
+_build_lock = threading.RLock()
 
 
 def rendered_cached[T](*, version: str | None, key: str, build: Callable[[], T | None]) -> T | None:
@@ -45,9 +74,12 @@ def rendered_cached[T](*, version: str | None, key: str, build: Callable[[], T |
     full_key = f"{version}:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
     value = cache.get(full_key)
     if value is None:
-        value = build()
-        if value is not None:
-            cache.set(full_key, value)
+        with _build_lock:
+            value = cache.get(full_key)  # built while this request waited
+            if value is None:
+                value = build()
+                if value is not None:
+                    cache.set(full_key, value)
     return value
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.contrib.sessions.backends.db import SessionStore
+from django.utils.datastructures import CaseInsensitiveMapping
 
 from learners.identity import SESSION_KEY
 
@@ -16,7 +17,7 @@ from learners.identity import SESSION_KEY
 @dataclass
 class Response:
     status: int
-    headers: dict
+    headers: CaseInsensitiveMapping  # as HTTP names them: uvicorn sends them in lower case
     text: str
 
 
@@ -52,7 +53,8 @@ class LiveClient:
             self.base_url + path, data=body, method=method, headers=headers or {}
         )
         with self._open(request, timeout) as response:
-            return Response(response.status, dict(response.headers), response.read().decode())
+            headers = CaseInsensitiveMapping(dict(response.headers))
+            return Response(response.status, headers, response.read().decode())
 
     def get(self, path: str, **kwargs) -> Response:
         return self.request("GET", path, **kwargs)

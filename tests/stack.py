@@ -122,6 +122,8 @@ def child_env(redis_url: str) -> dict:
         "DJANGO_HTTPS": "0",
         "PYTHONUNBUFFERED": "1",
         "LEARNSITE_MAIL_PORT": str(mail_port()),
+        # A test loads content and reads its pages at once: no second of the old version.
+        "LEARNSITE_CONTENT_VERSION_SECONDS": "0",
     }
 
 

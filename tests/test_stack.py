@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils.datastructures import CaseInsensitiveMapping
 
 from learnsite.processes import die_with_parent
 
@@ -118,8 +119,8 @@ def test_no_process_outlives_an_ended_run(tmp_path, how, options):
         run.stdout.close()
 
 
-def http_get(url: str, **headers: str) -> tuple[int, dict, bytes]:
-    """One GET that does not follow redirects: status, headers, body."""
+def http_get(url: str, **headers: str) -> tuple[int, CaseInsensitiveMapping, bytes]:
+    """One GET that does not follow redirects: status, headers (any case), body."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -128,9 +129,9 @@ def http_get(url: str, **headers: str) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.build_opener(NoRedirect).open(request, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, CaseInsensitiveMapping(dict(response.headers)), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, CaseInsensitiveMapping(dict(error.headers)), error.read()
 
 
 def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from authoring.content import content_load
@@ -167,3 +167,28 @@ def test_a_cached_page_carries_each_learners_own_working_csrf_token(course):
         assert response.status_code == 302
         tokens.append(token)
     assert tokens[0] != tokens[1]
+
+
+@override_settings(CONTENT_AUTHORING=False, CONTENT_VERSION_SECONDS=3600)
+def test_outside_authoring_a_page_costs_no_query_and_a_load_still_shows_at_once(course):
+    """Outside authoring mode each process keeps the version it read for a while: a visitor's
+    lesson page then costs no query at all, and a content_load in the process is seen at once."""
+    visitor = Client()  # (the fixture's content_load made this process forget its version)
+    assert visitor.get("/lessons/p-first/").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert "First steps" in visitor.get("/lessons/p-first/").content.decode()
+    assert [query["sql"] for query in queries] == []
+
+    make_lesson(course, slug="p-first", order=1, title="First steps, edited")
+    content_load(root=course.parent)
+    assert "First steps, edited" in visitor.get("/lessons/p-first/").content.decode()
+
+
+@override_settings(CONTENT_AUTHORING=False, CONTENT_VERSION_SECONDS=3600)
+def test_outside_authoring_a_learner_still_sees_their_own_progress(course):
+    ada, bob = Client(), Client()
+    assert "0 of 2 lessons read" in ada.get("/").content.decode()
+    ada.post("/lessons/p-first/read/")
+    assert "1 of 2 lessons read" in ada.get("/").content.decode()
+    assert "Read: done" in ada.get("/courses/course/").content.decode()
+    assert "0 of 2 lessons read" in bob.get("/").content.decode()

@@ -1,0 +1,67 @@
+"""The site's ASGI application (learnsite/asgi.py), called as uvicorn calls it: static files
+answered before Django, every other request through Django's middleware in a pooled thread."""
+
+import asyncio
+
+from asgiref.testing import ApplicationCommunicator
+from django.conf import settings
+
+from learnsite.asgi import application
+
+SITE_CSS = settings.BASE_DIR / "static" / "css" / "site.css"
+
+
+def asgi_request(path: str, *, method: str = "GET", headers: dict | None = None):
+    """(status, headers with lower-case names, body) of one request to the application."""
+    return asyncio.run(_asgi_request(path, method=method, headers=headers))
+
+
+async def _asgi_request(path: str, *, method: str, headers: dict | None):
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "headers": [(b"host", b"testserver")]
+        + [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
+    }  # fmt: skip
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(timeout=10)
+    body = b""
+    while True:
+        message = await app.receive_output(timeout=10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await app.wait(timeout=10)
+    names = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    return start["status"], names, body
+
+
+def test_a_static_file_is_answered_before_django_with_servestatics_headers():
+    status, headers, body = asgi_request("/static/css/site.css")
+    assert status == 200 and body == SITE_CSS.read_bytes()
+    assert headers["content-type"].startswith("text/css") and "etag" in headers
+    assert "content-security-policy" not in headers  # Django's middleware never saw it
+
+
+def test_a_range_of_a_static_file_is_its_bytes():
+    status, headers, body = asgi_request("/static/css/site.css", headers={"Range": "bytes=10-19"})
+    assert status == 206 and body == SITE_CSS.read_bytes()[10:20], headers
+
+
+def test_an_unknown_static_address_is_djangos_404():
+    status, headers, _ = asgi_request("/static/css/no-such-file.css")
+    assert status == 404 and "content-security-policy" in headers
+
+
+def test_a_page_goes_through_djangos_middleware():
+    status, headers, body = asgi_request("/healthz/live")
+    assert status == 200 and b'"ok": true' in body
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+
+
+def test_a_post_without_its_csrf_token_is_refused():
+    status, _, _ = asgi_request("/lessons/any-lesson/read/", method="POST")
+    assert status == 403
