@@ -276,7 +276,9 @@ def _changed_cards(*, runs: Runs, shown: _Shown, dirty: set[str],
     ids = [run.id for run in runs]
     if shown.ids is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
         return None
-    kept = [run_id for run_id in shown.ids if run_id in set(ids)]
+    still = set(ids)
+    kept = [run_id for run_id in shown.ids if run_id in still]
+    # Patchable: the runs still shown are the page's first ones, in its order, and come last.
     if not kept or kept != shown.ids[: len(kept)] or ids[len(ids) - len(kept) :] != kept:
         return None
     added = runs[: len(ids) - len(kept)]
