@@ -4,13 +4,17 @@ Each lab of each learner has its own stream (``learner_stream_key``), capped and
 its own, so a lab that records a lot (the console: an event per command) never pushes another
 lab's events out. The stream is the record: a lab page renders from it and a reconnecting
 browser reads what it missed from it (the lab's stream ids are the SSE event ids). The learner
-has one channel for all their labs: it only says "something new", so every open stream of the
-learner reads its own lab's stream again, and a slow or missed announcement can never lose an
-event; the next read catches up.
+has one channel for all their labs. Each announcement carries the event itself, with its lab, its
+id and the id of the event before it in that lab's stream (``Announced``): an open stream whose
+last id is that previous id takes the event as it comes, without reading the stream; any other
+(it missed an announcement, or one carries no event) reads its lab's stream after its last id,
+so a slow or missed announcement can never lose an event.
 """
 
 import json
+import re
 import time
+from typing import NamedTuple
 
 from learnsite.redis import aredis_client, redis_client
 
@@ -20,15 +24,45 @@ STREAM_MAX_EVENTS = 500
 # Every key and channel of a learner expires an hour after their last event.
 LEARNER_TTL_SECONDS = 3600
 
+# The id before a lab stream's first event, as announced: no entry has it.
+NO_EVENT_ID = "0-0"
+
 # XADD, EXPIRE and PUBLISH as one step: no reader can see the announcement before the event is
-# in the stream. The announcement carries the new event's id in its lab's stream, which says
-# nothing about another lab's: readers only take it as a wake-up.
-_PUBLISH = """
+# in the stream, and no other event can come between the previous id read here and this one.
+# The announcement is "<lab> <previous id> <id> <event>" (``announced_parse``). A lab's own
+# script that records its events may use these lines with its own KEYS and ARGV.
+RECORD_AND_ANNOUNCE = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local previous = newest and newest[1] or '0-0'
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], id)
-return id
+redis.call('PUBLISH', KEYS[2], ARGV[4] .. ' ' .. previous .. ' ' .. id .. ' ' .. ARGV[1])
 """
+_PUBLISH = RECORD_AND_ANNOUNCE + "return id\n"
+_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+class Announced(NamedTuple):
+    """One event as its announcement carried it."""
+
+    lab: str
+    previous: str  # the id of the event before it in its lab's stream (NO_EVENT_ID: none)
+    event_id: str
+    event: dict
+
+
+def announced_parse(data: str) -> Announced | None:
+    """The event an announcement carries; None for one that carries none (an older or another
+    announcer's, or one cut short), whose streams must read their record instead."""
+    lab, _, rest = data.partition(" ")
+    previous, _, rest = rest.partition(" ")
+    event_id, _, payload = rest.partition(" ")
+    if not (payload and _ID.fullmatch(previous) and _ID.fullmatch(event_id)):
+        return None
+    try:
+        return Announced(lab, previous, event_id, json.loads(payload))
+    except ValueError:
+        return None
 
 
 def learner_stream_key(learner_id: str, lab: str) -> str:
@@ -48,6 +82,7 @@ def _publish_args(learner_id: str, lab: str, event: dict) -> tuple:
         json.dumps({"at": time.time(), **event}),
         STREAM_MAX_EVENTS,
         LEARNER_TTL_SECONDS,
+        lab,
     )
 
 

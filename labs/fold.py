@@ -3,10 +3,11 @@
 A fold is pure (no Redis, no database, no clock of its own), so the first render of a page, a
 live update and a reconnected stream all show the same thing, and tests build events by hand.
 It takes events one at a time (``LabFold.add``): a stream keeps its fold and adds only what is
-new. Each lab subclasses ``LabFold`` in ``labs/kinds/<kind>/fold.py``: ``apply`` says what one
-event does to a run, ``observed`` how a run came out for a prediction; the base class keeps the
-runs, pairs the learner's predictions with them, flags runs left waiting, tells the runs that
-went silent as lost, and shows the newest.
+new, and shows again only the runs the new events changed (``LabFold.touched``). Each lab
+subclasses ``LabFold`` in ``labs/kinds/<kind>/fold.py``: ``apply`` says what one event does to a
+run, ``observed`` how a run came out for a prediction; the base class keeps the runs, pairs the
+learner's predictions with them, flags runs left waiting, tells the runs that went silent as
+lost, and shows the newest.
 """
 
 import dataclasses
@@ -129,6 +130,9 @@ class LabFold:
         self._waiting: PredictionOutcome | None = None  # the prediction no run answered yet
         self._seen: set[str] = set()  # every run so far
         self._begun_since: set[str] = set()  # the runs begun since the waiting prediction
+        # The ids of the runs that events changed since the set was last emptied: those an
+        # event stream shows again (the ones ``apply`` returns, and the event's own run).
+        self.touched: set[str] = set()
 
     @classmethod
     def fold(cls, events: Iterable[Event], *, now: float, deadline: float | None = None) -> Runs:
@@ -144,9 +148,11 @@ class LabFold:
             return
         for run in self.apply(event_id, event):
             self._run_seen(run)
+            self.touched.add(run.id)
         run = self.runs.get(event.get("run"))
         if run is not None:  # news from the run itself (not a page's stream-resumed note)
             run.last_at = max(run.last_at, event["at"])
+            self.touched.add(run.id)
         if event.get("kind") == "queued" and event.get("run") in self.runs:
             run = self.runs[event["run"]]
             run.queue, run.pool = event.get("queue", ""), event.get("pool", "")

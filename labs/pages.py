@@ -5,6 +5,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
@@ -13,7 +14,8 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
@@ -25,8 +27,23 @@ from learnsite.hub import event_hub
 from learnsite.redis import PoolBusy
 from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response, woken
 
-from .events import aevent_publish, aevents_read, events_read, learner_channel
-from .fold import STREAM_RESUMED, stream_id_after
+from .events import (
+    NO_EVENT_ID,
+    aevent_publish,
+    aevents_read,
+    announced_parse,
+    events_read,
+    learner_channel,
+)
+from .fold import (
+    STREAM_RESUMED,
+    WAITING_HINT_AFTER_SECONDS,
+    Event,
+    PredictionOutcome,
+    Run,
+    Runs,
+    stream_id_after,
+)
 from .goals import lab_goals_met
 from .limits import (
     STREAMS_PER_LEARNER,
@@ -46,8 +63,13 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # ahead of it (they are other learners' runs: nothing in this learner's events says so).
 WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
-# Woken this long after a run's deadline, so that the fold, as of then, finds it past it.
+# Woken this long after a run's deadline (or its waiting hint's), so that the fold, as of then,
+# finds it past it.
 LOST_TICK_SLACK = 0.05
+# One run's card in the runs partial, in a slot named by its id that a frame swaps out of band.
+RUN_SLOT = "labs/_run_slot.html"
+# Run ids the frames name in a CSS selector as they are; the runs of any other are sent whole.
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
 RESUMES_RECORDED_PER_MINUTE = 10
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
@@ -202,32 +224,110 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
         await aevent_publish(learner_id=learner_id, lab=kind, event=event)
 
 
+@dataclass
+class _Shown:
+    """What a lab page shows of its runs, as its stream's frames so far left it."""
+
+    ids: list[str] | None = None  # newest first; None: as the page was rendered (not known)
+    waiting: set[str] = field(default_factory=set)
+    lost: set[str] = field(default_factory=set)
+    ahead: dict[str, int | None] = field(default_factory=dict)
+    prediction: PredictionOutcome | None = None
+
+
+def _announced_take(announced: list[str], *, kind: str, last_id: str) -> list[Event] | None:
+    """The events of lab ``kind`` that ``announced`` carries after ``last_id``, in order; None
+    when one is missing (an announcement that carried none, or a gap in the ids): then the
+    stream reads its record instead."""
+    events: list[Event] = []
+    for data in announced:
+        item = announced_parse(data)
+        if item is None:
+            return None
+        if item.lab != kind or (last_id != "-" and not stream_id_after(item.event_id, last_id)):
+            continue  # another lab's, or read already
+        if item.previous != (NO_EVENT_ID if last_id == "-" else last_id):
+            return None
+        events.append((item.event_id, item.event))
+        last_id = item.event_id
+    return events
+
+
+def _card_partial(lab: LabKind) -> str:
+    """The lab's ``run`` partial (one run's card), or "" if its runs partial shows more than
+    cards and the prediction: then every frame is the whole runs partial."""
+    name = f"{lab.template}#run"
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return ""
+    return name
+
+
+def _whole_frame(html: str) -> str:
+    return f'<div id="runs" hx-swap-oob="innerHTML">{html}</div>'
+
+
+def _changed_cards(*, runs: Runs, shown: _Shown, dirty: set[str],
+                   slot: Callable[[Run, str], str]) -> str | None:  # fmt: skip
+    """Only what changed since ``shown``, swapped out of band: the cards of ``dirty`` runs, the
+    new runs' cards on top, the cards of runs no longer shown gone. None when that cannot say
+    it (the page showed no run, or the runs moved otherwise): then the whole partial goes."""
+    ids = [run.id for run in runs]
+    if shown.ids is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
+        return None
+    still = set(ids)
+    kept = [run_id for run_id in shown.ids if run_id in still]
+    # Patchable: the runs still shown are the page's first ones, in its order, and come last.
+    if not kept or kept != shown.ids[: len(kept)] or ids[len(ids) - len(kept) :] != kept:
+        return None
+    added = runs[: len(ids) - len(kept)]
+    parts = [f'<div id="run-slot-{run_id}" hx-swap-oob="delete"></div>'
+             for run_id in shown.ids[len(kept) :]]  # fmt: skip
+    if added:
+        cards = "".join(slot(run, "") for run in added)
+        parts.append(f'<div hx-swap-oob="beforebegin:#run-slot-{kept[0]}">{cards}</div>')
+    parts.extend(slot(run, "true") for run in runs[len(added) :] if run.id in dirty)
+    return "".join(parts)
+
+
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool,
                         csrf_token: str) -> AsyncIterator[str | None]:  # fmt: skip
     if resumed:
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
-    # The fold takes each event once, as it comes: a wake-up never re-reads or re-folds the
-    # lab's history.
-    fold = lab.fold()
-    last_id, shown_broker_error, shown_waiting, goals_done = "-", None, set(), set()
-    shown_lost: set[str] = set()
+    # The fold takes each event once, as it comes, and each frame shows only the runs that
+    # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
+    fold, card = lab.fold(), _card_partial(lab)
+    runs_partial, slot_template = get_template(f"{lab.template}#runs"), get_template(RUN_SLOT)
+
+    def slot(run: Run, oob: str) -> str:
+        context = {"run": run, "run_card": card, "oob": oob, "csrf_token": csrf_token}
+        return slot_template.render(context)
+
+    last_id, shown_broker_error, goals_done = "-", None, set()
+    shown = _Shown()
     vanished_read = False  # the runs Redis lost, looked for once, at the first answer
-    shown_ahead: dict[str, int | None] = {}
-    # Any of the learner's labs announces on their one channel: each wake-up reads this lab's
-    # stream after the last id read from it, whatever the announcement carried.
+    read = True  # the record must be read after last_id (the first time: all of it)
+    # Any of the learner's labs announces on their one channel, each event with its lab: a
+    # wake-up takes this lab's new events from the announcements, and reads this lab's stream
+    # after the last id only when one is missing there.
     async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
         while True:
             wakeup.clear()
             if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
                 return
-            busy = False
-            try:
-                new = await aevents_read(learner_id=learner_id, lab=kind, after=last_id)
-                broker_error = ""
-            except PoolBusy:  # this process's connections were all in use: nothing about Redis
-                new, broker_error, busy = [], shown_broker_error, True
-            except (RedisError, OSError):
-                new, broker_error = [], BROKER_PAUSED
+            announced, reread = wakeup.take()
+            new = None if read or reread else _announced_take(announced, kind=kind, last_id=last_id)
+            busy, broker_error = False, shown_broker_error
+            if new is None:
+                read = True
+                try:
+                    new = await aevents_read(learner_id=learner_id, lab=kind, after=last_id)
+                    broker_error, read = "", False
+                except PoolBusy:  # this process's connections were all in use: nothing about Redis
+                    new, busy = [], True
+                except (RedisError, OSError):
+                    new, broker_error = [], BROKER_PAUSED
             if broker_error != shown_broker_error:
                 context = {"broker_error": broker_error}
                 yield sse_event("broker", render_to_string("labs/_broker_status.html", context))
@@ -239,21 +339,31 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 for event_id, event in vanished:
                     fold.add(event_id, event)
                 vanished_read = True
+            advanced = False  # an event the page has not shown
             for event_id, event in new:
                 fold.add(event_id, event)
                 last_id = event_id
+                advanced = advanced or stream_id_after(event_id, after)
             runs = fold.result(now=time.time(), deadline=settings.LAB_RUN_DEADLINE_SECONDS)
             waiting = {run.id for run in runs if run.waiting}
             lost = {run.id for run in runs if run.lost}
-            ahead = shown_ahead
+            ahead = shown.ahead
             with contextlib.suppress(RedisError, OSError):  # said above; PoolBusy: next tick
                 ahead = await aruns_ahead_place(learner_id=learner_id, runs=runs)
-            changed = waiting != shown_waiting or ahead != shown_ahead or lost != shown_lost
-            if (new and stream_id_after(last_id, after)) or changed:
-                context = {"runs": runs, "csrf_token": csrf_token}
-                html = render_to_string(f"{lab.template}#runs", context)
+            flagged = (waiting ^ shown.waiting) | (lost ^ shown.lost)
+            flagged |= {run_id for run_id in ahead.keys() | shown.ahead.keys()
+                        if ahead.get(run_id) != shown.ahead.get(run_id)}  # fmt: skip
+            if advanced or flagged:
+                html = None
+                if card and runs.prediction == shown.prediction:
+                    dirty = fold.touched | flagged
+                    html = _changed_cards(runs=runs, shown=shown, dirty=dirty, slot=slot)
+                if html is None:
+                    context = {"runs": runs, "csrf_token": csrf_token}
+                    html = _whole_frame(runs_partial.render(context))
                 yield sse_event("runs", html, event_id=last_id)
-                shown_waiting, shown_ahead, shown_lost = waiting, ahead, lost
+                shown = _Shown([run.id for run in runs], waiting, lost, ahead, runs.prediction)
+            fold.touched.clear()
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
             if newly_met:
                 await sync_to_async(lab_goals_record)(
@@ -262,14 +372,18 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 goals_done |= newly_met
                 context = {"goals": _goals_shown(lab, goals_done)}
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))
-            # A queued run becomes "waiting for a worker", and the runs ahead of it start, with no
-            # event of this learner to say so: look again soon. So does a read that found no
-            # free connection: it reads from the same id next time. And a run becomes lost at
-            # its deadline with no event at all: wake up then.
-            queued = any(run.queued and not run.lost for run in runs)
-            seconds = WAITING_TICK_SECONDS if queued or busy else HEARTBEAT_SECONDS
+            # A queued run's place changes with no event of this learner to say so: look again
+            # soon. So does a read that found no free connection: it reads from the same id
+            # next time. And a run becomes "waiting" or lost at a time with no event at all:
+            # wake up then.
+            places = any(run.queued and run.queue and not run.lost for run in runs)
+            seconds = WAITING_TICK_SECONDS if places or busy else HEARTBEAT_SECONDS
+            due = [run.queued_at + WAITING_HINT_AFTER_SECONDS
+                   for run in runs if run.queued and not (run.waiting or run.lost)]  # fmt: skip
             if runs.lost_at is not None:
-                seconds = min(seconds, max(runs.lost_at - time.time(), 0.0) + LOST_TICK_SLACK)
+                due.append(runs.lost_at)
+            if due:
+                seconds = min(seconds, max(min(due) - time.time(), 0.0) + LOST_TICK_SLACK)
             if not await woken(wakeup, seconds):
                 yield None
 

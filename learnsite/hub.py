@@ -4,9 +4,11 @@ Apps register the channel patterns they announce on when they start
 (``hub_patterns_register`` in their ``AppConfig.ready``); the hub holds a single pattern
 subscription to all of them. Every streaming connection registers a wake-up (an
 ``asyncio.Event``) for one channel, and the hub sets the wake-ups of the channel a message
-arrives on. A wake-up only means "read your record again": the hub never looks at what was
-announced. Wake-ups coalesce, so a connection that is slow to read loses nothing and never
-makes the hub wait.
+arrives on, keeping what was announced for the listener (``Wakeup.take``): what it means is the
+listener's business. Wake-ups coalesce, and a wake-up keeps at most ``ANNOUNCEMENTS_KEPT``
+announcements: past that, and whenever the hub's own connection changed (it may have missed
+some), it says ``reread`` instead, so a connection that is slow to read never makes the hub wait
+nor holds its memory, and knows to read its record again.
 
 A stream that listens under a name can also be told to end: ``streams_end`` publishes
 ``end:<name>`` on its channel, and every process's hub marks the wake-ups of that name on that
@@ -25,7 +27,9 @@ from .redis import apubsub_client, redis_client
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY_SECONDS = 1.0
-# Announcements carry stream ids (digits), so this prefix can never be mistaken for one.
+# Announcements a wake-up holds until its listener takes them; past that it says "reread".
+ANNOUNCEMENTS_KEPT = 64
+# An announcement that ends streams; the labs' announcements start with a lab's name.
 END_PREFIX = "end:"
 
 
@@ -46,6 +50,29 @@ class Wakeup(asyncio.Event):
         super().__init__()
         self.name = name
         self.ended = False
+        self._announced: list[str] = []
+        self._reread = False
+
+    def announce(self, data: str) -> None:
+        if not self._reread:
+            if len(self._announced) < ANNOUNCEMENTS_KEPT:
+                self._announced.append(data)
+            else:
+                self.reread()
+        self.set()
+
+    def reread(self) -> None:
+        """Some announcements may have been missed: the listener reads its record again."""
+        self._announced.clear()
+        self._reread = True
+        self.set()
+
+    def take(self) -> tuple[list[str], bool]:
+        """The announcements since the last take, oldest first, and whether the listener must
+        read its record again (then they are none: the record holds them)."""
+        announced, reread = self._announced, self._reread
+        self._announced, self._reread = [], False
+        return announced, reread
 
 
 def streams_end(*, channel: str, name: str) -> int:
@@ -82,13 +109,13 @@ class EventHub:
     def _wake_all(self) -> None:
         for listeners in self._wakeups.values():
             for wakeup in listeners:
-                wakeup.set()
+                wakeup.reread()
 
     def _deliver(self, channel: str, data: str) -> None:
         ends = data.removeprefix(END_PREFIX) if data.startswith(END_PREFIX) else None
         for wakeup in self._wakeups.get(channel, ()):
             if ends is None:
-                wakeup.set()
+                wakeup.announce(data)
             elif wakeup.name and wakeup.name == ends:
                 wakeup.ended = True
                 wakeup.set()

@@ -24,12 +24,13 @@ def sse_event(event: str, data: str, event_id: str = "") -> str:
     return "\n".join(lines) + "\n\n"
 
 
-async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> AsyncIterator[str]:
+async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> AsyncIterator[bytes]:
     """The wire around a stream's frames: how long the browser waits before it reconnects by
-    itself, then each frame, a keep-alive comment for each ``None``."""
-    yield f"retry: {retry_ms}\n\n"
+    itself, then each frame, a keep-alive comment for each ``None``. As bytes, encoded here:
+    a str would have the response look its charset up again for every frame."""
+    yield f"retry: {retry_ms}\n\n".encode()
     async for frame in frames:
-        yield KEEP_ALIVE if frame is None else frame
+        yield (KEEP_ALIVE if frame is None else frame).encode()
 
 
 async def woken(wakeup: asyncio.Event, seconds: float = HEARTBEAT_SECONDS) -> bool:

@@ -244,13 +244,20 @@ def test_learners_on_either_web_process_get_every_event_of_runs_on_either_worker
 
     workers = set()
     for learner, stream in streams.items():
+        # A frame carries the cards of the runs that changed: the page shows each run's newest.
+        cards: dict[str, str] = {}
+
+        def shown_done(html: str, learner=learner, cards=cards) -> bool:
+            for run_id in re.findall(r'aria-labelledby="run-(\w+)-title"', html):
+                cards[run_id] = run_article(html, run_id)
+            return done("".join(cards.values()), runs[learner])
+
         with deadline(30):  # frame_until's own deadline needs frames to come
-            frame = frame_until(stream, lambda html, learner=learner: done(html, runs[learner]))
+            frame_until(stream, shown_done)
         stream.close()
-        shown = re.findall(r'aria-labelledby="run-(\w+)-title"', frame)
-        assert sorted(shown) == sorted(runs[learner])  # theirs, and only theirs
+        assert sorted(cards) == sorted(runs[learner])  # theirs, and only theirs
         for run_id in runs[learner]:
-            article = run_article(frame, run_id)
+            article = cards[run_id]
             assert timeline(article) == EVERY_EVENT
             [worker] = re.findall(r"Worker <code>([^<]+)</code>", article)
             workers.add(worker)

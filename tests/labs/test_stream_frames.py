@@ -1,0 +1,183 @@
+"""What a lab's event stream sends per event, on the session's real Redis: only the card of the
+run that changed, taken from the announcement itself; a gap in the announcements caught up from
+the record; a reconnect with Last-Event-ID that misses nothing."""
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+import redis
+
+import learnsite.redis
+from labs.events import announced_parse, event_publish, learner_stream_key
+from labs.fold import RUNS_SHOWN, stream_id_after
+from labs.pages import _event_stream
+from labs.registry import LAB_KINDS
+from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
+from learnsite.redis import aredis_client
+from tests.labs.stream_support import Frames
+
+SLOT = re.compile(r'<div class="run-slot" id="run-slot-([\w-]+)"( hx-swap-oob="true")?>')
+
+
+def queued(run: str) -> dict:
+    return {"kind": "queued", "run": run, "lab": "ping", "task_id": f"task-{run}"}
+
+
+def progress(run: str, step: int) -> dict:
+    return {"kind": "progress", "run": run, "lab": "ping", "step": step, "of": 5, "percent": 20}
+
+
+def runs_frame(event_id: str):
+    return lambda frame: frame.startswith(f"id: {event_id}\nevent: runs\n")
+
+
+def publish(learner_id: str, event: dict) -> str:
+    return event_publish(learner_id=learner_id, lab="ping", event=event)
+
+
+async def publish_async(learner_id: str, event: dict) -> str:
+    return await asyncio.to_thread(publish, learner_id, event)
+
+
+async def open_stream(learner_id: str, *, after: str = "0-0", resumed: bool = False) -> Frames:
+    stream = _event_stream(learner_id=learner_id, kind="ping", lab=LAB_KINDS["ping"],
+                           after=after, resumed=resumed, csrf_token="token")  # fmt: skip
+    frames = Frames(stream)
+    await frames.until(lambda frame: "Live updates: connected." in frame)
+    await asyncio.wait_for(event_hub().connected.wait(), 5)
+    return frames
+
+
+@pytest.fixture
+def learner_id(redis_url, db) -> str:
+    # (db: the stream's first read also looks for the runs Redis lost, in the database.)
+    return f"frames-{time.time_ns()}"
+
+
+def test_an_event_of_one_run_sends_that_runs_card_only(learner_id):
+    async def scenario() -> tuple[str, str, str]:
+        frames = await open_stream(learner_id)
+        try:
+            first = await publish_async(learner_id, queued("aaa"))
+            await frames.until(runs_frame(first))
+            second = await publish_async(learner_id, queued("bbb"))
+            added = await frames.until(runs_frame(second))
+            step = await publish_async(learner_id, progress("aaa", 1))
+            changed = await frames.until(runs_frame(step))
+            return frames.seen[1], added, changed
+        finally:
+            await frames.close()
+
+    whole, added, changed = asyncio.run(scenario())
+    # The first frame holds the whole list; then each frame only what changed, out of band.
+    assert whole.count('hx-swap-oob="innerHTML"') == 1 and 'id="run-slot-aaa"' in whole
+    assert 'hx-swap-oob="beforebegin:#run-slot-aaa"' in added
+    assert [slot for slot, _ in SLOT.findall(added)] == ["bbb"]
+    assert SLOT.findall(changed) == [("aaa", ' hx-swap-oob="true"')]
+    assert "step 1 of 5" in changed and "Run bbb" not in changed
+
+
+def test_the_oldest_card_goes_when_a_new_run_pushes_it_out(learner_id):
+    runs = [f"r{n}" for n in range(RUNS_SHOWN + 1)]
+
+    async def scenario() -> str:
+        frames = await open_stream(learner_id)
+        try:
+            for run in runs[:-1]:
+                await publish_async(learner_id, queued(run))
+            newest = await publish_async(learner_id, queued(runs[-1]))
+            return await frames.until(runs_frame(newest))
+        finally:
+            await frames.close()
+
+    frame = asyncio.run(scenario())
+    assert '<div id="run-slot-r0" hx-swap-oob="delete"></div>' in frame
+    assert [slot for slot, _ in SLOT.findall(frame)] == [runs[-1]]
+
+
+def test_an_announced_event_is_shown_without_reading_the_record(learner_id, monkeypatch):
+    """With every pooled connection held, the stream cannot read Redis: the announcement is all
+    it has, and enough."""
+    monkeypatch.setattr(learnsite.redis, "_async_clients", {})
+    monkeypatch.setattr(learnsite.redis, "ASYNC_POOL_CONNECTIONS", 1)
+
+    async def scenario() -> str:
+        frames = await open_stream(learner_id)
+        # A first event, once the hub is connected: the stream has read its record since.
+        await frames.until(runs_frame(await publish_async(learner_id, queued("free"))))
+        pool = aredis_client().connection_pool
+        held = await pool.get_connection()
+        try:
+            event_id = await publish_async(learner_id, queued("held"))
+            return await frames.until(runs_frame(event_id))
+        finally:
+            await pool.release(held)
+            await frames.close()
+
+    assert 'id="run-slot-held"' in asyncio.run(scenario())
+
+
+def test_a_gap_in_the_announcements_is_caught_up_from_the_record(learner_id, redis_url):
+    async def scenario() -> str:
+        frames = await open_stream(learner_id)
+        try:
+            await frames.until(runs_frame(await publish_async(learner_id, queued("one"))))
+            # Recorded, never announced (as if the hub had missed it), then one announced.
+            missed = {**progress("one", 1), "at": time.time()}
+            key = learner_stream_key(learner_id, "ping")
+            redis.Redis.from_url(redis_url).xadd(key, {"event": json.dumps(missed)})
+            event_id = await publish_async(learner_id, progress("one", 2))
+            return await frames.until(runs_frame(event_id))
+        finally:
+            await frames.close()
+
+    frame = asyncio.run(scenario())
+    assert "step 1 of 5" in frame and "step 2 of 5" in frame
+
+
+def test_a_reconnect_with_last_event_id_misses_nothing(learner_id):
+    first = publish(learner_id, queued("gone"))
+    missed = [publish(learner_id, progress("gone", step)) for step in (1, 2, 3)]
+
+    async def scenario() -> list[str]:
+        frames = await open_stream(learner_id, after=first, resumed=True)
+        try:
+            await frames.until(lambda frame: "event: runs" in frame)
+            return frames.seen
+        finally:
+            await frames.close()
+
+    seen = asyncio.run(scenario())
+    [caught_up] = [frame for frame in seen if "event: runs" in frame]
+    # The whole list again (the page's may be anything), with every step it missed, once.
+    assert 'hx-swap-oob="innerHTML"' in caught_up
+    assert [caught_up.count(f"step {step} of 5") for step in (1, 2, 3)] == [1, 1, 1]
+    assert "3 events replayed" in caught_up
+    resumed_id = caught_up.split("\n", 1)[0].removeprefix("id: ")
+    assert stream_id_after(resumed_id, missed[-1])  # the resume's own record, after them
+
+
+def test_a_wakeup_keeps_so_many_announcements_then_says_read_the_record():
+    async def scenario() -> tuple:
+        wakeup = Wakeup("ping")
+        for n in range(ANNOUNCEMENTS_KEPT):
+            wakeup.announce(str(n))
+        kept = wakeup.take()
+        for n in range(ANNOUNCEMENTS_KEPT + 1):
+            wakeup.announce(str(n))
+        return kept, wakeup.take(), wakeup.take()
+
+    kept, overflowed, after = asyncio.run(scenario())
+    assert kept == ([str(n) for n in range(ANNOUNCEMENTS_KEPT)], False)
+    assert overflowed == ([], True) and after == ([], False)
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["1700000000000-0", "end:ping", "ping 0-0 1-0", "ping 0-0 1-0 {not json", "ping x 1-0 {}"],
+)
+def test_an_announcement_without_an_event_is_none(data):
+    assert announced_parse(data) is None
