@@ -1,7 +1,8 @@
 """Graded answers a second through the JSON API: 16 clients with tokens, each starting a test,
-then submitting every answer at once, for 10 s; on SQLite, and on PostgreSQL when a
-DATABASE_URL for one is given (BENCH_POSTGRES_URL). Then every attempt acknowledged is checked
-in the database: nothing lost, nothing doubled.
+then submitting every answer at once, for 10 s; on SQLite, and on PostgreSQL: the one
+BENCH_POSTGRES_URL names, else the project's own, started for the run from the machine's
+server binaries. Then every attempt acknowledged is checked in the database: nothing lost,
+nothing doubled.
 
 Run with ``make bench`` (``.venv/bin/python bench/grading.py``).
 """
@@ -189,14 +190,27 @@ sent."""
     )
 
 
+def postgres_start(env: dict, var_dir: Path, children: list[Child]) -> str:
+    """The project's own PostgreSQL (as `make serve` starts it) in ``var_dir``: its URL."""
+    var_dir.chmod(0o755)  # as root, the server runs as the postgres user, which must get in
+    url = f"postgres://learnsite@/bench_grading?host={var_dir}/pg"
+    argv = [PYTHON, "-m", "learnsite.embedded_postgres"]
+    server = Child("postgres", argv, env | {"DATABASE_URL": url}, var_dir)
+    children.append(server)
+    server.wait_ready(lambda: "embedded postgres on" in server.log_path.read_text(), timeout=120)
+    return url
+
+
 def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-grading-"))
     base_env = site_env(var_dir)
     redis = redis_start(base_env, var_dir)
+    children: list[Child] = []
     try:
         databases = {"SQLite": base_env["DATABASE_URL"]}
-        if os.environ.get("BENCH_POSTGRES_URL"):
-            databases["PostgreSQL"] = os.environ["BENCH_POSTGRES_URL"]
+        databases["PostgreSQL"] = os.environ.get("BENCH_POSTGRES_URL") or postgres_start(
+            base_env, var_dir, children
+        )
         results = []
         for name, url in databases.items():
             results.append(measure(name, base_env | {"DATABASE_URL": url}, var_dir))
@@ -204,6 +218,8 @@ def main() -> int:
         print_table(results)
         return 0
     finally:
+        for child in children:
+            child.stop()  # the PostgreSQL this run started: a fast shutdown
         redis.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
 
