@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 from django.conf import settings
 
 from learnsite.processes import end_with_parent
@@ -103,7 +104,7 @@ def start_services():
         service.stop(signal.SIGKILL)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     # Schemathesis gives the tests it makes for each API operation one node id, their
     # function's; pytest-xdist schedules by node id (--dist loadgroup ran only the first of
     # equal ids), so each gets the id pytest itself would give it, its name with the operation
@@ -112,6 +113,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if seen[item.nodeid] > 1:
             item._id = item.parent.id.child(item.name)
+    # --dist loadgroup sends the tests whose node id ends in "@<group>" to one worker.
+    # pytest-xdist 3.8 adds that ending to ``_nodeid``, which pytest 9 no longer reads, so each
+    # group was spread over the workers: every worker started the scale-out stack, and ran
+    # every course example, for the share of the group it was given.
+    if getattr(config, "workerinput", None) is not None and config.getvalue("loadgroup"):
+        for item in items:
+            groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+            if groups and not item.nodeid.endswith(f"@{'_'.join(groups)}"):
+                item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
     # Processes started for a test share its database, so they must see committed data, and the
     # test database must exist: give those tests a transactional database.
     for item in items:
