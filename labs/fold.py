@@ -167,6 +167,14 @@ class LabFold:
         not over, or shows none of them)."""
         return None
 
+    def run_begun(self, event: dict) -> Run | None:
+        """``run_for`` the event, begun only by its "queued" event: None for an event of no
+        run, or of a run whose start fell out of the capped event stream."""
+        run_id = event.get("run")
+        if not run_id or (run_id not in self.runs and event.get("kind") != "queued"):
+            return None
+        return self.run_for(event)
+
     def run_for(self, event: dict) -> Run:
         """The event's run, begun by it if it is the first of the run."""
         run_id = event["run"]

@@ -152,10 +152,9 @@ class DeployFold(LabFold):
     }
 
     def apply(self, event_id: str, event: dict) -> Iterable[DeployRun]:
-        kind, run_id = event.get("kind"), event.get("run")
-        if not run_id or (run_id not in self.runs and kind != "queued"):
+        kind, run = event.get("kind"), self.run_begun(event)
+        if run is None:
             return []
-        run = self.run_for(event)
         status = kind
         if kind == "queued":
             options = event.get("options") or {}

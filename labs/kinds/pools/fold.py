@@ -144,10 +144,9 @@ class PoolsFold(LabFold):
     }
 
     def apply(self, event_id: str, event: dict) -> Iterable[PoolsRun]:
-        kind, run_id = event.get("kind"), event.get("run")
-        if not run_id or (run_id not in self.runs and kind != "queued"):
-            return []  # not a run's, or its start fell out of the capped event stream
-        run = self.run_for(event)
+        kind, run = event.get("kind"), self.run_begun(event)
+        if run is None:
+            return []
         if kind == "queued":
             options = event.get("options") or {}
             run.worker_pool = str(options.get("pool", ""))

@@ -175,10 +175,9 @@ class RoutingFold(LabFold):
     }
 
     def apply(self, event_id: str, event: dict) -> Iterable[RoutingRun]:
-        kind, run_id = event.get("kind"), event.get("run")
-        if not run_id or (run_id not in self.runs and kind != "queued"):
-            return []  # not a run's, or its start fell out of the capped event stream
-        run = self.run_for(event)
+        kind, run = event.get("kind"), self.run_begun(event)
+        if run is None:
+            return []
         status = kind
         if kind == "queued":
             run.setup = str(event.get("options", {}).get("setup", ""))
