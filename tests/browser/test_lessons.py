@@ -26,8 +26,10 @@ def test_the_course_path_leads_through_the_lessons_in_order(page, course):
     page.goto("/")
     expect(page.get_by_text("0 of 3 lessons read")).to_be_visible()
     page.get_by_role("link", name="Test course").click()
-    titles = page.locator(".course-path h3 a").all_inner_texts()
-    assert titles == ["Queues first", "Workers second", "Streams third"]
+    # expect() waits for the course page; reading the texts at once raced the navigation
+    expect(page.locator(".course-path h3 a")).to_have_text(
+        ["Queues first", "Workers second", "Streams third"]
+    )
 
     page.get_by_role("link", name="Queues first").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Queues first")
