@@ -259,12 +259,19 @@ def _lab_part(kind: str, goal: str) -> dict:
 
 def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str) -> str:
     """A hash of everything a lesson and its questions are made from: while it stays the same,
-    so does what they render to, and the load leaves them unread."""
-    questions_path = _relative(source.questions_path, root) if source.questions_path else ""
-    return _digest([
-        LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root), questions_path,
-        links, _labs_placed(source),
-    ])  # fmt: skip
+    so does what they render to, and the load leaves them unread.
+
+    Kept on the source, which the watcher's process keeps while its files are unchanged: the
+    registry of labs does not change in a process, so only the course, folder and links can."""
+    context = (course.slug, root, links)
+    if source.load_digest is None or source.load_digest[0] != context:
+        questions_path = _relative(source.questions_path, root) if source.questions_path else ""
+        digest = _digest([
+            LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root),
+            questions_path, links, _labs_placed(source),
+        ])  # fmt: skip
+        source.load_digest = (context, digest)
+    return source.load_digest[1]
 
 
 def _labs_placed(source: LessonSource) -> list[dict]:
