@@ -10,6 +10,7 @@ loaded is not rendered or written at all; within one process (the watcher) an un
 not even read or checked again (``sources.lesson_read_cached``).
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -261,14 +262,14 @@ def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str)
     """A hash of everything a lesson and its questions are made from: while it stays the same,
     so does what they render to, and the load leaves them unread.
 
-    Kept on the source, which the watcher's process keeps while its files are unchanged: the
-    registry of labs does not change in a process, so only the course, folder and links can."""
-    context = (course.slug, root, links)
+    Kept on the source, which the watcher's process keeps while its files are unchanged, with
+    what else it depends on."""
+    context = (course.slug, root, links, _labs_placed(source))
     if source.load_digest is None or source.load_digest[0] != context:
         questions_path = _relative(source.questions_path, root) if source.questions_path else ""
         digest = _digest([
             LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root),
-            questions_path, links, _labs_placed(source),
+            questions_path, links, context[3],
         ])  # fmt: skip
         source.load_digest = (context, digest)
     return source.load_digest[1]
@@ -277,8 +278,15 @@ def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str)
 def _labs_placed(source: LessonSource) -> list[dict]:
     """The lesson's labs as their cards show them: what the registry says of them is part of
     what the lesson is made from."""
-    labs = [yaml_load(block.text) for block in source.blocks if block.info == "lab"]
-    return [_lab_part(lab["kind"], lab.get("goal", "")) for lab in labs]
+    labs = [_lab_block(block.text) for block in source.blocks if block.info == "lab"]
+    return [_lab_part(kind, goal) for kind, goal in labs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _lab_block(text: str) -> tuple[str, str]:
+    """A lab block's kind and goal: parsed once per text in a process (each load asks again)."""
+    meta = yaml_load(text)
+    return meta["kind"], meta.get("goal", "")
 
 
 def _html_part(lines: list[str], links: dict[str, str]) -> dict:
