@@ -103,11 +103,15 @@ def _bench(scratch: Path, copies: int) -> int:
     questions = sum(len(lesson.questions) for lesson in lessons)
     first_seconds, first = timed(content_load, root=root)
     unchanged_seconds, unchanged = timed(content_load, root=root)
-    edited = lessons[len(lessons) // 2].path
-    edited.write_text(edited.read_text().replace("## Tips", "## Tips\n\nEdited.", 1))
-    edited_seconds, report = timed(content_load, root=root)
     assert unchanged.lessons_unchanged == len(lessons), unchanged
-    assert report.changed == [lessons[len(lessons) // 2].meta["slug"]], report
+    # Twice, as an author edits: the first edit in a process also sets up the renderer (its
+    # Markdown and Pygments' lexers) when the first load rendered in other processes.
+    edits = []
+    for lesson in (lessons[len(lessons) // 2], lessons[len(lessons) // 3]):
+        lesson.path.write_text(lesson.path.read_text().replace("## Tips", "## Tips\n\nEdited.", 1))
+        seconds, report = timed(content_load, root=root)
+        assert report.changed == [lesson.meta["slug"]], report
+        edits.append(seconds)
 
     print(f"content at scale: {len(courses)} courses, {len(lessons)} lessons, "
           f"{questions} questions, {engine}; load average {os.getloadavg()[0]:.1f} "
@@ -117,7 +121,8 @@ def _bench(scratch: Path, copies: int) -> int:
         ("content_check", check_seconds, 10.0),
         ("first content_load", first_seconds, 10.0),
         ("unchanged reload", unchanged_seconds, 10.0),
-        ("one edited lesson", edited_seconds, 0.3),
+        ("one edited lesson", edits[0], 0.3),
+        ("another edited lesson", edits[1], 0.3),
     ]
     for name, (seconds, cpu), goal in rows:
         print(f"{name:<24}{seconds:>10.3f}{cpu:>10.3f}{goal:>10.1f}{seconds / goal:>8.2f}")
