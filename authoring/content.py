@@ -10,19 +10,25 @@ loaded is not rendered or written at all; within one process (the watcher) an un
 not even read or checked again (``sources.lesson_read_cached``).
 """
 
+import functools
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import django
 from django.db import transaction
 from django.utils.text import slugify
 
 from labs.registry import LAB_KINDS
 from lessons.models import ContentProblem, Course, Lesson
 from lessons.rendered import content_version_bump
+from quiz.models import QuestionVersion
 from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
@@ -44,6 +50,10 @@ from .sources import (
 )
 
 WORDS_PER_MINUTE = 200
+# A load that renders this many lessons or more renders them in a pool of processes: below it,
+# starting the workers (a second of CPU each, to set up Django) costs about what they save.
+POOL_MIN_LESSONS = 50
+POOL_MAX_WORKERS = 8
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
 # What the loader writes depends on its code as much as on the files: a new version of it
@@ -70,6 +80,8 @@ class LoadReport:
     question_versions_created: int = 0
     questions_retired: int = 0
     changed: list[str] = field(default_factory=list)
+    # How many processes rendered the changed lessons: more than one for a load of many.
+    render_processes: int = 1
 
     def __str__(self) -> str:
         return (
@@ -102,6 +114,7 @@ def content_load(*, root: Path) -> LoadReport:
             "slug", "content_hash", "retired"
         )
     }
+    changed: list[tuple[LessonSource, Course, dict[str, str], str]] = []
     for position, source in enumerate(courses):
         course = _course_sync(source, position, stored_courses.get(source.slug), report)
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
@@ -113,12 +126,20 @@ def content_load(*, root: Path) -> LoadReport:
             if stored.get(slug) == (digest, False):
                 report.lessons_unchanged += 1
                 continue
-            lesson = _lesson_sync(lesson_source, course, root, links, digest, report)
-            drafts = [
-                _question_draft(question, position, links)
-                for position, question in enumerate(lesson_source.questions, start=1)
-            ]
-            _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
+            changed.append((lesson_source, course, links, digest))
+    rendered = {}
+    if len(changed) >= POOL_MIN_LESSONS:
+        rendered, report.render_processes = _rendered_in_pool(changed)
+    for lesson_source, course, links, digest in changed:
+        slug = lesson_source.meta["slug"]
+        body, questions_rendered = rendered.get(slug) or (None, {})
+        body = body or _lesson_body(lesson_source, links)
+        lesson = _lesson_sync(lesson_source, course, root, body, digest, report)
+        drafts = [
+            _question_draft(question, position, links, questions_rendered.get(position))
+            for position, question in enumerate(lesson_source.questions, start=1)
+        ]
+        _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -239,19 +260,33 @@ def _lab_part(kind: str, goal: str) -> dict:
 
 def _lesson_digest(source: LessonSource, course: Course, root: Path, links: str) -> str:
     """A hash of everything a lesson and its questions are made from: while it stays the same,
-    so does what they render to, and the load leaves them unread."""
-    questions_path = _relative(source.questions_path, root) if source.questions_path else ""
-    return _digest([
-        LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root), questions_path,
-        links, _labs_placed(source),
-    ])  # fmt: skip
+    so does what they render to, and the load leaves them unread.
+
+    Kept on the source, which the watcher's process keeps while its files are unchanged, with
+    what else it depends on."""
+    context = (course.slug, root, links, _labs_placed(source))
+    if source.load_digest is None or source.load_digest[0] != context:
+        questions_path = _relative(source.questions_path, root) if source.questions_path else ""
+        digest = _digest([
+            LOADER_DIGEST, source.digest, course.slug, _relative(source.path, root),
+            questions_path, links, context[3],
+        ])  # fmt: skip
+        source.load_digest = (context, digest)
+    return source.load_digest[1]
 
 
 def _labs_placed(source: LessonSource) -> list[dict]:
     """The lesson's labs as their cards show them: what the registry says of them is part of
     what the lesson is made from."""
-    labs = [yaml_load(block.text) for block in source.blocks if block.info == "lab"]
-    return [_lab_part(lab["kind"], lab.get("goal", "")) for lab in labs]
+    labs = [_lab_block(block.text) for block in source.blocks if block.info == "lab"]
+    return [_lab_part(kind, goal) for kind, goal in labs]
+
+
+@functools.lru_cache(maxsize=1024)
+def _lab_block(text: str) -> tuple[str, str]:
+    """A lab block's kind and goal: parsed once per text in a process (each load asks again)."""
+    meta = yaml_load(text)
+    return meta["kind"], meta.get("goal", "")
 
 
 def _html_part(lines: list[str], links: dict[str, str]) -> dict:
@@ -275,19 +310,71 @@ def _html_part(lines: list[str], links: dict[str, str]) -> dict:
     return part
 
 
-def _lesson_sync(source: LessonSource, course: Course, root: Path, links: dict[str, str],
-                 digest: str, report: LoadReport) -> Lesson:  # fmt: skip
+def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
+    """The lesson's rendered markdown: its intro and its sections."""
+    return {
+        "intro_html": markdown_render(_with_site_links(source.intro.text, links)),
+        "sections": [
+            {
+                "kind": SECTION_KINDS.get(section.title.lower(), "text"),
+                "title": section.title,
+                "anchor": slugify(section.title) or f"section-{index}",
+                "parts": _section_parts(section, links),
+            }
+            for index, section in enumerate(source.sections, start=1)
+        ],
+    }
+
+
+def _rendered_in_pool(
+    changed: list[tuple[LessonSource, Course, dict[str, str], str]],
+) -> tuple[dict[str, tuple[dict, dict[int, QuestionRendered]]], int]:
+    """By lesson slug, its body and its questions not yet rendered (by position), rendered
+    over the machine's cores (and how many processes did it): rendering is most of a load's
+    CPU, and lessons render apart.
+
+    Asked only for a load of many lessons (a first load, a new loader), so the one query for
+    every stored question version and the workers' start (a second or so) cost little beside
+    it. The workers are new processes, not forks: a fork of a process with threads (a server,
+    a test worker) can hang on a lock another thread held. They only render: no database."""
+    workers = min(os.process_cpu_count() or 1, POOL_MAX_WORKERS)
+    if workers < 2:
+        return {}, 1
+    versions = set(QuestionVersion.objects.values_list("question__key", "content_hash"))
+    jobs = [
+        (
+            source,
+            links,
+            [
+                position
+                for position, question in enumerate(source.questions, start=1)
+                if (question.meta["id"], _digest(_question_content(question))) not in versions
+            ],
+        )
+        for source, _, links, _ in changed
+    ]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
+        chunk = max(1, len(jobs) // (workers * 8))
+        results = pool.map(_lesson_rendered, jobs, chunksize=chunk)
+        by_slug = {
+            source.meta["slug"]: result
+            for (source, _, _), result in zip(jobs, results, strict=True)
+        }
+    return by_slug, workers
+
+
+def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
+    """In a pool's worker: one lesson's body and the questions at the given positions."""
+    source, links, positions = job
+    questions = {p: _question_rendered(source.questions[p - 1], links) for p in positions}
+    return _lesson_body(source, links), questions
+
+
+def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, digest: str,
+                 report: LoadReport) -> Lesson:  # fmt: skip
     meta = source.meta
     words = len(source.intro.text.split()) + sum(len(s.text.split()) for s in source.sections)
-    sections = [
-        {
-            "kind": SECTION_KINDS.get(section.title.lower(), "text"),
-            "title": section.title,
-            "anchor": slugify(section.title) or f"section-{index}",
-            "parts": _section_parts(section, links),
-        }
-        for index, section in enumerate(source.sections, start=1)
-    ]
     values = {
         "course": course,
         "title": meta["title"],
@@ -297,8 +384,7 @@ def _lesson_sync(source: LessonSource, course: Course, root: Path, links: dict[s
         "minutes": meta.get("minutes") or max(1, math.ceil(words / WORDS_PER_MINUTE)),
         "impact": meta["impact"],
         "prerequisites": meta.get("prerequisites", []),
-        "intro_html": markdown_render(_with_site_links(source.intro.text, links)),
-        "sections": sections,
+        **body,
         "source_path": _relative(source.path, root),
         "questions_path": _relative(source.questions_path, root) if source.questions_path else "",
         "retired": False,
@@ -321,9 +407,8 @@ def _digest(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _question_draft(source: QuestionSource, position: int, links: dict[str, str]) -> QuestionDraft:
-    """The question with the hash of what it says; quiz renders it (once) for a new version."""
-
+def _question_content(source: QuestionSource) -> dict:
+    """What a question says: its hash names its version."""
     meta, parts = source.meta, source.parts
     content = {
         "difficulty": meta["difficulty"],
@@ -339,52 +424,64 @@ def _question_draft(source: QuestionSource, position: int, links: dict[str, str]
     }
     if "predict" in meta.get("sets", []):  # other questions keep the hash they had
         content |= {"lab": meta["lab"], "observes": meta["observes"]}
+    return content
 
-    def rendered() -> QuestionRendered:
-        # Every text of the question in one Markdown conversion (titles and options carry no
-        # site links, and lose their paragraph).
-        options = source.options
-        texts = [
-            source.title,
-            *(option.text for option in options),
-            *(_with_site_links(text, links) for text in [
-                source.prompt, *(option.feedback for option in options), content["solution"],
-                content["quick_check"], content["mistakes"], *content["hints"],
-            ])
-        ]  # fmt: skip
-        html = iter(markdown_render_many(texts))
-        title_html = paragraph_unwrapped(next(html))
-        options_html = [paragraph_unwrapped(next(html)) for _ in options]
-        prompt_html = next(html)
-        feedback_html = [next(html) for _ in options]
-        solution_html, quick_check_html, mistakes_html = next(html), next(html), next(html)
-        return QuestionRendered(
-            difficulty=content["difficulty"],
-            kind=content["kind"],
-            partial_credit=content["partial_credit"],
-            title_html=title_html,
-            prompt_html=prompt_html,
-            options=[
-                {
-                    "key": OPTION_KEYS[index],
-                    "html": options_html[index],
-                    "correct": option.correct,
-                    "feedback_html": feedback_html[index],
-                }
-                for index, option in enumerate(options)
-            ],
-            solution_html=solution_html,
-            quick_check_html=quick_check_html,
-            hints=list(html),
-            mistakes_html=mistakes_html,
-            lab=content.get("lab", ""),
-            observes=content.get("observes", []),
-        )
 
+def _question_draft(
+    source: QuestionSource,
+    position: int,
+    links: dict[str, str],
+    rendered: QuestionRendered | None = None,
+) -> QuestionDraft:
+    """The question with the hash of what it says; quiz renders it (once) for a new version,
+    unless a pool rendered it already."""
     return QuestionDraft(
-        key=meta["id"],
+        key=source.meta["id"],
         position=position,
-        sets=list(meta.get("sets", [])),
-        content_hash=_digest(content),
-        render=rendered,
+        sets=list(source.meta.get("sets", [])),
+        content_hash=_digest(_question_content(source)),
+        render=(lambda: rendered) if rendered else (lambda: _question_rendered(source, links)),
+    )
+
+
+def _question_rendered(source: QuestionSource, links: dict[str, str]) -> QuestionRendered:
+    """Every text of the question in one Markdown conversion (titles and options carry no
+    site links, and lose their paragraph)."""
+    content = _question_content(source)
+    options = source.options
+    texts = [
+        source.title,
+        *(option.text for option in options),
+        *(_with_site_links(text, links) for text in [
+            source.prompt, *(option.feedback for option in options), content["solution"],
+            content["quick_check"], content["mistakes"], *content["hints"],
+        ])
+    ]  # fmt: skip
+    html = iter(markdown_render_many(texts))
+    title_html = paragraph_unwrapped(next(html))
+    options_html = [paragraph_unwrapped(next(html)) for _ in options]
+    prompt_html = next(html)
+    feedback_html = [next(html) for _ in options]
+    solution_html, quick_check_html, mistakes_html = next(html), next(html), next(html)
+    return QuestionRendered(
+        difficulty=content["difficulty"],
+        kind=content["kind"],
+        partial_credit=content["partial_credit"],
+        title_html=title_html,
+        prompt_html=prompt_html,
+        options=[
+            {
+                "key": OPTION_KEYS[index],
+                "html": options_html[index],
+                "correct": option.correct,
+                "feedback_html": feedback_html[index],
+            }
+            for index, option in enumerate(options)
+        ],
+        solution_html=solution_html,
+        quick_check_html=quick_check_html,
+        hints=list(html),
+        mistakes_html=mistakes_html,
+        lab=content.get("lab", ""),
+        observes=content.get("observes", []),
     )

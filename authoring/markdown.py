@@ -19,10 +19,22 @@ from .sources import split_fences
 SCROLLS = 'tabindex="0" role="group"'
 
 
+# (style, class prefix) -> the token classes and their styles, which Pygments builds again for
+# each code block (a quarter of highlighting a short one) and only reads afterwards.
+_stylesheets: dict[tuple, tuple[dict, dict]] = {}
+
+
 class CodeFormatter(HtmlFormatter):
     """Pygments' HTML, in a <pre> that the keyboard reaches, named for its language."""
 
     LABELS = {"output": "Output", "text": "Code"}
+
+    def _create_stylesheet(self) -> None:
+        key = (self.style, self.classprefix)
+        if key not in _stylesheets:
+            super()._create_stylesheet()
+            _stylesheets[key] = (self.ttype2class, self.class2style)
+        self.ttype2class, self.class2style = _stylesheets[key]
 
     def __init__(self, *, lang_str: str, **options) -> None:
         super().__init__(**options)

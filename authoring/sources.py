@@ -87,6 +87,8 @@ class LessonSource:
     # authoring.checks keeps the lesson's errors here with what they depended on, so that an
     # unchanged lesson is not checked again.
     checked: tuple | None = field(default=None, compare=False, repr=False)
+    # authoring.content keeps the lesson's digest here with what it depended on, likewise.
+    load_digest: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -442,7 +442,7 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     stale = [q.pk for q in stored.values() if q.lesson_id == lesson.pk and not q.retired
              and q.key not in keys]  # fmt: skip
     new = [
-        Question(key=draft.key, lesson=lesson, position=draft.position)
+        Question(key=draft.key, lesson=lesson, position=draft.position, sets=sorted(draft.sets))
         for draft in questions
         if draft.key not in stored
     ]
@@ -472,19 +472,25 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
             for draft in unversioned
         )
         versions |= {(version.question_id, version.content_hash): version.pk for version in created}
-    changed = []
+    # Only the fields that changed: bulk_update builds a CASE per field and row, most of a new
+    # lesson's cost when all five were written (a new question changes only its version).
+    fields = ["lesson", "position", "retired", "sets", "current_version"]
+    changed, changed_fields = [], set()
     for draft in questions:
         question = stored[draft.key]
-        wanted = (lesson.pk, draft.position, False, sorted(draft.sets))
-        version = versions[(question.pk, draft.content_hash)]
-        if (question.lesson_id, question.position, question.retired, question.sets,
-                question.current_version_id) != (*wanted, version):  # fmt: skip
-            question.lesson_id, question.position, question.retired, question.sets = wanted
-            question.current_version_id = version
+        wanted = (lesson.pk, draft.position, False, sorted(draft.sets),
+                  versions[(question.pk, draft.content_hash)])  # fmt: skip
+        have = (question.lesson_id, question.position, question.retired, question.sets,
+                question.current_version_id)  # fmt: skip
+        if have != wanted:
+            changed_fields |= {
+                name for name, a, b in zip(fields, have, wanted, strict=True) if a != b
+            }
+            (question.lesson_id, question.position, question.retired, question.sets,
+             question.current_version_id) = wanted  # fmt: skip
             changed.append(question)
-    Question.objects.bulk_update(
-        changed, ["lesson", "position", "retired", "sets", "current_version"]
-    )
+    if changed:
+        Question.objects.bulk_update(changed, [f for f in fields if f in changed_fields])
     if stale:
         Question.objects.filter(pk__in=stale).update(retired=True)
     return QuestionsSynced(versions_created=len(unversioned), retired=len(stale))

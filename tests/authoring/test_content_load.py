@@ -2,10 +2,13 @@
 keep every version they had, and what leaves the files is retired, never deleted."""
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 
+from authoring import content
 from authoring.content import (
     ContentInvalid,
     content_load,
@@ -369,3 +372,25 @@ def test_a_prediction_keeps_its_lab_and_outcomes_in_its_versions(tmp_path):
         2, ["0", "1", "3+", "2"],
     )  # fmt: skip
     assert question.versions.get(number=1).observes == ["0", "1", "2", "3+"]
+
+
+def rendered() -> dict[str, list[dict]]:
+    """``dump`` without the times rows were written at."""
+    return {
+        model: [{k: v for k, v in row.items() if k != "created_at"} for row in rows]
+        for model, rows in dump().items()
+    }
+
+
+@pytest.mark.skipif((os.process_cpu_count() or 1) < 2, reason="a pool needs two cores")
+def test_a_load_of_many_lessons_renders_in_processes_what_one_process_renders(monkeypatch):
+    with transaction.atomic():
+        alone = content_load(root=CONTENT)
+        rendered_alone = rendered()
+        transaction.set_rollback(True)
+    monkeypatch.setattr(content, "POOL_MIN_LESSONS", 2)  # the real course's 13 lessons
+
+    pooled = content_load(root=CONTENT)
+
+    assert (alone.render_processes, pooled.render_processes > 1) == (1, True)
+    assert rendered() == rendered_alone
