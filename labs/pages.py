@@ -3,6 +3,7 @@ index, and the lab's event stream (its runs re-rendered as they change)."""
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -262,20 +263,23 @@ def _card_partial(lab: LabKind) -> Template | None:
         return None
 
 
-def _slot_render(*, card: Template | None, csrf_token: str) -> Callable[[Run, str], str]:
-    """A stream's renderer of one run's ``card`` in its slot: ``(run, oob)``. Its frames are
-    rendered in one context: the include tags keep the templates they found there (Django
-    caches them per context, so a fresh one looks each up again), and numbers are not run
-    through the locale, which changes none here (one language, no thousand separator) and
-    costs a sixth of a card."""
-    slot_template = get_template(RUN_SLOT).template
-    context = Context({"run_card": card, "csrf_token": csrf_token}, use_l10n=False)
+# The context a thread renders the streams' cards in (a stream's render never awaits, so no
+# other stream's comes between its push and its pop).
+_cards = threading.local()
 
-    def slot(run: Run, oob: str) -> str:
-        with context.push(run=run, oob=oob):
-            return slot_template.render(context)
 
-    return slot
+def _slot_render(run: Run, oob: str, *, card: Template, csrf_token: str) -> str:
+    """One run's ``card`` in its slot, as the page's runs partial renders it. The streams'
+    cards share one context a thread: its include tags keep the templates they found (Django
+    caches them per context: a fresh one looks each up again), and it holds no memory per open
+    stream. Numbers are not run through the locale, which changes none here (one language, no
+    thousand separator) and costs a sixth of a card."""
+    context = getattr(_cards, "context", None)
+    if context is None:
+        context = _cards.context = Context(use_l10n=False)
+        _cards.slot = get_template(RUN_SLOT).template
+    with context.push(run=run, oob=oob, run_card=card, csrf_token=csrf_token):
+        return _cards.slot.render(context)
 
 
 def _whole_frame(html: str) -> str:
@@ -313,7 +317,9 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
     # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
     fold, card = lab.fold(), _card_partial(lab)
     runs_partial = get_template(f"{lab.template}#runs")
-    slot = _slot_render(card=card, csrf_token=csrf_token)
+
+    def slot(run: Run, oob: str) -> str:
+        return _slot_render(run, oob, card=card, csrf_token=csrf_token)
 
     last_id, shown_broker_error, goals_done = "-", None, set()
     shown = _Shown()

@@ -66,7 +66,7 @@ def test_a_streamed_card_is_the_card_the_page_renders():
               ("2-0", progress("aaa", 1) | {"at": start + 12.345, "percent": 1234})]  # fmt: skip
     runs = lab.fold.fold(events, now=start + 13)
     page = render_to_string(f"{lab.template}#runs", {"runs": runs, "csrf_token": "token"})
-    card = _slot_render(card=_card_partial(lab), csrf_token="token")(runs[0], "")
+    card = _slot_render(runs[0], "", card=_card_partial(lab), csrf_token="token")
     assert "+12345 ms" in card and 'value="1234"' in card
     assert card in page
 
