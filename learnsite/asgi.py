@@ -37,13 +37,10 @@ from .streaming import STREAM_PREFIX
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
-# Requests served at once by a process: two a core. Most take a millisecond of CPU under the
-# GIL, which more threads would only share out (and each is one more thread to keep); a few
-# wait a little (a lab's start on Redis, the email lab's send to its local server, the health
-# check's worker ping, which one request makes while the others reuse its answer), and the
-# second thread a core keeps pages going meanwhile. Database work waits for the pool's
-# connections (DATABASE_POOL_SIZE).
-REQUEST_THREADS = 2 * (os.process_cpu_count() or 1)
+# Requests served at once by a process. Most take a millisecond; some wait (a lab's start on
+# Redis, the email lab's send in the request, the health check's worker ping), and those must
+# not hold up the pages. Database work waits for the pool's connections (DATABASE_POOL_SIZE).
+REQUEST_THREADS = 32
 # A static file up to this size is read in the event loop (from the page cache: microseconds);
 # a larger one in a thread.
 STATIC_READ_INLINE_BYTES = 256 * 1024
