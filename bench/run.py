@@ -8,9 +8,11 @@ shape through django-eventstream 5.3.4 (bench/eventstream_site.py, in the anchor
 Prints one row per server and number of open streams: latency, web CPU per delivered event
 and its ratio to the anchor's in the same run, memory per stream, threads, Redis connections.
 
-Run with ``make bench`` (``.venv/bin/python bench/run.py``).
+Run with ``make bench`` (``.venv/bin/python bench/run.py``). While iterating, ``--counts 1000``
+runs only those numbers of learners (the anchor's too, where it has them).
 """
 
+import argparse
 import asyncio
 import contextlib
 import http.client
@@ -376,7 +378,7 @@ def print_table(rows: list[Row]) -> None:
             f"{row.rss_kb_per_stream:>9.1f} {row.threads:>7} {row.redis_web:>5} {row.paused:>6}"
             + (f"  errors: {'; '.join(row.errors)}" if row.errors else "")
         )
-    k_by_n = ", ".join(f"{n}: {events_per_learner(n)}" for n in LEARNER_COUNTS)
+    k_by_n = ", ".join(f"{n}: {events_per_learner(n)}" for n in sorted({r.learners for r in rows}))
     print(
         f"""
 Each learner has one open stream and gets K events (K by N: {k_by_n}), one every
@@ -419,6 +421,11 @@ def series(server, counts, learners, web: Child, port: int, monitor, publish) ->
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Live event streams under load.")
+    parser.add_argument("--counts", type=int, nargs="+", default=LEARNER_COUNTS,
+                        help="numbers of learners to run (default: %(default)s)")  # fmt: skip
+    counts = tuple(parser.parse_args().counts)
+    anchor_counts = tuple(n for n in ANCHOR_COUNTS if n in counts)
     var_dir = Path(tempfile.mkdtemp(prefix="lsbench-"))
     socket_path = var_dir / "redis.sock"
     env = site_env(var_dir, PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
@@ -463,7 +470,7 @@ def main() -> int:
                 keys = list(pool.map(lambda _: learner_session(port), range(count)))
             return [Stream(SITE_PATH, cookie_header(key), learner_id_of(key)) for key in keys]
 
-        rows += series(SITE, LEARNER_COUNTS, learners, web, port, monitor, site_publish)
+        rows += series(SITE, counts, learners, web, port, monitor, site_publish)
         web.stop()
 
         port = free_port()
@@ -480,7 +487,7 @@ def main() -> int:
         def anchor_learners(count: int) -> list[Stream]:
             return [Stream(f"/events/{n}/", "", str(n)) for n in range(count)]
 
-        rows += series(ANCHOR, ANCHOR_COUNTS, anchor_learners, anchor, port, monitor,
+        rows += series(ANCHOR, anchor_counts, anchor_learners, anchor, port, monitor,
                        anchor_publish)  # fmt: skip
         monitor.close()
         print_table(rows)

@@ -41,8 +41,21 @@ def stream_id_after(stream_id: str, than: str) -> bool:
     return key(stream_id) > key(than)
 
 
+class TemplateLookups:
+    """Answers ``obj[name]`` with its attribute ``name``. Django's template engine tries a
+    subscript before an attribute: on an object without one, each of a card's lookups raises
+    and catches a TypeError first, a tenth of the card's render (an event stream renders one
+    per event)."""
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
 @dataclass
-class TimelineEntry:
+class TimelineEntry(TemplateLookups):
     kind: str
     label: str
     offset_ms: int
@@ -51,7 +64,7 @@ class TimelineEntry:
 
 
 @dataclass
-class Run:
+class Run(TemplateLookups):
     """What every lab's run has; a lab's own run type adds its fields."""
 
     id: str

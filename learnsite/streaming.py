@@ -8,6 +8,7 @@ comment instead, which keeps proxies from closing an idle connection.
 """
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 from django.http import StreamingHttpResponse
@@ -15,13 +16,17 @@ from django.http import StreamingHttpResponse
 STREAM_PREFIX = "/streams/"
 HEARTBEAT_SECONDS = 15.0
 KEEP_ALIVE = ": keep-alive\n\n"
+_CR = re.compile(r"\r\n?")
 
 
 def sse_event(event: str, data: str, event_id: str = "") -> str:
-    lines = [f"id: {event_id}"] if event_id else []
-    lines.append(f"event: {event}")
-    lines.extend(f"data: {line}" for line in data.splitlines() or [""])
-    return "\n".join(lines) + "\n\n"
+    head = f"id: {event_id}\nevent: {event}\n" if event_id else f"event: {event}\n"
+    # A line of the wire ends at CR LF, LF or CR, and each of the data's lines goes on one of
+    # its own; a line end closing the data is not one more (empty) line.
+    if "\r" in data:
+        data = _CR.sub("\n", data)
+    data = data.removesuffix("\n").replace("\n", "\ndata: ")
+    return f"{head}data: {data}\n\n"
 
 
 async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> AsyncIterator[bytes]:
@@ -35,6 +40,8 @@ async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> Asy
 
 async def woken(wakeup: asyncio.Event, seconds: float = HEARTBEAT_SECONDS) -> bool:
     """Wait for ``wakeup``: False when ``seconds`` passed first (time for a heartbeat)."""
+    if wakeup.is_set():  # woken while busy: no timer to set up and cancel
+        return True
     try:
         await asyncio.wait_for(wakeup.wait(), seconds)
     except TimeoutError:

@@ -56,3 +56,16 @@ def test_a_run_left_waiting_for_a_worker_is_flagged_once_the_hint_is_due():
     events = [("1-0", {"lab": "ping", "at": 10.0, "kind": "queued", "run": "q"})]
     assert not LAB_KINDS["ping"].fold.fold(events, now=11.0)[0].waiting
     assert LAB_KINDS["ping"].fold.fold(events, now=13.5)[0].waiting
+
+
+def test_a_run_and_its_timeline_answer_the_template_engines_subscript_with_their_fields():
+    # The template engine tries run["status"] before run.status; a name a run lacks must still
+    # fall through to its other lookups (and render as nothing), not raise.
+    fold = LAB_KINDS["ping"].fold()
+    for event_id, event in ping_events():
+        fold.add(event_id, event)
+    run = fold.runs["a"]
+    assert run["status"] == run.status == "succeeded" and run["status_label"] == "Done"
+    assert run["timeline"][0]["label"] == "Queued on the broker"
+    with pytest.raises(KeyError):
+        run["no_such_field"]

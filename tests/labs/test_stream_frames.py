@@ -9,11 +9,12 @@ import time
 
 import pytest
 import redis
+from django.template.loader import render_to_string
 
 import learnsite.redis
 from labs.events import announced_parse, event_publish, learner_stream_key
 from labs.fold import RUNS_SHOWN, stream_id_after
-from labs.pages import _event_stream
+from labs.pages import _card_partial, _event_stream, _slot_render
 from labs.registry import LAB_KINDS
 from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
 from learnsite.redis import aredis_client
@@ -55,6 +56,19 @@ async def open_stream(learner_id: str, *, after: str = "0-0", resumed: bool = Fa
 def learner_id(redis_url, db) -> str:
     # (db: the stream's first read also looks for the runs Redis lost, in the database.)
     return f"frames-{time.time_ns()}"
+
+
+def test_a_streamed_card_is_the_card_the_page_renders():
+    # A stream renders its cards in a context of its own, without the locale's number pass.
+    lab = LAB_KINDS["ping"]
+    start = 1_700_000_000.0
+    events = [("1-0", queued("aaa") | {"at": start}),
+              ("2-0", progress("aaa", 1) | {"at": start + 12.345, "percent": 1234})]  # fmt: skip
+    runs = lab.fold.fold(events, now=start + 13)
+    page = render_to_string(f"{lab.template}#runs", {"runs": runs, "csrf_token": "token"})
+    card = _slot_render(runs[0], "", card=_card_partial(lab), csrf_token="token")
+    assert "+12345 ms" in card and 'value="1234"' in card
+    assert card in page
 
 
 def test_an_event_of_one_run_sends_that_runs_card_only(learner_id):
