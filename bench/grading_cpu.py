@@ -72,7 +72,7 @@ if {verbose}:
     for name, queries in (("start", started), ("submit", submitted)):
         print(f"  -- {{name}}")
         for query in queries:
-            print("    " + query[:160])
+            print("    " + query[query.find(" FROM "):][:400])
 if profile:
     pstats.Stats(profile).sort_stats({sort!r}).print_stats(70)
 """

@@ -81,6 +81,7 @@ def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Quest
         .filter(lesson=lesson, current_version__lab="")
         .select_related("current_version")
         .defer(*UNASKED_FIELDS)
+        .order_by("position")  # the lesson's own order, without joining lesson and course
     )
     if mode in (Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ):
         return [question for question in bank if mode in question.sets]
@@ -156,7 +157,7 @@ def attempt_questions(attempt: Attempt) -> list[AttemptQuestion]:
     """The attempt's questions in order, with their versions and answers: as the start or
     submission of this request left them (no query), else read."""
     if not hasattr(attempt, "questions"):
-        attempt.questions = list(attempt.items.select_related("version", "answer"))
+        attempt.questions = _items_read(attempt)
     return attempt.questions
 
 
@@ -175,8 +176,13 @@ def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestio
 def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
     # With their answers: what is already answered is known without a query per question. Read
     # under the attempt's lock, so they are what is stored: kept for attempt_questions.
-    attempt.questions = list(attempt.items.select_related("version", "answer"))
+    attempt.questions = _items_read(attempt)
     return {item.position: item for item in attempt.questions}
+
+
+def _items_read(attempt: Attempt) -> list[AttemptQuestion]:
+    # In position order without the model's ordering, which joins the attempt to sort by it.
+    return list(attempt.items.select_related("version", "answer").order_by("position"))
 
 
 def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
@@ -358,7 +364,9 @@ def reviews_schedule(*, learner_id: int, answers: list[tuple[int, bool, bool]], 
     cards = dict(
         ReviewItem.objects.filter(
             learner_id=learner_id, question_id__in={question_id for question_id, _, _ in answers}
-        ).values_list("question_id", "card")
+        )
+        .order_by()
+        .values_list("question_id", "card")
     )
     scheduled: dict[int, ReviewItem] = {}
     for question_id, correct, hinted in answers:
