@@ -74,7 +74,7 @@ if {verbose}:
         for query in queries:
             print("    " + query[query.find(" FROM "):][:400])
 if profile:
-    pstats.Stats(profile).sort_stats({sort!r}).print_stats(70)
+    pstats.Stats(profile).sort_stats({sort!r}).print_stats(250)
 """
 
 
