@@ -39,6 +39,7 @@ from ninja.security import HttpBearer, SessionAuth
 from learners.identity import SESSION_KEY, learner_for, learner_for_user
 from learners.models import Learner
 from lessons.models import Lesson
+from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Attempt, AttemptQuestion
 from .schemas import (
@@ -349,12 +350,16 @@ def attempt_create(request: HttpRequest, data: StartRequest) -> Status:
             raise HttpError(400, "A review spans the whole course: send no 'lesson'.")
     elif data.lesson is not None:
         if SLUG.fullmatch(data.lesson):
-            lesson = (
-                Lesson.objects.active()
-                .defer(*LESSON_TEXT_FIELDS)
-                .filter(slug=data.lesson)
-                .order_by()
-                .first()
+            lesson = rendered_cached(
+                version=content_version_current(),
+                key=f"quiz:lesson:{data.lesson}",
+                build=lambda: (
+                    Lesson.objects.active()
+                    .defer(*LESSON_TEXT_FIELDS)
+                    .filter(slug=data.lesson)
+                    .order_by()
+                    .first()
+                ),
             )
         if lesson is None:
             raise HttpError(404, "No such lesson.")

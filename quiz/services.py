@@ -21,6 +21,7 @@ from fsrs import Card, Rating, Scheduler
 
 from learners.models import Learner
 from lessons.models import Lesson
+from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
 from .signals import attempt_finished
@@ -74,15 +75,25 @@ def grade(*, version: QuestionVersion, chosen: list[str]) -> Grade:
     return Grade(correct=False, credit=0.0)
 
 
-def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
-    # A lab's prediction is asked on the lab's page, before a run, never in a test.
-    bank = list(
-        Question.objects.active()
-        .filter(lesson=lesson, current_version__lab="")
-        .select_related("current_version")
-        .defer(*UNASKED_FIELDS)
-        .order_by("position")  # the lesson's own order, without joining lesson and course
+def question_bank(*, lesson: Lesson) -> list[Question]:
+    """The lesson's questions with their current versions, in order: read once per content
+    version in this process (content_load bumps the version when questions change)."""
+    return rendered_cached(
+        version=content_version_current(),
+        key=f"quiz:bank:{lesson.pk}",
+        build=lambda: list(
+            Question.objects.active()
+            # A lab's prediction is asked on the lab's page, before a run, never in a test.
+            .filter(lesson=lesson, current_version__lab="")
+            .select_related("current_version")
+            .defer(*UNASKED_FIELDS)
+            .order_by("position")  # the lesson's own order, without joining lesson and course
+        ),
     )
+
+
+def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
+    bank = question_bank(lesson=lesson)
     if mode in (Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ):
         return [question for question in bank if mode in question.sets]
     drawn: list[Question] = []
