@@ -310,7 +310,8 @@ def _question(item: AttemptQuestion, *, finished: bool) -> dict:
 
 
 def _attempt(attempt: Attempt, *, questions: bool = True) -> dict:
-    """``attempt`` as stored now: read after any change the request made."""
+    """``attempt`` as stored now: its questions as this request's start or submission left
+    them (read under its lock), else read after any change the request made."""
     finished = attempt.finished_at is not None
     items = attempt_questions(attempt) if questions or finished else []
     data = {

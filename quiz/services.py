@@ -34,10 +34,6 @@ TEST_MIX = {"easy": 3, "medium": 4, "hard": 3}
 REVIEW_SIZE = 10
 # Verdicts on a test score (percent): at least this much for each.
 VERDICTS = [(80, "strong"), (50, "developing"), (0, "not yet")]
-# Spaced repetition with FSRS: each answer that schedules a review is a rating of the learner's
-# recall, and the card's memory model (stability, difficulty) sets the next due date, at a
-# desired retention of 0.9. No minute-long learning steps (a review is a session a day or more
-# apart), no fuzz (the same answers give the same dates).
 # A lesson's rendered text: not read where an attempt only needs the lesson's slug.
 LESSON_TEXT_FIELDS = ("summary", "prerequisites", "intro_html", "sections")
 # What a started attempt does not show until it is finished: left unread when one starts.
@@ -45,6 +41,10 @@ UNASKED_FIELDS = [
     f"current_version__{name}"
     for name in ("solution_html", "quick_check_html", "hints", "mistakes_html", "observes")
 ]
+# Spaced repetition with FSRS: each answer that schedules a review is a rating of the learner's
+# recall, and the card's memory model (stability, difficulty) sets the next due date, at a
+# desired retention of 0.9. No minute-long learning steps (a review is a session a day or more
+# apart), no fuzz (the same answers give the same dates).
 REVIEW_SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
 
 
