@@ -39,6 +39,7 @@ from ninja.security import HttpBearer, SessionAuth
 from learners.identity import SESSION_KEY, learner_for, learner_for_user
 from learners.models import Learner
 from lessons.models import Lesson
+from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Attempt, AttemptQuestion
 from .schemas import (
@@ -50,8 +51,10 @@ from .schemas import (
     SubmitRequest,
 )
 from .services import (
+    LESSON_TEXT_FIELDS,
     SubmissionError,
     attempt_answer,
+    attempt_questions,
     attempt_start,
     attempt_submit,
     breakdown,
@@ -77,8 +80,9 @@ def api_token_issue(*, user) -> str:
     return signing.TimestampSigner(salt=TOKEN_SALT).sign(f"{user.pk}:{_password_mark(user)}")
 
 
-def api_token_user(*, token: str):
-    """The active user a token names, or None for a bad, expired or outdated token."""
+def api_token_learner(*, token: str) -> Learner | None:
+    """The learner of the active user a token names (made on their first request), or None for
+    a bad, expired or outdated token. One query for a user who has a learner."""
     try:
         value = signing.TimestampSigner(salt=TOKEN_SALT).unsign(token, max_age=TOKEN_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired included
@@ -86,10 +90,18 @@ def api_token_user(*, token: str):
     user_id, _, mark = value.partition(":")
     if not user_id.isascii() or not user_id.isdigit():
         return None
-    user = get_user_model().objects.filter(pk=int(user_id), is_active=True).first()
+    learner = (
+        Learner.objects.select_related("user")
+        .filter(user_id=int(user_id), user__is_active=True)
+        .first()
+    )
+    if learner is not None:
+        user = learner.user
+    else:
+        user = get_user_model().objects.filter(pk=int(user_id), is_active=True).first()
     if user is None or not constant_time_compare(mark, _password_mark(user)):
         return None
-    return user
+    return learner or learner_for_user(user)
 
 
 # Who is asking. The classes are named as the document names its security schemes.
@@ -114,8 +126,7 @@ class bearerAuth(HttpBearer):
         return learner
 
     def authenticate(self, request: HttpRequest, token: str) -> Learner | None:
-        user = api_token_user(token=token.strip())
-        return learner_for_user(user) if user else None
+        return api_token_learner(token=token.strip())
 
 
 class sessionAuth(SessionAuth):
@@ -299,9 +310,10 @@ def _question(item: AttemptQuestion, *, finished: bool) -> dict:
 
 
 def _attempt(attempt: Attempt, *, questions: bool = True) -> dict:
-    """``attempt`` as stored now: read after any change the request made."""
+    """``attempt`` as stored now: its questions as this request's start or submission left
+    them (read under its lock), else read after any change the request made."""
     finished = attempt.finished_at is not None
-    items = list(attempt.items.select_related("version", "answer")) if questions or finished else []
+    items = attempt_questions(attempt) if questions or finished else []
     data = {
         "id": attempt.pk,
         "mode": attempt.mode,
@@ -339,7 +351,17 @@ def attempt_create(request: HttpRequest, data: StartRequest) -> Status:
             raise HttpError(400, "A review spans the whole course: send no 'lesson'.")
     elif data.lesson is not None:
         if SLUG.fullmatch(data.lesson):
-            lesson = Lesson.objects.active().filter(slug=data.lesson).first()
+            lesson = rendered_cached(
+                version=content_version_current(),
+                key=f"quiz:lesson:{data.lesson}",
+                build=lambda: (
+                    Lesson.objects.active()
+                    .defer(*LESSON_TEXT_FIELDS)
+                    .filter(slug=data.lesson)
+                    .order_by()
+                    .first()
+                ),
+            )
         if lesson is None:
             raise HttpError(404, "No such lesson.")
     attempt = attempt_start(learner=request.auth, mode=data.mode, lesson=lesson)
@@ -369,8 +391,13 @@ def attempt_answer_create(request: HttpRequest, attempt_id: AttemptId, data: Ans
 def attempt_submit_create(request: HttpRequest, attempt_id: AttemptId, data: SubmitRequest) -> dict:
     """Quiz and test: every answer at once; the attempt is graded (the stored one, for a
     repeat)."""
-    attempt = _attempt_of(request.auth, attempt_id)
-    return _attempt(attempt_submit(attempt=attempt, answers=data.answers))
+    try:  # read, and checked to be the learner's, under its lock
+        attempt = attempt_submit(
+            attempt=Attempt(pk=attempt_id, learner=request.auth), answers=data.answers
+        )
+    except Attempt.DoesNotExist:
+        raise HttpError(404, "No such attempt.") from None
+    return _attempt(attempt)
 
 
 @api.api_operation(["GET", "HEAD"], "/openapi.json", auth=None, response=dict)

@@ -21,6 +21,7 @@ from fsrs import Card, Rating, Scheduler
 
 from learners.models import Learner
 from lessons.models import Lesson
+from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
 from .signals import attempt_finished
@@ -33,6 +34,13 @@ TEST_MIX = {"easy": 3, "medium": 4, "hard": 3}
 REVIEW_SIZE = 10
 # Verdicts on a test score (percent): at least this much for each.
 VERDICTS = [(80, "strong"), (50, "developing"), (0, "not yet")]
+# A lesson's rendered text: not read where an attempt only needs the lesson's slug.
+LESSON_TEXT_FIELDS = ("summary", "prerequisites", "intro_html", "sections")
+# What a started attempt does not show until it is finished: left unread when one starts.
+UNASKED_FIELDS = [
+    f"current_version__{name}"
+    for name in ("solution_html", "quick_check_html", "hints", "mistakes_html", "observes")
+]
 # Spaced repetition with FSRS: each answer that schedules a review is a rating of the learner's
 # recall, and the card's memory model (stability, difficulty) sets the next due date, at a
 # desired retention of 0.9. No minute-long learning steps (a review is a session a day or more
@@ -67,13 +75,25 @@ def grade(*, version: QuestionVersion, chosen: list[str]) -> Grade:
     return Grade(correct=False, credit=0.0)
 
 
-def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
-    # A lab's prediction is asked on the lab's page, before a run, never in a test.
-    bank = list(
-        Question.objects.active()
-        .filter(lesson=lesson, current_version__lab="")
-        .select_related("current_version")
+def question_bank(*, lesson: Lesson) -> list[Question]:
+    """The lesson's questions with their current versions, in order: read once per content
+    version in this process (content_load bumps the version when questions change)."""
+    return rendered_cached(
+        version=content_version_current(),
+        key=f"quiz:bank:{lesson.pk}",
+        build=lambda: list(
+            Question.objects.active()
+            # A lab's prediction is asked on the lab's page, before a run, never in a test.
+            .filter(lesson=lesson, current_version__lab="")
+            .select_related("current_version")
+            .defer(*UNASKED_FIELDS)
+            .order_by("position")  # the lesson's own order, without joining lesson and course
+        ),
     )
+
+
+def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
+    bank = question_bank(lesson=lesson)
     if mode in (Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ):
         return [question for question in bank if mode in question.sets]
     drawn: list[Question] = []
@@ -138,7 +158,18 @@ def attempt_start(*, learner: Learner, mode: str, lesson: Lesson | None = None) 
             )
         )
     AttemptQuestion.objects.bulk_create(items)
+    for item in items:
+        AttemptQuestion.answer.related.set_cached_value(item, None)  # none yet: no query to know
+    attempt.questions = items
     return attempt
+
+
+def attempt_questions(attempt: Attempt) -> list[AttemptQuestion]:
+    """The attempt's questions in order, with their versions and answers: as the start or
+    submission of this request left them (no query), else read."""
+    if not hasattr(attempt, "questions"):
+        attempt.questions = _items_read(attempt)
+    return attempt.questions
 
 
 def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestion:
@@ -154,8 +185,15 @@ def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestio
 
 
 def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
-    # With their answers: what is already answered is known without a query per question.
-    return {item.position: item for item in attempt.items.select_related("version", "answer")}
+    # With their answers: what is already answered is known without a query per question. Read
+    # under the attempt's lock, so they are what is stored: kept for attempt_questions.
+    attempt.questions = _items_read(attempt)
+    return {item.position: item for item in attempt.questions}
+
+
+def _items_read(attempt: Attempt) -> list[AttemptQuestion]:
+    # In position order without the model's ordering, which joins the attempt to sort by it.
+    return list(attempt.items.select_related("version", "answer").order_by("position"))
 
 
 def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
@@ -242,6 +280,7 @@ def prediction_answer(*, learner: Learner, question: Question, chosen: object) -
     item = AttemptQuestion.objects.create(
         attempt=attempt, position=1, version=version, option_order=keys
     )
+    attempt.questions = [item]
     [answer] = _record(attempt, [(item, _validated_choice(item, chosen))])
     _finish(attempt)
     return answer
@@ -249,10 +288,17 @@ def prediction_answer(*, learner: Learner, question: Question, chosen: object) -
 
 @transaction.atomic
 def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
-    """Quiz and test: every answer at once, checked before any is stored, then graded."""
-    # Its lesson too, for the caller that shows the result (the lock is on the attempt alone).
+    """Quiz and test: every answer at once, checked before any is stored, then graded.
+
+    ``attempt`` names the attempt and its learner; it is read here, under its lock, so the
+    caller need not have read it: one of another learner raises ``Attempt.DoesNotExist``."""
+    # Its lesson's slug too, for the caller that shows the result (the lock is on the attempt
+    # alone; the lesson's rendered text is not read).
     attempt = (
-        Attempt.objects.select_for_update(of=("self",)).select_related("lesson").get(pk=attempt.pk)
+        Attempt.objects.select_for_update(of=("self",))
+        .select_related("lesson")
+        .defer(*(f"lesson__{name}" for name in LESSON_TEXT_FIELDS))
+        .get(pk=attempt.pk, learner_id=attempt.learner_id)
     )
     if attempt.mode not in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):
         raise SubmissionError("Practice and review answers are sent one at a time.")
@@ -282,9 +328,8 @@ def attempt_submit(*, attempt: Attempt, answers: dict) -> Attempt:
 
 
 def _finish(attempt: Attempt) -> None:
-    attempt.score = sum(
-        Answer.objects.filter(item__attempt=attempt).values_list("credit", flat=True)
-    )
+    # Its questions were read under its lock, and the answers just recorded are on them.
+    attempt.score = sum(item.answer.credit for item in attempt.questions if hasattr(item, "answer"))
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["score", "finished_at"])
     attempt_finished.send(sender=Attempt, attempt=attempt)
@@ -330,7 +375,9 @@ def reviews_schedule(*, learner_id: int, answers: list[tuple[int, bool, bool]], 
     cards = dict(
         ReviewItem.objects.filter(
             learner_id=learner_id, question_id__in={question_id for question_id, _, _ in answers}
-        ).values_list("question_id", "card")
+        )
+        .order_by()
+        .values_list("question_id", "card")
     )
     scheduled: dict[int, ReviewItem] = {}
     for question_id, correct, hinted in answers:

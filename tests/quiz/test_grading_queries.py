@@ -48,3 +48,37 @@ def test_a_submission_takes_as_many_queries_for_six_questions_as_for_two(client,
         counts[size] = missed + known
     assert ReviewItem.objects.filter(interval_days__gt=0).count() == 2 + 6
     assert counts[6] == counts[2], counts
+
+
+def test_a_test_is_started_and_submitted_with_11_queries(client, db, tmp_path, settings):
+    """The queries of the bench's path (bench/grading.py): a token, a test of 10 questions
+    started and submitted whole. Each one added costs every graded answer on a loaded site."""
+    settings.CONTENT_VERSION_SECONDS = 60  # as served: the content version is read now and then
+    token = api_token_issue(user=make_user())
+    call(client, "GET", "attempts/1", token=token)  # the learner is made on the first request
+    questions = [question_text(qid=f"pinned-{n}") for n in range(12)]
+    make_questions(make_lesson(tmp_path / "course", slug="pinned"), *questions)
+    content_load(root=tmp_path)
+    counts, graded = [], {}
+    for _ in range(2):  # the first misses every question (reviews made), the second updates them
+        with CaptureQueriesContext(connection) as started:
+            response = call(client, "POST", "attempts", {"lesson": "pinned", "mode": "test"},
+                            token=token)  # fmt: skip
+        assert response.status_code == 201, response.content
+        attempt = response.json()
+        answers = {str(q["position"]): ["b"] for q in attempt["questions"]}
+        with CaptureQueriesContext(connection) as submitted:
+            response = call(client, "POST", f"attempts/{attempt['id']}/submit",
+                            {"answers": answers}, token=token)  # fmt: skip
+        assert response.status_code == 200, response.content
+        graded = response.json()
+        # Not the savepoints of the two transactions (the test runs in one).
+        counts.append([query["sql"] for query in (*started, *submitted)
+                       if query["sql"].split()[0] not in ("SAVEPOINT", "RELEASE")])  # fmt: skip
+    assert len(graded["questions"]) == 10 and graded["score"] == 0
+    assert Answer.objects.filter(item__attempt_id=graded["id"]).count() == 10
+    # The first start of a content version reads it, the lesson and its questions once for
+    # the process. Then 3 to start (learner, attempt, its questions), 8 to submit (learner,
+    # the attempt locked, its questions, answers, reviews read and written, score, LTI).
+    assert len(counts[0]) == 3 + 11, counts[0]
+    assert len(counts[1]) == 11, counts[1]
