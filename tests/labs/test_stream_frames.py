@@ -101,7 +101,9 @@ def test_the_oldest_card_goes_when_a_new_run_pushes_it_out(learner_id):
         frames = await open_stream(learner_id)
         try:
             for run in runs[:-1]:
-                await publish_async(learner_id, queued(run))
+                # each shown before the next, or one frame may bring several (a busy stream
+                # folds all it was woken for)
+                await frames.until(runs_frame(await publish_async(learner_id, queued(run))))
             newest = await publish_async(learner_id, queued(runs[-1]))
             return await frames.until(runs_frame(newest))
         finally:
