@@ -26,11 +26,6 @@ from learnsite.processes import die_with_parent
 from .authoring.factory import make_course, make_lesson
 from .stack import ROOT, free_port, wait_until
 
-# Each test here starts a whole stack of its own, for 10 to 30 s. In one group they go out first
-# under --dist loadgroup (which hands out groups before single tests, largest first), one at a
-# time, instead of last, as the suite's last file, where they were the run's tail.
-pytestmark = pytest.mark.xdist_group("own-stack")
-
 # What the test run puts in the environment, which a `make serve` of a user would not have.
 SET_BY_TESTS = ("PYTEST_", "DJANGO_", "LEARNSITE_", "DATABASE_URL", "REDIS_URL")
 
