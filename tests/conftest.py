@@ -122,18 +122,6 @@ def pytest_collection_modifyitems(config, items):
             groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
             if groups and not item.nodeid.endswith(f"@{'_'.join(groups)}"):
                 item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
-    # Single tests go out in this order (groups first), and test_stack.py's, a whole stack of
-    # their own each (10 to 30 s), came last, one after the other on one worker: the run's tail.
-    # They go before the quiz's short tests at the end, which then even out the workers' ends.
-    whole_stack = [item for item in items if item.path.name == "test_stack.py"]
-    rest = [item for item in items if item.path.name != "test_stack.py"]
-    short_at = len(rest)
-    while short_at and (
-        "quiz" in rest[short_at - 1].path.parts
-        or rest[short_at - 1].get_closest_marker("xdist_group")
-    ):
-        short_at -= 1
-    items[:] = [*rest[:short_at], *whole_stack, *rest[short_at:]]
     # Processes started for a test share its database, so they must see committed data, and the
     # test database must exist: give those tests a transactional database.
     for item in items:
