@@ -18,6 +18,7 @@ from .stack import (
     mail_service,
     redis_service,
     services_start,
+    services_stop,
     web_service,
     worker_services,
 )
@@ -59,8 +60,7 @@ def workers(redis_url, django_db_setup) -> list[Service]:
     session's Redis."""
     services = services_start(worker_services(redis_url))
     yield services
-    for service in services:
-        service.stop()
+    services_stop(services)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -18,6 +19,16 @@ def chromium_path() -> str:
     if not path:
         pytest.fail("No Chromium: `make test` installs Debian's chromium, or set CHROMIUM.")
     return path
+
+
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py reads the groups
+def pytest_collection_modifyitems(items):
+    # The browser starts once per module and pytest-xdist worker (two or three seconds): the
+    # tests of a module go to one worker together, a group, not one by one to each.
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent == here:
+            item.add_marker(pytest.mark.xdist_group(f"browser-{item.path.stem}"))
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,13 @@ The marked option and its outcome code come from the content files; only what th
 is written here, per lesson.
 """
 
+import functools
 import re
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from authoring.content import OPTION_KEYS, content_validate
 from learnsite.celery import app as celery_app
@@ -141,13 +144,13 @@ def test_every_prediction_of_the_course_has_its_action():
     assert set(PREDICTIONS) == set(ACTIONS)
 
 
-@pytest.mark.parametrize("lesson", list(PREDICTIONS))
-def test_the_answer_marked_right_is_what_the_lab_shows(lesson, live_url, redis_url, mail_server):
+def prediction_check(lesson: str, live_url: str) -> None:
+    """A learner opens the lesson's lab, predicts the marked option, does what the question
+    says, and the page must show the run came out that way (raises AssertionError if not)."""
     source = PREDICTIONS[lesson]
     lab, qid = source.meta["lab"], source.meta["id"]
     [marked] = [index for index, option in enumerate(source.options) if option.correct]
     choice, expected = OPTION_KEYS[marked], source.meta["observes"][marked]
-    load_course(settings.CONTENT_DIR, redis_url)
     client = lab_learner(live_url, lab)
 
     # The lab reached from the lesson asks that lesson's question; the learner picks the mark.
@@ -173,3 +176,46 @@ def test_the_answer_marked_right_is_what_the_lab_shows(lesson, live_url, redis_u
     assert (answered.item.version.question.key, answered.chosen, answered.correct) == (
         qid, [choice], True,
     )  # fmt: skip
+
+
+def prediction_in_thread(lesson: str, live_url: str) -> None:
+    try:
+        prediction_check(lesson, live_url)
+    finally:
+        connections.close_all()  # this thread's own database connection
+
+
+# The predictions mostly wait (a worker's start, a countdown, a lab's private Redis and
+# workers), so they run a few at a time, as the course's examples do (test_course.py), each
+# with a learner of its own, on the course loaded once. The database is flushed after each
+# test (they use the live server), so all of them run to the end before the first test;
+# each test then takes its own lesson's result. Under pytest-xdist they stay on one worker (the
+# group). Lesson 2's is asked "while a worker is running and idle": it runs before the others.
+PREDICTIONS_AT_ONCE = 4
+ALONE = ("how-celery-uses-redis",)
+
+
+@pytest.fixture(scope="module")
+def prediction_results(request, live_url, redis_url, mail_server, django_db_blocker) -> dict:
+    """The selected lessons' predictions, run: a finished future for each."""
+    chosen = [
+        item.callspec.params["lesson"]
+        for item in request.session.items
+        if item.module is request.module
+        and item.originalname == "test_the_answer_marked_right_is_what_the_lab_shows"
+    ]
+    with django_db_blocker.unblock():
+        load_course(settings.CONTENT_DIR, redis_url)
+        with ThreadPoolExecutor(PREDICTIONS_AT_ONCE, thread_name_prefix="prediction") as pool:
+            run = functools.partial(pool.submit, prediction_in_thread, live_url=live_url)
+            results = {lesson: run(lesson) for lesson in chosen if lesson in ALONE}
+            wait(results.values())
+            results |= {lesson: run(lesson) for lesson in chosen if lesson not in ALONE}
+        # (leaving the pool waits for every run to end)
+    return results
+
+
+@pytest.mark.xdist_group("course-predictions")
+@pytest.mark.parametrize("lesson", list(PREDICTIONS))
+def test_the_answer_marked_right_is_what_the_lab_shows(lesson, prediction_results):
+    prediction_results[lesson].result()  # raises what failed in its run

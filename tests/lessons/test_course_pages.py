@@ -12,7 +12,8 @@ from authoring.content import content_load
 from lessons.models import Lesson
 from tests.authoring.test_course import LESSON_LABS
 
-pytestmark = pytest.mark.django_db
+# One pytest-xdist worker runs them all (a group): each worker that ran some loaded the course.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("course-pages")]
 LEFTOVERS = re.compile(r"```|\{[#%{]|[#%}]\}|^#{1,6} ", re.MULTILINE)
 
 
