@@ -29,6 +29,9 @@ DEADLINE_SECONDS = 60.0
 STREAM_RESUMED = "stream-resumed"
 
 Event = tuple[str, dict]  # (its id in the lab's Redis stream, the event)
+# The id of a stand-in "queued" event, for a run recorded as started whose events Redis does not
+# have (labs/lost.py): before any id of a real stream.
+STAND_IN_EVENT_ID = "0-0"
 
 
 def stream_id_after(stream_id: str, than: str) -> bool:
@@ -143,6 +146,7 @@ class LabFold:
         self._waiting: PredictionOutcome | None = None  # the prediction no run answered yet
         self._seen: set[str] = set()  # every run so far
         self._begun_since: set[str] = set()  # the runs begun since the waiting prediction
+        self._stood_in: set[str] = set()  # the runs begun by a stand-in "queued" event
         # The ids of the runs that events changed since the set was last emptied: those an
         # event stream shows again (the ones ``apply`` returns, and the event's own run).
         self.touched: set[str] = set()
@@ -159,6 +163,15 @@ class LabFold:
         if event.get("kind") == "predicted":
             self._predicted(event)
             return
+        if event.get("kind") == "queued":
+            if event_id == STAND_IN_EVENT_ID:
+                self._stood_in.add(event.get("run"))
+            elif event.get("run") in self._stood_in:
+                # Its own start was recorded after all (after the read that missed it, as a
+                # learner starts a run while their page's stream opens): it begins the run
+                # again, in place of the stand-in.
+                self._stood_in.discard(event["run"])
+                self.runs.pop(event["run"], None)
         for run in self.apply(event_id, event):
             self._run_seen(run)
             self.touched.add(run.id)

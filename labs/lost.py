@@ -9,13 +9,11 @@ from datetime import UTC, datetime
 from django.apps import apps
 
 from .events import LEARNER_TTL_SECONDS
-from .fold import Event
+from .fold import STAND_IN_EVENT_ID, Event
 from .registry import LAB_KINDS
 
 # A record older than this is not looked at: its events would have expired from Redis anyway.
 RECORD_LOOKED_AT_SECONDS = LEARNER_TTL_SECONDS
-# The id given to the stand-in "queued" events: before any id of a real stream.
-VANISHED_EVENT_ID = "0-0"
 
 
 def _records():
@@ -51,7 +49,7 @@ def runs_vanished(*, learner_id: str, lab: str, events: list[Event], now: float)
     known = {event.get("run") for _, event in events}
     queued = {"kind": "queued", "lab": lab}
     return [
-        (VANISHED_EVENT_ID, queued | {"run": record.run_id, "at": record.started_at.timestamp()})
+        (STAND_IN_EVENT_ID, queued | {"run": record.run_id, "at": record.started_at.timestamp()})
         for record in recorded
         if record.run_id not in known
     ]

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from labs.events import event_publish
-from labs.fold import DEADLINE_SECONDS
+from labs.fold import DEADLINE_SECONDS, STAND_IN_EVENT_ID
 from labs.kinds.broker.fold import BrokerFold
 from labs.kinds.ping.fold import PingFold
 from labs.lost import RECORD_LOOKED_AT_SECONDS, lab_run_record
@@ -90,6 +90,15 @@ def test_a_console_line_is_never_lost():
                        "line": "PING", "name": "PING", "text": "PONG"})]  # fmt: skip
     [entry] = LAB_KINDS["console"].fold.fold(events, now=10_000.0)
     assert not entry.lost
+
+
+def test_a_run_stood_in_for_then_recorded_after_all_is_shown_once():
+    """A stream's first read can miss a run started as it opens, whose start the database has
+    already: its stand-in gives way to the run's own "queued" when that comes."""
+    stand_in = (STAND_IN_EVENT_ID, {"kind": "queued", "lab": "ping", "run": "r", "at": 0.0})
+    [run] = PingFold.fold([stand_in, *QUEUED_AND_STEP], now=1.0)
+    assert [entry.kind for entry in run.timeline] == ["queued", "progress"]
+    assert run.status == "running"
 
 
 def test_a_run_whose_events_redis_lost_is_still_shown_as_lost(client, db, redis_url, settings):
