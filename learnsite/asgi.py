@@ -11,11 +11,15 @@ pages, each served the cheapest way that keeps what it needs.
   (bench/run.py measures both).
 - **Every other request** (pages, forms, the API) runs as Django runs it under WSGI: the sync
   middleware and view, the request's signals and the response's close, all in one thread of a
-  pool the process keeps. Django's async handler would instead start a thread per request and
-  hop between threads several times in it (the request signals, each sync middleware, the
-  view, the close): about 1 ms of CPU per request on this 2-core machine, several times what a
-  cached page itself costs (README: "Where a page's time goes"). None of these views is async:
-  the streams are the only async views.
+  pool the process keeps. Two pools: the pages' has two threads a core, since their work is
+  CPU under one GIL and more threads only take turns at it (32 of them served a lesson page
+  a third slower than 4); the requests that may wait on the network (``waits_on_network``)
+  have a pool of their own, so that a class sending mail the slow way never holds up a page.
+  Django's async handler would instead start a thread per request and hop between threads
+  several times in it (the request signals, each sync middleware, the view, the close): about
+  1 ms of CPU per request on this 2-core machine, several times what a cached page itself
+  costs (README: "Where a page's time goes"). None of these views is async: the streams are
+  the only async views.
 """
 
 import asyncio
@@ -37,14 +41,25 @@ from .streaming import STREAM_PREFIX
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
-# Requests served at once by a process. Most take a millisecond; some wait (a lab's start on
-# Redis, the email lab's send in the request, the health check's worker ping), and those must
-# not hold up the pages. Database work waits for the pool's connections (DATABASE_POOL_SIZE).
-REQUEST_THREADS = 32
+# Requests served at once by a process: the pages (a millisecond of CPU each) two a core, and
+# beside them the requests that may wait on the network: a lab's action (the email lab's send
+# in the request holds it for the mail server), the readiness check's worker ping, LTI's key
+# fetches. Database work waits for the pool's connections (DATABASE_POOL_SIZE).
+PAGE_THREADS = 2 * (os.process_cpu_count() or 1)
+WAITING_THREADS = 32
 # A static file up to this size is read in the event loop (from the page cache: microseconds);
 # a larger one in a thread.
 STATIC_READ_INLINE_BYTES = 256 * 1024
 ZEROCOPY_SEND = "http.response.zerocopysend"
+
+
+def waits_on_network(scope) -> bool:
+    """Whether a request may wait on another server: a lab's action (a POST: Redis, Celery,
+    the mail server), the readiness check, LTI (the platform's keys)."""
+    path = scope["path"]
+    if path.startswith("/labs/"):
+        return scope["method"] == "POST"
+    return path.startswith(("/healthz/ready", "/lti/"))
 
 
 async def _static_only(request):
@@ -80,7 +95,8 @@ class Application(ASGIHandler):
         super().__init__()  # the async middleware chain, for the streams
         self.sync_handler = BaseHandler()
         self.sync_handler.load_middleware(is_async=False)
-        self.threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="request")
+        self.page_threads = ThreadPoolExecutor(PAGE_THREADS, thread_name_prefix="page")
+        self.waiting_threads = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="waiting")
         # The static files as the middleware would serve them from Django's settings.
         self.static = ServeStaticMiddleware(_static_only)
 
@@ -108,13 +124,14 @@ class Application(ASGIHandler):
         except RequestAborted:
             return
         loop = asyncio.get_running_loop()
+        threads = self.waiting_threads if waits_on_network(scope) else self.page_threads
         response = None
         try:
-            response = await loop.run_in_executor(self.threads, self.respond, scope, body_file)
+            response = await loop.run_in_executor(threads, self.respond, scope, body_file)
             await self.send_response(response, send)
         finally:
             if response is not None and response.streaming:
-                await loop.run_in_executor(self.threads, response.close)
+                await loop.run_in_executor(threads, response.close)
             body_file.close()
 
     def respond(self, scope, body_file):
