@@ -2,11 +2,13 @@
 answered before Django, every other request through Django's middleware in a pooled thread."""
 
 import asyncio
+import threading
 
+import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 
-from learnsite.asgi import application
+from learnsite.asgi import WAITING_THREADS, application, waits_on_network
 
 SITE_CSS = settings.BASE_DIR / "static" / "css" / "site.css"
 
@@ -65,3 +67,33 @@ def test_a_page_goes_through_djangos_middleware():
 def test_a_post_without_its_csrf_token_is_refused():
     status, _, _ = asgi_request("/lessons/any-lesson/read/", method="POST")
     assert status == 403
+
+
+def test_a_page_answers_while_every_thread_for_waiting_requests_is_held():
+    """A class sending mail the slow way fills the pool of the requests that wait on the
+    network; the pages have their own."""
+    release = threading.Event()
+    held = [application.waiting_threads.submit(release.wait) for _ in range(WAITING_THREADS)]
+    try:
+        status, _, _ = asgi_request("/healthz/live")
+        assert status == 200
+        assert not any(job.done() for job in held)  # they were all still held meanwhile
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "waits"),
+    [
+        ("POST", "/labs/email/send/", True),
+        ("POST", "/labs/ping/start/", True),
+        ("GET", "/labs/ping/", False),
+        ("GET", "/healthz/ready", True),
+        ("GET", "/healthz/live", False),
+        ("POST", "/lti/launch/", True),
+        ("POST", "/api/v1/attempts", False),
+        ("GET", "/lessons/offloading-slow-work/", False),
+    ],
+)
+def test_the_requests_that_may_wait_on_the_network_are_told_from_the_pages(method, path, waits):
+    assert waits_on_network({"method": method, "path": path}) is waits
