@@ -154,6 +154,7 @@ class Stream:
     frames: int = 0
     paused: int = 0  # "broker" frames saying live updates are paused (a Redis error)
     error: str = ""
+    sent: int = 0  # events published to it so far
 
 
 async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> None:
@@ -196,12 +197,25 @@ def events_per_learner(learners: int) -> int:
 
 
 def site_publish(stream: Stream) -> str:
-    """One ``queued`` event of the learner's ping lab, as a run records it: its stream id."""
-    import secrets
-
+    """The learner's next event of back-to-back ping runs, as the lab records them (queued by
+    the page, then the worker's started, five steps and succeeded): its stream id."""
     from labs.events import event_publish
+    from labs.kinds.ping.fold import PING_STEPS
 
-    event = {"kind": "queued", "run": secrets.token_hex(4), "lab": "ping"}
+    run, place = divmod(stream.sent, PING_STEPS + 3)
+    stream.sent += 1
+    event = {"run": f"run{run}", "lab": "ping"}
+    if place == 0:
+        event["kind"] = "queued"
+    elif place == 1:
+        event |= {"kind": "started", "worker": "bench@localhost"}
+    elif place <= PING_STEPS + 1:
+        step = place - 1
+        event |= {"kind": "progress", "step": step, "of": PING_STEPS,
+                  "percent": round(step * 100 / PING_STEPS)}  # fmt: skip
+    else:
+        result = {"worker": "bench@localhost", "pid": 0, "worked_ms": 2000}
+        event |= {"kind": "succeeded", "result": result}
     return event_publish(learner_id=stream.learner_id, lab="ping", event=event)
 
 
@@ -382,8 +396,9 @@ def print_table(rows: list[Row]) -> None:
     print(
         f"""
 Each learner has one open stream and gets K events (K by N: {k_by_n}), one every
-{ROUND_SECONDS}s. This site: its ping lab's stream, each event recorded by labs.events.event_publish
-(XADD + PUBLISH). {ANCHOR}: {ANCHOR_VERSION}, one channel per learner, each event published
+{ROUND_SECONDS}s. This site: its ping lab's stream, the events of back-to-back ping runs
+(queued, started, five steps, succeeded), each recorded by labs.events.event_publish (XADD +
+PUBLISH). {ANCHOR}: {ANCHOR_VERSION}, one channel per learner, each event published
 on Redis as its send_event() does for several processes. "delivered" counts events whose
 frame arrived within {DELIVERY_TIMEOUT_SECONDS:.0f}s; latency runs from the publish to the frame's
 arrival here (nearest-rank p50/p99). "CPU us/ev" is the web process's CPU while
