@@ -168,7 +168,7 @@ def attempt_questions(attempt: Attempt) -> list[AttemptQuestion]:
     """The attempt's questions in order, with their versions and answers: as the start or
     submission of this request left them (no query), else read."""
     if not hasattr(attempt, "questions"):
-        attempt.questions = _items_read(attempt)
+        attempt.questions = attempt_questions_read(attempt)
     return attempt.questions
 
 
@@ -187,12 +187,13 @@ def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestio
 def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
     # With their answers: what is already answered is known without a query per question. Read
     # under the attempt's lock, so they are what is stored: kept for attempt_questions.
-    attempt.questions = _items_read(attempt)
+    attempt.questions = attempt_questions_read(attempt)
     return {item.position: item for item in attempt.questions}
 
 
-def _items_read(attempt: Attempt) -> list[AttemptQuestion]:
-    # In position order without the model's ordering, which joins the attempt to sort by it.
+def attempt_questions_read(attempt: Attempt) -> list[AttemptQuestion]:
+    """The attempt's questions as stored, with their versions and answers, in order (by
+    position, without the model's ordering, which joins the attempt to sort by it)."""
     return list(attempt.items.select_related("version", "answer").order_by("position"))
 
 

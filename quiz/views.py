@@ -20,6 +20,7 @@ from .models import Answer, Attempt, AttemptQuestion
 from .services import (
     SubmissionError,
     attempt_answer,
+    attempt_questions_read,
     attempt_start,
     attempt_submit,
     breakdown,
@@ -84,10 +85,6 @@ def _own_attempt(request: HtmxHttpRequest, pk: int) -> Attempt:
     return get_object_or_404(Attempt.objects.select_related("lesson"), pk=pk, learner=learner)
 
 
-def _items(attempt: Attempt) -> list[AttemptQuestion]:
-    return list(attempt.items.select_related("version", "answer"))
-
-
 @require_POST
 def attempt_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     lesson = get_object_or_404(Lesson.objects.active(), slug=slug)
@@ -121,7 +118,7 @@ def review_start(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def attempt_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     attempt = _own_attempt(request, pk)
-    items = _items(attempt)
+    items = attempt_questions_read(attempt)
     if attempt.finished_at is not None:
         return _result(request, attempt, items)
     if attempt.mode in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):
@@ -199,7 +196,7 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         attempt_answer(attempt=attempt, position=position, chosen=request.POST.getlist("answer"))
     except SubmissionError as error:
-        items = _items(attempt)
+        items = attempt_questions_read(attempt)
         if not any(str(item.position) == position for item in items):
             return HttpResponse(error.message, status=400)
         return _one_question(request, attempt, items, int(position), error=error.message,
@@ -207,7 +204,9 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     attempt.refresh_from_db()
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
-    return _one_question(request, attempt, _items(attempt), int(position), focus="verdict")
+    return _one_question(
+        request, attempt, attempt_questions_read(attempt), int(position), focus="verdict"
+    )
 
 
 @require_POST
@@ -220,14 +219,16 @@ def hint_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(error.message, status=400)
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
-    return _one_question(request, attempt, _items(attempt), int(position), focus="hint")
+    return _one_question(
+        request, attempt, attempt_questions_read(attempt), int(position), focus="hint"
+    )
 
 
 @require_POST
 def attempt_submit_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Quiz and test: every answer at once; a missing one keeps the others on the form."""
     attempt = _own_attempt(request, pk)
-    items = _items(attempt)
+    items = attempt_questions_read(attempt)
     answers = {}
     for item in items:
         chosen = request.POST.getlist(f"q{item.position}")
