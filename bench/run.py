@@ -323,6 +323,7 @@ async def measure(
             asyncio.gather(*(s.ready.wait() for s in streams)), STEP_TIMEOUT_SECONDS
         )
         await asyncio.sleep(0.5)  # let the hub's subscription settle before timing anything
+        print(f"bench: {server} N={len(streams)}: streams open, publishing", flush=True)
         cpu_before = proc_cpu_seconds(web_pid)
         published = await asyncio.wait_for(
             asyncio.to_thread(publish_all, streams, rounds, stop, publish),

@@ -3,19 +3,19 @@ index, and the lab's event stream (its runs re-rendered as they change)."""
 
 import contextlib
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import jinja2
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template import Context, Template, TemplateDoesNotExist
+from django.template import engines
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -45,7 +45,7 @@ from .fold import (
     Runs,
     stream_id_after,
 )
-from .goals import lab_goals_met
+from .goals import alab_goals_record, lab_goals_met
 from .limits import (
     STREAMS_PER_LEARNER,
     alearner_allows,
@@ -67,8 +67,9 @@ RECONNECT_MS = 2000
 # Woken this long after a run's deadline (or its waiting hint's), so that the fold, as of then,
 # finds it past it.
 LOST_TICK_SLACK = 0.05
-# One run's card in the runs partial, in a slot named by its id that a frame swaps out of band.
-RUN_SLOT = "labs/_run_slot.html"
+# One run's card, if the lab has one: in a slot named by the run's id, which a frame swaps out of
+# band (a Jinja2 template: learnsite/jinja.py).
+CARDS = "labs/cards/{kind}.jinja"
 # Run ids the frames name in a CSS selector as they are; the runs of any other are sent whole.
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
@@ -93,9 +94,11 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     runs = lab.fold.fold(events, now=now, deadline=settings.LAB_RUN_DEADLINE_SECONDS)
     with contextlib.suppress(RedisError, OSError):  # the page says so already, from the read
         runs_ahead_place(learner_id=learner_id, runs=runs)
-    met = lab_goals_met(lab=lab, runs=runs)
-    lab_goals_record(learner_key=learner_id, kind=kind, goals=met)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
+    met = lab_goals_met(lab=lab, runs=runs)
+    # Goals met by runs no open page's stream saw through (a stream records them as they come).
+    lab_goals_record(goals={(learner_id, kind, goal) for goal in met - done})
+    done |= met
     lesson = request.GET.get("lesson", "")
     question = prediction_question(lab=kind, lesson=lesson)
     page = {
@@ -254,32 +257,19 @@ def _announced_take(announced: list[str], *, kind: str, last_id: str) -> list[Ev
     return events
 
 
-def _card_partial(lab: LabKind) -> Template | None:
-    """The lab's ``run`` partial (one run's card), or None if its runs partial shows more than
-    cards and the prediction: then every frame is the whole runs partial."""
+def _card_template(kind: str) -> jinja2.Template | None:
+    """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
+    shows more than cards and the prediction, and every frame is the whole partial."""
     try:
-        return get_template(f"{lab.template}#run").template
-    except TemplateDoesNotExist:
+        return engines["jinja2"].env.get_template(CARDS.format(kind=kind))
+    except jinja2.TemplateNotFound:
         return None
 
 
-# The context a thread renders the streams' cards in (a stream's render never awaits, so no
-# other stream's comes between its push and its pop).
-_cards = threading.local()
-
-
-def _slot_render(run: Run, oob: str, *, card: Template, csrf_token: str) -> str:
-    """One run's ``card`` in its slot, as the page's runs partial renders it. The streams'
-    cards share one context a thread: its include tags keep the templates they found (Django
-    caches them per context: a fresh one looks each up again), and it holds no memory per open
-    stream. Numbers are not run through the locale, which changes none here (one language, no
-    thousand separator) and costs a sixth of a card."""
-    context = getattr(_cards, "context", None)
-    if context is None:
-        context = _cards.context = Context(use_l10n=False)
-        _cards.slot = get_template(RUN_SLOT).template
-    with context.push(run=run, oob=oob, run_card=card, csrf_token=csrf_token):
-        return _cards.slot.render(context)
+def _slot_render(run: Run, oob: str, *, card: jinja2.Template, csrf_token: str) -> str:
+    """One run's ``card`` in its slot, as the page's runs partial puts it in, swapped out of
+    band as ``oob`` says."""
+    return card.render(run=run, oob=oob, csrf_token=csrf_token)
 
 
 def _whole_frame(html: str) -> str:
@@ -315,7 +305,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
     # The fold takes each event once, as it comes, and each frame shows only the runs that
     # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
-    fold, card = lab.fold(), _card_partial(lab)
+    fold, card = lab.fold(), _card_template(kind)
     runs_partial = get_template(f"{lab.template}#runs")
 
     def slot(run: Run, oob: str) -> str:
@@ -383,9 +373,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
             fold.touched.clear()
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
             if newly_met:
-                await sync_to_async(lab_goals_record)(
-                    learner_key=learner_id, kind=kind, goals=newly_met
-                )
+                await alab_goals_record(learner_id=learner_id, kind=kind, goals=newly_met)
                 goals_done |= newly_met
                 context = {"goals": _goals_shown(lab, goals_done)}
                 yield sse_event("goals", render_to_string("labs/_goals.html", context))

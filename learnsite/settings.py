@@ -123,6 +123,18 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The run cards, which the labs' event streams render on every event (learnsite/jinja.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "learnsite.jinja.environment",
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+        },
+    },
 ]
 
 DATABASES = {

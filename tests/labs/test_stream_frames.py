@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 import learnsite.redis
 from labs.events import announced_parse, event_publish, learner_stream_key
 from labs.fold import RUNS_SHOWN, stream_id_after
-from labs.pages import _card_partial, _event_stream, _slot_render
+from labs.pages import _card_template, _event_stream, _slot_render
 from labs.registry import LAB_KINDS
 from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
 from learnsite.redis import aredis_client
@@ -59,14 +59,14 @@ def learner_id(redis_url, db) -> str:
 
 
 def test_a_streamed_card_is_the_card_the_page_renders():
-    # A stream renders its cards in a context of its own, without the locale's number pass.
+    # The page puts in the very card the stream sends (one Jinja2 template), numbers unlocalized.
     lab = LAB_KINDS["ping"]
     start = 1_700_000_000.0
     events = [("1-0", queued("aaa") | {"at": start}),
               ("2-0", progress("aaa", 1) | {"at": start + 12.345, "percent": 1234})]  # fmt: skip
     runs = lab.fold.fold(events, now=start + 13)
     page = render_to_string(f"{lab.template}#runs", {"runs": runs, "csrf_token": "token"})
-    card = _slot_render(runs[0], "", card=_card_partial(lab), csrf_token="token")
+    card = _slot_render(runs[0], "", card=_card_template("ping"), csrf_token="token")
     assert "+12345 ms" in card and 'value="1234"' in card
     assert card in page
 

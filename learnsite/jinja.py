@@ -1,0 +1,26 @@
+"""The Jinja2 environment of the run cards: what a lab's event stream renders on every event.
+
+A card is re-rendered each time its run changes, a few times a second for every open lab page:
+Jinja2 compiles a template to Python and renders a ping card in about a fifth of the time
+Django's template language takes (bench/run.py, README "Why Jinja2 for the run cards"). The
+pages around the cards stay Django templates; they put a card in with ``{% jinja %}``
+(labs/templatetags/jinja.py).
+"""
+
+from django.template import defaultfilters
+from django.templatetags.static import static
+from django.urls import reverse
+from jinja2 import Environment
+
+
+def url(name: str, *args) -> str:
+    return reverse(name, args=args)
+
+
+def environment(**options) -> Environment:
+    options.pop("autoescape", None)  # always on, whatever the settings say
+    env = Environment(autoescape=True, **options)
+    env.globals.update(url=url, static=static)
+    # Django's filters the cards use, so that they say it as the Django templates do.
+    env.filters.update(pluralize=defaultfilters.pluralize, yesno=defaultfilters.yesno)
+    return env
