@@ -10,7 +10,7 @@ pages around the cards stay Django templates; they put a card in with ``{% jinja
 from django.template import defaultfilters
 from django.templatetags.static import static
 from django.urls import reverse
-from jinja2 import Environment
+from jinja2 import Environment, Undefined
 
 
 def url(name: str, *args) -> str:
@@ -18,7 +18,10 @@ def url(name: str, *args) -> str:
 
 
 def environment(**options) -> Environment:
-    options.pop("autoescape", None)  # always on, whatever the settings say
+    # Every value escaped, whatever the settings say; and a missing one rendered empty, as
+    # Django's templates do, in development too (Django's backend would print it there).
+    options.pop("autoescape", None)
+    options["undefined"] = Undefined
     env = Environment(autoescape=True, **options)
     env.globals.update(url=url, static=static)
     # Django's filters the cards use, so that they say it as the Django templates do.

@@ -71,6 +71,18 @@ def test_a_streamed_card_is_the_card_the_page_renders():
     assert card in page
 
 
+def test_a_card_escapes_what_a_worker_reported_on_the_page_and_in_the_stream():
+    error = '<img src=x onerror="alert(1)"> & more'
+    failed = {"run": "bad", "lab": "ping", "kind": "failed", "error": error, "at": 2.0}
+    events = [("1-0", queued("bad") | {"at": 1.0}), ("2-0", failed)]
+    runs = LAB_KINDS["ping"].fold.fold(events, now=3.0)
+    page = render_to_string("labs/ping.html#runs", {"runs": runs, "csrf_token": "token"})
+    card = _slot_render(runs[0], "true", card=_card_template("ping"), csrf_token="token")
+    escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; more"
+    for html in (page, card):
+        assert "<img" not in html and f'<p class="error">{escaped}</p>' in html
+
+
 def test_an_event_of_one_run_sends_that_runs_card_only(learner_id):
     async def scenario() -> tuple[str, str, str]:
         frames = await open_stream(learner_id)
