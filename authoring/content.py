@@ -10,6 +10,7 @@ loaded is not rendered or written at all; within one process (the watcher) an un
 not even read or checked again (``sources.lesson_read_cached``).
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -17,6 +18,7 @@ import math
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,19 +129,18 @@ def content_load(*, root: Path) -> LoadReport:
                 report.lessons_unchanged += 1
                 continue
             changed.append((lesson_source, course, links, digest))
-    rendered = {}
-    if len(changed) >= POOL_MIN_LESSONS:
-        rendered, report.render_processes = _rendered_in_pool(changed)
-    for lesson_source, course, links, digest in changed:
-        slug = lesson_source.meta["slug"]
-        body, questions_rendered = rendered.get(slug) or (None, {})
-        body = body or _lesson_body(lesson_source, links)
-        lesson = _lesson_sync(lesson_source, course, root, body, digest, report)
-        drafts = [
-            _question_draft(question, position, links, questions_rendered.get(position))
-            for position, question in enumerate(lesson_source.questions, start=1)
-        ]
-        _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
+    with _rendered_in_pool(changed) as (rendered, report.render_processes):
+        # Each lesson is written as soon as it is rendered, while the pool renders the next.
+        for (lesson_source, course, links, digest), (body, questions_rendered) in zip(
+            changed, rendered, strict=True
+        ):
+            body = body or _lesson_body(lesson_source, links)
+            lesson = _lesson_sync(lesson_source, course, root, body, digest, report)
+            drafts = [
+                _question_draft(question, position, links, questions_rendered.get(position))
+                for position, question in enumerate(lesson_source.questions, start=1)
+            ]
+            _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -326,20 +327,23 @@ def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
     }
 
 
+@contextlib.contextmanager
 def _rendered_in_pool(
     changed: list[tuple[LessonSource, Course, dict[str, str], str]],
-) -> tuple[dict[str, tuple[dict, dict[int, QuestionRendered]]], int]:
-    """By lesson slug, its body and its questions not yet rendered (by position), rendered
-    over the machine's cores (and how many processes did it): rendering is most of a load's
-    CPU, and lessons render apart.
+) -> Iterator[tuple[Iterator[tuple[dict | None, dict[int, QuestionRendered]]], int]]:
+    """Each changed lesson's body and its questions not yet rendered (by position), in order,
+    as a pool renders them over the machine's cores, and how many processes do it: rendering
+    is most of a load's CPU, and lessons render apart. For a load of fewer than
+    POOL_MIN_LESSONS lessons, or on one core, nothing is rendered here: (None, {}) each.
 
     Asked only for a load of many lessons (a first load, a new loader), so the one query for
     every stored question version and the workers' start (a second or so) cost little beside
     it. The workers are new processes, not forks: a fork of a process with threads (a server,
     a test worker) can hang on a lock another thread held. They only render: no database."""
     workers = min(os.process_cpu_count() or 1, POOL_MAX_WORKERS)
-    if workers < 2:
-        return {}, 1
+    if len(changed) < POOL_MIN_LESSONS or workers < 2:
+        yield ((None, {}) for _ in changed), 1
+        return
     versions = set(QuestionVersion.objects.values_list("question__key", "content_hash"))
     jobs = [
         (
@@ -354,14 +358,15 @@ def _rendered_in_pool(
         for source, _, links, _ in changed
     ]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
-        chunk = max(1, len(jobs) // (workers * 8))
-        results = pool.map(_lesson_rendered, jobs, chunksize=chunk)
-        by_slug = {
-            source.meta["slug"]: result
-            for (source, _, _), result in zip(jobs, results, strict=True)
-        }
-    return by_slug, workers
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup)
+    try:
+        # Small chunks: the first lessons come back (to be written) while the pool renders on.
+        yield (
+            pool.map(_lesson_rendered, jobs, chunksize=max(1, len(jobs) // (workers * 32))),
+            workers,
+        )
+    finally:
+        pool.shutdown(cancel_futures=True)  # a load that failed waits for no more rendering
 
 
 def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
