@@ -135,7 +135,8 @@ def content_load(*, root: Path) -> LoadReport:
             changed, rendered, strict=True
         ):
             body = body or _lesson_body(lesson_source, links)
-            lesson = _lesson_sync(lesson_source, course, root, body, digest, report)
+            exists = lesson_source.meta["slug"] in stored  # else no query to look for it
+            lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
             drafts = [
                 _question_draft(question, position, links, questions_rendered.get(position))
                 for position, question in enumerate(lesson_source.questions, start=1)
@@ -377,7 +378,7 @@ def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
 
 
 def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, digest: str,
-                 report: LoadReport) -> Lesson:  # fmt: skip
+                 exists: bool, report: LoadReport) -> Lesson:  # fmt: skip
     meta = source.meta
     words = len(source.intro.text.split()) + sum(len(s.text.split()) for s in source.sections)
     values = {
@@ -394,7 +395,7 @@ def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, d
         "questions_path": _relative(source.questions_path, root) if source.questions_path else "",
         "retired": False,
     }
-    lesson = Lesson.objects.filter(slug=meta["slug"]).first()
+    lesson = Lesson.objects.filter(slug=meta["slug"]).first() if exists else None
     if lesson is None:
         lesson = Lesson.objects.create(slug=meta["slug"], content_hash=digest, **values)
         report.lessons_created += 1
