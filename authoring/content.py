@@ -116,7 +116,9 @@ def content_load(*, root: Path) -> LoadReport:
             "slug", "content_hash", "retired"
         )
     }
-    changed: list[tuple[LessonSource, Course, dict[str, str], str]] = []
+    # Each changed lesson, with what it needs to be written: its course, the links to its
+    # siblings, its hash and its questions' (by position, from 1).
+    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]] = []
     for position, source in enumerate(courses):
         course = _course_sync(source, position, stored_courses.get(source.slug), report)
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
@@ -128,17 +130,24 @@ def content_load(*, root: Path) -> LoadReport:
             if stored.get(slug) == (digest, False):
                 report.lessons_unchanged += 1
                 continue
-            changed.append((lesson_source, course, links, digest))
+            hashes = [_digest(_question_content(q)) for q in lesson_source.questions]
+            changed.append((lesson_source, course, links, digest, hashes))
     with _rendered_in_pool(changed) as (rendered, report.render_processes):
         # Each lesson is written as soon as it is rendered, while the pool renders the next.
-        for (lesson_source, course, links, digest), (body, questions_rendered) in zip(
+        for (lesson_source, course, links, digest, hashes), (body, questions_rendered) in zip(
             changed, rendered, strict=True
         ):
             body = body or _lesson_body(lesson_source, links)
             exists = lesson_source.meta["slug"] in stored  # else no query to look for it
             lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
             drafts = [
-                _question_draft(question, position, links, questions_rendered.get(position))
+                _question_draft(
+                    question,
+                    position,
+                    links,
+                    hashes[position - 1],
+                    questions_rendered.get(position),
+                )
                 for position, question in enumerate(lesson_source.questions, start=1)
             ]
             _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
@@ -330,7 +339,7 @@ def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
 
 @contextlib.contextmanager
 def _rendered_in_pool(
-    changed: list[tuple[LessonSource, Course, dict[str, str], str]],
+    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]],
 ) -> Iterator[tuple[Iterator[tuple[dict | None, dict[int, QuestionRendered]]], int]]:
     """Each changed lesson's body and its questions not yet rendered (by position), in order,
     as a pool renders them over the machine's cores, and how many processes do it: rendering
@@ -352,11 +361,13 @@ def _rendered_in_pool(
             links,
             [
                 position
-                for position, question in enumerate(source.questions, start=1)
-                if (question.meta["id"], _digest(_question_content(question))) not in versions
+                for position, (question, content_hash) in enumerate(
+                    zip(source.questions, hashes, strict=True), start=1
+                )
+                if (question.meta["id"], content_hash) not in versions
             ],
         )
-        for source, _, links, _ in changed
+        for source, _, links, _, hashes in changed
     ]
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup)
@@ -437,15 +448,16 @@ def _question_draft(
     source: QuestionSource,
     position: int,
     links: dict[str, str],
+    content_hash: str,
     rendered: QuestionRendered | None = None,
 ) -> QuestionDraft:
-    """The question with the hash of what it says; quiz renders it (once) for a new version,
-    unless a pool rendered it already."""
+    """The question with the hash of what it says (``_question_content``'s digest); quiz
+    renders it (once) for a new version, unless a pool rendered it already."""
     return QuestionDraft(
         key=source.meta["id"],
         position=position,
         sets=list(source.meta.get("sets", [])),
-        content_hash=_digest(_question_content(source)),
+        content_hash=content_hash,
         render=(lambda: rendered) if rendered else (lambda: _question_rendered(source, links)),
     )
 

@@ -11,7 +11,7 @@ Questions and their versions are written here too, from the drafts the content l
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from django.db import transaction
@@ -516,7 +516,7 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
                 question=stored[draft.key],
                 number=numbers.get(stored[draft.key].pk, 0) + 1,
                 content_hash=draft.content_hash,
-                **asdict(draft.render()),
+                **vars(draft.render()),  # its fields (asdict would copy each value deeply)
             )
             for draft in unversioned
         )
