@@ -136,7 +136,7 @@ _PLAIN_LINE = re.compile(
     r"(?=[A-Za-z0-9\"'(`])(?!\d+\.( |$))(?:"  # no list item
     r"[^\\*_\[\]<>&|~`]"  # no character that starts markdown or HTML
     r"|(?<=[A-Za-z0-9])_(?=[A-Za-z0-9])"  # an underscore inside a word: never emphasis
-    r"|`[^`\\]+`"  # code
+    r"|`[^`\\]+`(?!`)"  # code (two spans side by side would be one)
     r")*"
 )
 _LIST_ITEM = {"ul": re.compile(r"- (.*)"), "ol": re.compile(r"\d+\. (.*)")}

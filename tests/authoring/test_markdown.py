@@ -1,6 +1,7 @@
 """What scrolls sideways in a rendered lesson (code, tables) is a named stop for the keyboard;
 a batch of texts renders as each text alone; plain text renders as Markdown renders it."""
 
+import random
 import re
 
 from django.conf import settings
@@ -69,7 +70,8 @@ def test_plain_texts_render_as_markdown_renders_them():
     texts = [text for lesson in lessons for q in lesson.questions for text in question_texts(q)]
     texts += [section.text for lesson in lessons for section in [lesson.intro, *lesson.sections]]
     texts += [
-        "snake_case, max_retries and a2_b3", "`<b>&c` d and `x_y*z`, `[x](y)` and `a\\`",
+        "`x``y`", "`x` `y`", "snake_case, max_retries and a2_b3",
+        "`<b>&c` d and `x_y*z`, `[x](y)` and `a\\`",
         "Foo\nBar", "1.5 s and 10\n2 more", 'He said "hi" (twice); 100% sure?',
         "snake_case and __init__ and _emphasis_ and a_ b",
         "a `<b>&c` d, `x_y*z`, ` ` and `` a `` and ` unpaired", "Foo\nBar\n===", "Foo\n---",
@@ -82,4 +84,19 @@ def test_plain_texts_render_as_markdown_renders_them():
     shortcut = [text for text in texts if _plain_html(text) is not None]
     assert len(shortcut) > 2000  # most of the course's texts take the shortcut
     for text in shortcut:  # (the other texts are Markdown's already)
+        assert markdown_render(text) == _markdown_html(text), text
+
+
+# Pieces of text near the edge of plain: markdown's characters, list markers, indents.
+PIECES = [*"abXY019 -.\"'()#=:!{}%é+@$^?;,/…*<>&[]|~\\\t\xa0\u00d7", "\n", "\n   ", "\n    ",
+          "- ", "1. ", "2. ", "10. ", "`", "`x`", "` `", "``", "_", "a_b", "  ", "\n\n", "---",
+          "==="]  # fmt: skip
+
+
+def test_random_texts_near_the_edge_of_plain_render_as_markdown_renders_them():
+    rng = random.Random(13)  # the same texts each run
+    texts = ["".join(rng.choices(PIECES, k=rng.randint(1, 30))) for _ in range(20_000)]
+    shortcut = [text for text in texts if _plain_html(text) is not None]
+    assert len(shortcut) > 500
+    for text in shortcut:
         assert markdown_render(text) == _markdown_html(text), text
