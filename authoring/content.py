@@ -210,6 +210,8 @@ def _with_site_links(text: str, links: dict[str, str]) -> str:
 
     Code is left as written, fenced or in backticks, as the link checks leave it.
     """
+    if ".md" not in text:  # most texts: no link to a lesson file (RELATIVE_MD_LINK)
+        return text
 
     def replace(match: re.Match) -> str:
         slug = links.get(match.group(2))
