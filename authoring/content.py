@@ -10,6 +10,7 @@ loaded is not rendered or written at all; within one process (the watcher) an un
 not even read or checked again (``sources.lesson_read_cached``).
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -17,6 +18,7 @@ import math
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +116,9 @@ def content_load(*, root: Path) -> LoadReport:
             "slug", "content_hash", "retired"
         )
     }
-    changed: list[tuple[LessonSource, Course, dict[str, str], str]] = []
+    # Each changed lesson, with what it needs to be written: its course, the links to its
+    # siblings, its hash and its questions' (by position, from 1).
+    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]] = []
     for position, source in enumerate(courses):
         course = _course_sync(source, position, stored_courses.get(source.slug), report)
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
@@ -126,20 +130,27 @@ def content_load(*, root: Path) -> LoadReport:
             if stored.get(slug) == (digest, False):
                 report.lessons_unchanged += 1
                 continue
-            changed.append((lesson_source, course, links, digest))
-    rendered = {}
-    if len(changed) >= POOL_MIN_LESSONS:
-        rendered, report.render_processes = _rendered_in_pool(changed)
-    for lesson_source, course, links, digest in changed:
-        slug = lesson_source.meta["slug"]
-        body, questions_rendered = rendered.get(slug) or (None, {})
-        body = body or _lesson_body(lesson_source, links)
-        lesson = _lesson_sync(lesson_source, course, root, body, digest, report)
-        drafts = [
-            _question_draft(question, position, links, questions_rendered.get(position))
-            for position, question in enumerate(lesson_source.questions, start=1)
-        ]
-        _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
+            hashes = [_digest(_question_content(q)) for q in lesson_source.questions]
+            changed.append((lesson_source, course, links, digest, hashes))
+    with _rendered_in_pool(changed) as (rendered, report.render_processes):
+        # Each lesson is written as soon as it is rendered, while the pool renders the next.
+        for (lesson_source, course, links, digest, hashes), (body, questions_rendered) in zip(
+            changed, rendered, strict=True
+        ):
+            body = body or _lesson_body(lesson_source, links)
+            exists = lesson_source.meta["slug"] in stored  # else no query to look for it
+            lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
+            drafts = [
+                _question_draft(
+                    question,
+                    position,
+                    links,
+                    hashes[position - 1],
+                    questions_rendered.get(position),
+                )
+                for position, question in enumerate(lesson_source.questions, start=1)
+            ]
+            _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -199,6 +210,8 @@ def _with_site_links(text: str, links: dict[str, str]) -> str:
 
     Code is left as written, fenced or in backticks, as the link checks leave it.
     """
+    if ".md" not in text:  # most texts: no link to a lesson file (RELATIVE_MD_LINK)
+        return text
 
     def replace(match: re.Match) -> str:
         slug = links.get(match.group(2))
@@ -326,20 +339,23 @@ def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
     }
 
 
+@contextlib.contextmanager
 def _rendered_in_pool(
-    changed: list[tuple[LessonSource, Course, dict[str, str], str]],
-) -> tuple[dict[str, tuple[dict, dict[int, QuestionRendered]]], int]:
-    """By lesson slug, its body and its questions not yet rendered (by position), rendered
-    over the machine's cores (and how many processes did it): rendering is most of a load's
-    CPU, and lessons render apart.
+    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]],
+) -> Iterator[tuple[Iterator[tuple[dict | None, dict[int, QuestionRendered]]], int]]:
+    """Each changed lesson's body and its questions not yet rendered (by position), in order,
+    as a pool renders them over the machine's cores, and how many processes do it: rendering
+    is most of a load's CPU, and lessons render apart. For a load of fewer than
+    POOL_MIN_LESSONS lessons, or on one core, nothing is rendered here: (None, {}) each.
 
     Asked only for a load of many lessons (a first load, a new loader), so the one query for
     every stored question version and the workers' start (a second or so) cost little beside
     it. The workers are new processes, not forks: a fork of a process with threads (a server,
     a test worker) can hang on a lock another thread held. They only render: no database."""
     workers = min(os.process_cpu_count() or 1, POOL_MAX_WORKERS)
-    if workers < 2:
-        return {}, 1
+    if len(changed) < POOL_MIN_LESSONS or workers < 2:
+        yield ((None, {}) for _ in changed), 1
+        return
     versions = set(QuestionVersion.objects.values_list("question__key", "content_hash"))
     jobs = [
         (
@@ -347,21 +363,24 @@ def _rendered_in_pool(
             links,
             [
                 position
-                for position, question in enumerate(source.questions, start=1)
-                if (question.meta["id"], _digest(_question_content(question))) not in versions
+                for position, (question, content_hash) in enumerate(
+                    zip(source.questions, hashes, strict=True), start=1
+                )
+                if (question.meta["id"], content_hash) not in versions
             ],
         )
-        for source, _, links, _ in changed
+        for source, _, links, _, hashes in changed
     ]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
-        chunk = max(1, len(jobs) // (workers * 8))
-        results = pool.map(_lesson_rendered, jobs, chunksize=chunk)
-        by_slug = {
-            source.meta["slug"]: result
-            for (source, _, _), result in zip(jobs, results, strict=True)
-        }
-    return by_slug, workers
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup)
+    try:
+        # Small chunks: the first lessons come back (to be written) while the pool renders on.
+        yield (
+            pool.map(_lesson_rendered, jobs, chunksize=max(1, len(jobs) // (workers * 32))),
+            workers,
+        )
+    finally:
+        pool.shutdown(cancel_futures=True)  # a load that failed waits for no more rendering
 
 
 def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
@@ -372,7 +391,7 @@ def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
 
 
 def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, digest: str,
-                 report: LoadReport) -> Lesson:  # fmt: skip
+                 exists: bool, report: LoadReport) -> Lesson:  # fmt: skip
     meta = source.meta
     words = len(source.intro.text.split()) + sum(len(s.text.split()) for s in source.sections)
     values = {
@@ -389,7 +408,7 @@ def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, d
         "questions_path": _relative(source.questions_path, root) if source.questions_path else "",
         "retired": False,
     }
-    lesson = Lesson.objects.filter(slug=meta["slug"]).first()
+    lesson = Lesson.objects.filter(slug=meta["slug"]).first() if exists else None
     if lesson is None:
         lesson = Lesson.objects.create(slug=meta["slug"], content_hash=digest, **values)
         report.lessons_created += 1
@@ -431,15 +450,16 @@ def _question_draft(
     source: QuestionSource,
     position: int,
     links: dict[str, str],
+    content_hash: str,
     rendered: QuestionRendered | None = None,
 ) -> QuestionDraft:
-    """The question with the hash of what it says; quiz renders it (once) for a new version,
-    unless a pool rendered it already."""
+    """The question with the hash of what it says (``_question_content``'s digest); quiz
+    renders it (once) for a new version, unless a pool rendered it already."""
     return QuestionDraft(
         key=source.meta["id"],
         position=position,
         sets=list(source.meta.get("sets", [])),
-        content_hash=_digest(_question_content(source)),
+        content_hash=content_hash,
         render=(lambda: rendered) if rendered else (lambda: _question_rendered(source, links)),
     )
 

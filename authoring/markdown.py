@@ -117,7 +117,70 @@ def _converter() -> markdown.Markdown:
 
 
 def markdown_render(text: str) -> str:
+    html = _plain_html(text)
+    return _markdown_html(text) if html is None else html
+
+
+def _markdown_html(text: str) -> str:
+    """What Markdown makes of ``text``: ``markdown_render`` without its shortcut."""
     return _finished(_converter().convert(_runnable_captioned(text)))
+
+
+# Plain text: one paragraph, or one list with an item a line (and lines that go on under it),
+# whose lines each start with a letter, a digit, a quote, a bracket or code (no list, heading,
+# quote, table or code block) and hold no character that starts markdown or HTML but single
+# backticks around code and underscores inside words. Most of a question's texts (titles,
+# options, feedback, hints, solutions) are plain text, and Markdown costs a hundred times what
+# escaping one does.
+_PLAIN_LINE = re.compile(
+    r"(?=[A-Za-z0-9\"'(`])(?!\d+\.( |$))(?:"  # no list item
+    r"[^\\*_\[\]<>&|~`]"  # no character that starts markdown or HTML
+    r"|(?<=[A-Za-z0-9])_(?=[A-Za-z0-9])"  # an underscore inside a word: never emphasis
+    r"|`[^`\\]+`(?!`)"  # code (two spans side by side would be one)
+    r")*"
+)
+_LIST_ITEM = {"ul": re.compile(r"- (.*)"), "ol": re.compile(r"\d+\. (.*)")}
+_GOES_ON = re.compile(r" {0,3}(.*)")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _plain_html(text: str) -> str | None:
+    """``text`` as Markdown renders it, if it is plain text (see _PLAIN_LINE); else None."""
+    if not text.strip():
+        return ""
+    if not text.replace("\n", "").isprintable():  # no tab, control or invisible character
+        return None
+    lines = text.split("\n")
+    tag = "ul" if lines[0].startswith("- ") else "ol" if lines[0].startswith("1. ") else ""
+    items: list[str] = []
+    for line in lines:
+        if line[-1:] in ("", " "):
+            return None
+        item = _LIST_ITEM[tag].fullmatch(line) if tag else None
+        if item is not None:
+            items.append(item.group(1))
+            line = item.group(1)
+        elif tag:
+            items[-1] += "\n" + line  # as Markdown keeps it, with its indent
+            line = _GOES_ON.fullmatch(line).group(1)
+        if not _PLAIN_LINE.fullmatch(line):
+            return None
+    if not tag:
+        return _plain_inline(text, "<p>", "</p>")
+    html = [_plain_inline(item, "<li>", "</li>") for item in items]
+    return None if None in html else f"<{tag}>\n" + "\n".join(html) + f"\n</{tag}>"
+
+
+def _plain_inline(text: str, opening: str, closing: str) -> str | None:
+    """Plain text with its code spans as HTML, between ``opening`` and ``closing``."""
+    if "`" not in text:
+        return opening + text + closing
+    codes = [match.strip() for match in _CODE_SPAN.findall(text)]
+    if "" in codes:  # a span of spaces: left to Markdown
+        return None
+    pieces = _CODE_SPAN.split(text)[::2]
+    code_html = [f"<code>{escape(code, quote=False)}</code>" for code in codes]
+    return opening + "".join(p + c for p, c in zip(pieces, [*code_html, ""], strict=True)) + closing
 
 
 def _finished(html: str) -> str:
@@ -139,12 +202,19 @@ _SHARED = re.compile(r"^ {0,3}(\[[^\]]+\]:|#)", re.MULTILINE)
 def markdown_render_many(texts: list[str]) -> list[str]:
     """``markdown_render`` of each text, in one conversion where that gives the same HTML:
     Markdown's cost per call is most of a short text's, and a question has a dozen texts."""
+    plain = [_plain_html(text) for text in texts]
+    rest = [text for text, html in zip(texts, plain, strict=True) if html is None]
+    rendered = iter(_markdown_html_many(rest))
+    return [next(rendered) if html is None else html for html in plain]
+
+
+def _markdown_html_many(texts: list[str]) -> list[str]:
     if len(texts) < 2 or any(_BETWEEN in text or _SHARED.search(text) for text in texts):
-        return [markdown_render(text) for text in texts]
+        return [_markdown_html(text) for text in texts]
     source = f"\n\n{_BETWEEN}\n\n".join(_runnable_captioned(text) for text in texts)
     parts = _converter().convert(source).split(_BETWEEN)
     if len(parts) != len(texts):  # a text that Markdown read on past its end (an open fence)
-        return [markdown_render(text) for text in texts]
+        return [_markdown_html(text) for text in texts]
     return [_finished(part.strip("\n")) for part in parts]
 
 

@@ -11,11 +11,11 @@ Questions and their versions are written here too, from the drafts the content l
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
@@ -481,7 +481,7 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     version; any other gets a new version, so answers stay tied to what they answered. The
     lesson's questions not among the drafts are retired, never deleted (no drafts: all of them).
     """
-    # A few queries for the whole lesson, whatever its number of questions.
+    # A few queries for the whole lesson, whatever its number of questions (fewer for a new one).
     keys = {draft.key for draft in questions}
     stored = {
         question.key: question
@@ -494,49 +494,60 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
         for draft in questions
         if draft.key not in stored
     ]
+    old = [stored[key].pk for key in keys if key in stored]  # the questions that have versions
     stored |= {question.key: question for question in Question.objects.bulk_create(new)}
     versions = {
         (question_id, content_hash): pk
         for question_id, content_hash, pk in QuestionVersion.objects.filter(
-            question__in=[stored[key].pk for key in keys],
-            content_hash__in={draft.content_hash for draft in questions},
+            question__in=old, content_hash__in={draft.content_hash for draft in questions}
         ).values_list("question_id", "content_hash", "pk")
-    }
+    } if old else {}  # fmt: skip
     unversioned = [d for d in questions if (stored[d.key].pk, d.content_hash) not in versions]
+    created = set()
     if unversioned:
         numbers = dict(
-            QuestionVersion.objects.filter(question__in=[stored[d.key].pk for d in unversioned])
+            QuestionVersion.objects.filter(question__in=old)
             .order_by()
             .values_list("question")
             .annotate(Count("pk"))
-        )
-        created = QuestionVersion.objects.bulk_create(
+        ) if old else {}  # fmt: skip
+        made = QuestionVersion.objects.bulk_create(
             QuestionVersion(
                 question=stored[draft.key],
                 number=numbers.get(stored[draft.key].pk, 0) + 1,
                 content_hash=draft.content_hash,
-                **asdict(draft.render()),
+                **vars(draft.render()),  # its fields (asdict would copy each value deeply)
             )
             for draft in unversioned
         )
-        versions |= {(version.question_id, version.content_hash): version.pk for version in created}
+        versions |= {(version.question_id, version.content_hash): version.pk for version in made}
+        created = {version.pk for version in made}
     # Only the fields that changed: bulk_update builds a CASE per field and row, most of a new
-    # lesson's cost when all five were written (a new question changes only its version).
+    # lesson's cost when all five were written. A question that only gets the version made
+    # just now (every new question) gets it by one UPDATE for all: it is its newest.
     fields = ["lesson", "position", "retired", "sets", "current_version"]
-    changed, changed_fields = [], set()
+    changed, changed_fields, newest = [], set(), []
     for draft in questions:
         question = stored[draft.key]
         wanted = (lesson.pk, draft.position, False, sorted(draft.sets),
                   versions[(question.pk, draft.content_hash)])  # fmt: skip
         have = (question.lesson_id, question.position, question.retired, question.sets,
                 question.current_version_id)  # fmt: skip
-        if have != wanted:
-            changed_fields |= {
-                name for name, a, b in zip(fields, have, wanted, strict=True) if a != b
-            }
-            (question.lesson_id, question.position, question.retired, question.sets,
-             question.current_version_id) = wanted  # fmt: skip
+        if have == wanted:
+            continue
+        differ = {name for name, a, b in zip(fields, have, wanted, strict=True) if a != b}
+        (question.lesson_id, question.position, question.retired, question.sets,
+         question.current_version_id) = wanted  # fmt: skip
+        if differ == {"current_version"} and question.current_version_id in created:
+            newest.append(question.pk)
+        else:
+            changed_fields |= differ
             changed.append(question)
+    if newest:
+        last = QuestionVersion.objects.filter(question=OuterRef("pk")).order_by("-number")
+        Question.objects.filter(pk__in=newest).update(
+            current_version=Subquery(last.values("pk")[:1])
+        )
     if changed:
         Question.objects.bulk_update(changed, [f for f in fields if f in changed_fields])
     if stale:
