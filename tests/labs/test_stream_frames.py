@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 import learnsite.redis
 from labs.events import announced_parse, event_publish, events_read, learner_stream_key
 from labs.fold import RUNS_SHOWN, stream_id_after
-from labs.pages import _card_template, _event_stream, _slot_render
+from labs.pages import _card_template, _event_stream, _slot_render, _summary_template
 from labs.registry import LAB_KINDS
 from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
 from learnsite.redis import aredis_client
@@ -80,6 +80,28 @@ def test_a_streamed_card_is_the_card_the_page_renders():
     card = _slot_render(runs[0], "", card=_card_template("ping"), csrf_token="token")
     assert "+12345 ms" in card and 'value="1234"' in card
     assert card in page
+
+
+def test_the_routing_labs_streamed_card_and_table_are_what_the_page_renders():
+    # Its table compares the newest finished run of each setup: the stream sends it with a card.
+    def finished(run: str, setup: str, at: float) -> list[dict]:
+        tasks = [{"kind": "task", "run": run, "task": label, "step": "finished", "t": 1600,
+                  "queue": "q", "wait_ms": wait}
+                 for label, wait in [(f"slow {n}", 100 * n) for n in range(1, 5)]
+                 + [("fast 1", 4321), ("fast 2", 1234)]]  # fmt: skip
+        queued = {"kind": "queued", "run": run, "options": {"setup": setup}}
+        return [queued, *tasks, {"kind": "succeeded", "run": run}]
+
+    events = finished("one", "one-queue", 1.0) + finished("two", "routed", 2.0)
+    events = [(f"{n}-0", event | {"lab": "routing", "at": float(n)})
+              for n, event in enumerate(events, 1)]  # fmt: skip
+    runs = LAB_KINDS["routing"].fold.fold(events, now=30.0)
+    page = render_to_string("labs/routing.html#runs", {"runs": runs, "csrf_token": "token"})
+    card = _slot_render(runs[0], "", card=_card_template("routing"), csrf_token="token")
+    summary = _summary_template("routing").render(runs=runs, oob="")
+    assert 'data-setup="routed"' in card and 'data-wait-ms="4321"' in card
+    assert summary.count('data-fast-wait-ms="4321"') == 2
+    assert card in page and summary in page
 
 
 def test_a_card_escapes_what_a_worker_reported_on_the_page_and_in_the_stream():
