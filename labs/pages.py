@@ -70,6 +70,9 @@ LOST_TICK_SLACK = 0.05
 # One run's card, if the lab has one: in a slot named by the run's id, which a frame swaps out of
 # band (a Jinja2 template: learnsite/jinja.py).
 CARDS = "labs/cards/{kind}.jinja"
+# What a lab with cards shows about all its runs together (the email lab's chart), if anything:
+# in a slot of its own, which every frame of changed cards swaps out of band too.
+SUMMARIES = "labs/summaries/{kind}.jinja"
 # Run ids the frames name in a CSS selector as they are; the runs of any other are sent whole.
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
@@ -257,13 +260,24 @@ def _announced_take(announced: list[str], *, kind: str, last_id: str) -> list[Ev
     return events
 
 
-def _card_template(kind: str) -> jinja2.Template | None:
-    """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
-    shows more than cards and the prediction, and every frame is the whole partial."""
+def _lab_template(name: str, kind: str) -> jinja2.Template | None:
     try:
-        return engines["jinja2"].env.get_template(CARDS.format(kind=kind))
+        return engines["jinja2"].env.get_template(name.format(kind=kind))
     except jinja2.TemplateNotFound:
         return None
+
+
+def _card_template(kind: str) -> jinja2.Template | None:
+    """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
+    shows more than cards, a summary and the prediction, and every frame is the whole partial."""
+    return _lab_template(CARDS, kind)
+
+
+def _summary_template(kind: str) -> jinja2.Template | None:
+    """What the lab's runs partial shows about all its runs together (``SUMMARIES``), given
+    ``runs``, or None if it shows nothing of the kind. A frame of changed cards carries it
+    again, swapped out of band: any change of a run may change it."""
+    return _lab_template(SUMMARIES, kind)
 
 
 def _slot_render(run: Run, oob: str, *, card: jinja2.Template, csrf_token: str) -> str:
@@ -305,7 +319,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
     # The fold takes each event once, as it comes, and each frame shows only the runs that
     # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
-    fold, card = lab.fold(), _card_template(kind)
+    fold, card, summary = lab.fold(), _card_template(kind), _summary_template(kind)
     runs_partial = get_template(f"{lab.template}#runs")
 
     def slot(run: Run, oob: str) -> str:
@@ -365,6 +379,8 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 if card is not None and runs.prediction == shown.prediction:
                     dirty = fold.touched | flagged
                     html = _changed_cards(runs=runs, shown=shown, dirty=dirty, slot=slot)
+                    if html is not None and summary is not None:
+                        html += summary.render(runs=runs, oob="true")
                 if html is None:
                     context = {"runs": runs, "csrf_token": csrf_token}
                     html = _whole_frame(runs_partial.render(context))

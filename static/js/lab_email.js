@@ -143,7 +143,8 @@
     }
   });
 
-  // Each event re-renders the runs: fill in the figures again, and see which emails arrived.
+  // Each event re-renders the cards of the runs it changed: fill in the figures again, and see
+  // which emails arrived.
   document.addEventListener("htmx:sseMessage", () => {
     const now = performance.now();
     for (const [runId, since] of awaitingDelivery) {

@@ -1,6 +1,7 @@
 """What a lab's event stream sends per event, on the session's real Redis: only the card of the
-run that changed, taken from the announcement itself; a gap in the announcements caught up from
-the record; a reconnect with Last-Event-ID that misses nothing."""
+run that changed (and the lab's summary of its runs, if it has one), taken from the announcement
+itself; a gap in the announcements caught up from the record; a reconnect with Last-Event-ID
+that misses nothing."""
 
 import asyncio
 import json
@@ -12,9 +13,9 @@ import redis
 from django.template.loader import render_to_string
 
 import learnsite.redis
-from labs.events import announced_parse, event_publish, learner_stream_key
+from labs.events import announced_parse, event_publish, events_read, learner_stream_key
 from labs.fold import RUNS_SHOWN, stream_id_after
-from labs.pages import _card_template, _event_stream, _slot_render
+from labs.pages import _card_template, _event_stream, _slot_render, _summary_template
 from labs.registry import LAB_KINDS
 from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
 from learnsite.redis import aredis_client
@@ -31,20 +32,30 @@ def progress(run: str, step: int) -> dict:
     return {"kind": "progress", "run": run, "lab": "ping", "step": step, "of": 5, "percent": 20}
 
 
+def sending(run: str) -> dict:
+    """An email lab run's first event: its web request is sending the email."""
+    return {"kind": "sending", "run": run, "lab": "email", "options": {"latency_ms": 300}}
+
+
 def runs_frame(event_id: str):
     return lambda frame: frame.startswith(f"id: {event_id}\nevent: runs\n")
 
 
-def publish(learner_id: str, event: dict) -> str:
-    return event_publish(learner_id=learner_id, lab="ping", event=event)
+def frame_html(frame: str) -> str:
+    return "\n".join(line.removeprefix("data: ") for line in frame.splitlines()[2:] if line)
 
 
-async def publish_async(learner_id: str, event: dict) -> str:
-    return await asyncio.to_thread(publish, learner_id, event)
+def publish(learner_id: str, event: dict, *, lab: str = "ping") -> str:
+    return event_publish(learner_id=learner_id, lab=lab, event=event)
 
 
-async def open_stream(learner_id: str, *, after: str = "0-0", resumed: bool = False) -> Frames:
-    stream = _event_stream(learner_id=learner_id, kind="ping", lab=LAB_KINDS["ping"],
+async def publish_async(learner_id: str, event: dict, *, lab: str = "ping") -> str:
+    return await asyncio.to_thread(publish, learner_id, event, lab=lab)
+
+
+async def open_stream(learner_id: str, *, after: str = "0-0", resumed: bool = False,
+                      kind: str = "ping") -> Frames:  # fmt: skip
+    stream = _event_stream(learner_id=learner_id, kind=kind, lab=LAB_KINDS[kind],
                            after=after, resumed=resumed, csrf_token="token")  # fmt: skip
     frames = Frames(stream)
     await frames.until(lambda frame: "Live updates: connected." in frame)
@@ -69,6 +80,28 @@ def test_a_streamed_card_is_the_card_the_page_renders():
     card = _slot_render(runs[0], "", card=_card_template("ping"), csrf_token="token")
     assert "+12345 ms" in card and 'value="1234"' in card
     assert card in page
+
+
+def test_the_routing_labs_streamed_card_and_table_are_what_the_page_renders():
+    # Its table compares the newest finished run of each setup: the stream sends it with a card.
+    def finished(run: str, setup: str, at: float) -> list[dict]:
+        tasks = [{"kind": "task", "run": run, "task": label, "step": "finished", "t": 1600,
+                  "queue": "q", "wait_ms": wait}
+                 for label, wait in [(f"slow {n}", 100 * n) for n in range(1, 5)]
+                 + [("fast 1", 4321), ("fast 2", 1234)]]  # fmt: skip
+        queued = {"kind": "queued", "run": run, "options": {"setup": setup}}
+        return [queued, *tasks, {"kind": "succeeded", "run": run}]
+
+    events = finished("one", "one-queue", 1.0) + finished("two", "routed", 2.0)
+    events = [(f"{n}-0", event | {"lab": "routing", "at": float(n)})
+              for n, event in enumerate(events, 1)]  # fmt: skip
+    runs = LAB_KINDS["routing"].fold.fold(events, now=30.0)
+    page = render_to_string("labs/routing.html#runs", {"runs": runs, "csrf_token": "token"})
+    card = _slot_render(runs[0], "", card=_card_template("routing"), csrf_token="token")
+    summary = _summary_template("routing").render(runs=runs, oob="")
+    assert 'data-setup="routed"' in card and 'data-wait-ms="4321"' in card
+    assert summary.count('data-fast-wait-ms="4321"') == 2
+    assert card in page and summary in page
 
 
 def test_a_card_escapes_what_a_worker_reported_on_the_page_and_in_the_stream():
@@ -104,6 +137,37 @@ def test_an_event_of_one_run_sends_that_runs_card_only(learner_id):
     assert [slot for slot, _ in SLOT.findall(added)] == ["bbb"]
     assert SLOT.findall(changed) == [("aaa", ' hx-swap-oob="true"')]
     assert "step 1 of 5" in changed and "Run bbb" not in changed
+
+
+def test_an_event_of_one_email_run_sends_its_card_and_the_chart_as_the_page_shows_them(learner_id):
+    async def scenario() -> str:
+        frames = await open_stream(learner_id, kind="email")
+        try:
+            for run in ("aaa", "bbb"):
+                event_id = await publish_async(learner_id, sending(run), lab="email")
+                await frames.until(runs_frame(event_id))
+            answered = {"kind": "answered", "run": "aaa", "lab": "email", "request_ms": 321}
+            return await frames.until(
+                runs_frame(await publish_async(learner_id, answered, lab="email"))
+            )
+        finally:
+            await frames.close()
+
+    html = frame_html(asyncio.run(scenario()))
+    # Run aaa's card and the chart, both out of band; not run bbb's card.
+    assert SLOT.findall(html) == [("aaa", ' hx-swap-oob="true"')]
+    assert html.count('id="runs-summary" hx-swap-oob="true"') == 1
+    card, summary = html.split('<div class="runs-summary" id="runs-summary" hx-swap-oob="true">')
+    assert 'data-run-row="bbb"' not in html
+    assert '<dd class="request-time">321 ms</dd>' in card
+    assert "Send now, run aaa: request 321 ms" in summary  # the chart drawn with the new event
+    # The page, rendered from the same record, shows the very card and chart the stream sent.
+    runs = LAB_KINDS["email"].fold.fold(
+        events_read(learner_id=learner_id, lab="email"), now=time.time()
+    )
+    page = render_to_string("labs/email.html#runs", {"runs": runs, "csrf_token": "token"})
+    assert card.replace(' hx-swap-oob="true"', "") in page
+    assert f'<div class="runs-summary" id="runs-summary">{summary}' in page
 
 
 def test_the_oldest_card_goes_when_a_new_run_pushes_it_out(learner_id):
