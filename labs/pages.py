@@ -26,7 +26,7 @@ from learners.progress import lab_goals_record, lab_goals_recorded
 from learnsite.htmx import HtmxHttpRequest
 from learnsite.hub import event_hub
 from learnsite.redis import PoolBusy
-from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response, woken
+from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response
 
 from .events import (
     NO_EVENT_ID,
@@ -405,7 +405,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 due.append(runs.lost_at)
             if due:
                 seconds = min(seconds, max(min(due) - time.time(), 0.0) + LOST_TICK_SLACK)
-            if not await woken(wakeup, seconds):
+            if not await wakeup.woken(seconds):
                 yield None
 
 

@@ -8,7 +8,9 @@ pages, each served the cheapest way that keeps what it needs.
   handler runs each request's sync work (the session load, the database signal receivers) on a
   thread of that request's own, which a stream would hold until it closes: one OS thread per
   open page. Outside that per-request context, the same sync work shares one thread
-  (bench/run.py measures both).
+  (bench/run.py measures both). And where Django's handler keeps the request (its META,
+  session, user, messages), its body file and a TaskGroup for as long as the stream is open,
+  ``handle_stream`` lets them go once the view has answered.
 - **Every other request** (pages, forms, the API) runs as Django runs it under WSGI: the sync
   middleware and view, the request's signals and the response's close, all in one thread of a
   pool the process keeps. Two pools: the pages' has two threads a core, since their work is
@@ -24,9 +26,12 @@ pages, each served the cheapest way that keeps what it needs.
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, closing
 
 import django
+from asgiref.sync import sync_to_async
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -37,7 +42,7 @@ from servestatic.middleware import ServeStaticMiddleware
 from servestatic.responders import Redirect, StaticFile
 from servestatic.utils import run_async_in_thread
 
-from .streaming import STREAM_PREFIX
+from .streaming import STREAM_PREFIX, EventStreamResponse
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
@@ -114,9 +119,58 @@ class Application(ASGIHandler):
                 await static_send(static_file, scope, receive, send)
                 return
         if path.startswith(STREAM_PREFIX):
-            await self.handle(scope, receive, send)
+            await self.handle_stream(scope, receive, send)
         else:
             await self.handle_in_thread(scope, receive, send)
+
+    async def handle_stream(self, scope, receive, send) -> None:
+        """A stream's request as Django's ``handle`` serves it: its middleware, the async view,
+        ``request_finished``, a closed connection cancelling the stream at its current await
+        (its ``finally`` runs). But an open event stream holds its frames only: Django's
+        handler keeps the request (its META, session, user, messages), its body file, the
+        response with its headers and a TaskGroup for as long as a page is open."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        listener.add_done_callback(_cancel_when_aborted(asyncio.current_task()))
+        try:
+            with closing(body_file):
+                frames = await self.stream_open(scope, body_file, send)
+            del body_file  # closed: nothing of the request stays while the stream is open
+            if frames is not None:
+                async with aclosing(frames):
+                    async for frame in frames:
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await send({"type": "http.response.body"})
+        except asyncio.CancelledError:
+            if not _aborted(listener):
+                raise
+            asyncio.current_task().uncancel()
+        finally:
+            listener.cancel()
+
+    async def stream_open(self, scope, body_file, send) -> AsyncIterator[bytes] | None:
+        """The view's answer to a stream's request: an event stream's head sent and its frames
+        returned, any other response sent whole (None). Either way the request is over here
+        and its response closed (``request_finished``): the stream needs no more of them."""
+        set_script_prefix(get_script_prefix(scope))
+        await signals.request_started.asend(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        response = None
+        try:
+            response = error_response or await self.run_get_response(request)
+            if not isinstance(response, EventStreamResponse):
+                await self.send_response(response, send)
+                return None
+            await send(_response_start(response))
+            return aiter(response)
+        finally:
+            if response is None:
+                await signals.request_finished.asend(sender=self.__class__)
+            else:
+                await sync_to_async(response.close)()
 
     async def handle_in_thread(self, scope, receive, send) -> None:
         try:
@@ -146,6 +200,35 @@ class Application(ASGIHandler):
         if not response.streaming:
             response.close()
         return response
+
+
+def _response_start(response) -> dict:
+    """The ASGI message that starts ``response``: its status, headers and cookies, encoded as
+    Django's ASGI handler encodes them."""
+    headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+    headers += [
+        (b"Set-Cookie", cookie.OutputString().encode("ascii"))
+        for cookie in response.cookies.values()
+    ]
+    return {"type": "http.response.start", "status": response.status_code, "headers": headers}
+
+
+def _cancel_when_aborted(task: asyncio.Task):
+    """A done callback for a disconnect listener: cancels ``task`` once the client left."""
+
+    def cancel(listener: asyncio.Task) -> None:
+        if _aborted(listener):
+            task.cancel()
+
+    return cancel
+
+
+def _aborted(listener: asyncio.Task) -> bool:
+    return (
+        listener.done()
+        and not listener.cancelled()
+        and isinstance(listener.exception(), RequestAborted)
+    )
 
 
 django.setup(set_prefix=False)

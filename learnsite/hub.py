@@ -43,15 +43,46 @@ def hub_patterns_register(*patterns: str) -> None:
     _patterns.extend(pattern for pattern in patterns if pattern not in _patterns)
 
 
-class Wakeup(asyncio.Event):
-    """Set whenever its channel is announced; ``ended`` once its streams were told to end."""
+class Wakeup:
+    """Set whenever its channel is announced; ``ended`` once its streams were told to end.
+
+    Its one listener waits for it with ``woken``. Not an ``asyncio.Event``: each open stream
+    has one, and an Event keeps a deque for its waiters (760 bytes) where one future, only
+    while the listener waits, does."""
 
     def __init__(self, name: str) -> None:
-        super().__init__()
         self.name = name
         self.ended = False
         self._announced: list[str] = []
         self._reread = False
+        self._set = False
+        self._waiter: asyncio.Future | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def woken(self, seconds: float) -> bool:
+        """Wait until set: False when ``seconds`` passed first. A future and a timer, not
+        ``asyncio.wait_for``, whose coroutine and Timeout would be an open stream's too for as
+        long as it waits."""
+        if self._set:  # set while the listener was busy: no timer to set up and cancel
+            return True
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _unset_result, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def announce(self, data: str) -> None:
         if not self._reread:
@@ -73,6 +104,11 @@ class Wakeup(asyncio.Event):
         announced, reread = self._announced, self._reread
         self._announced, self._reread = [], False
         return announced, reread
+
+
+def _unset_result(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 def streams_end(*, channel: str, name: str) -> int:

@@ -7,7 +7,6 @@ stream is an async iterator of frames made with ``sse_event``; where it waited
 comment instead, which keeps proxies from closing an idle connection.
 """
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -38,19 +37,18 @@ async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> Asy
         yield (KEEP_ALIVE if frame is None else frame).encode()
 
 
-async def woken(wakeup: asyncio.Event, seconds: float = HEARTBEAT_SECONDS) -> bool:
-    """Wait for ``wakeup``: False when ``seconds`` passed first (time for a heartbeat)."""
-    if wakeup.is_set():  # woken while busy: no timer to set up and cancel
-        return True
-    try:
-        await asyncio.wait_for(wakeup.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
+class EventStreamResponse(StreamingHttpResponse):
+    """A stream's response. Its frames are bytes already, so it iterates as them, not through
+    StreamingHttpResponse's two wrapping generators, which hold the response (its headers and
+    cookies) for as long as the stream is open; ``learnsite/asgi.py`` keeps only the frames
+    once the head is sent."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterator
 
 
-def sse_response(frames: AsyncIterator[str | None], *, retry_ms: int) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
+def sse_response(frames: AsyncIterator[str | None], *, retry_ms: int) -> EventStreamResponse:
+    response = EventStreamResponse(
         sse_stream(frames, retry_ms=retry_ms), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"

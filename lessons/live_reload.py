@@ -7,7 +7,7 @@ from redis.exceptions import RedisError
 
 from learnsite.hub import event_hub
 from learnsite.redis import redis_client
-from learnsite.streaming import sse_event, woken
+from learnsite.streaming import HEARTBEAT_SECONDS, sse_event
 
 log = logging.getLogger(__name__)
 CONTENT_CHANNEL = "learnsite:content:changed"
@@ -24,7 +24,7 @@ def content_changed_announce() -> None:
 async def content_change_stream() -> AsyncIterator[str | None]:
     async with event_hub().listen(CONTENT_CHANNEL) as wakeup:
         while True:
-            if not await woken(wakeup):
+            if not await wakeup.woken(HEARTBEAT_SECONDS):
                 yield None
                 continue
             wakeup.clear()
