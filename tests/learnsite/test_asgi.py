@@ -2,13 +2,18 @@
 answered before Django, every other request through Django's middleware in a pooled thread."""
 
 import asyncio
+import gc
 import threading
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 
 from learnsite.asgi import WAITING_THREADS, application, waits_on_network
+from learnsite.hub import event_hub
+from learnsite.redis import redis_client
+from lessons.live_reload import CONTENT_CHANNEL
 
 SITE_CSS = settings.BASE_DIR / "static" / "css" / "site.css"
 
@@ -18,15 +23,18 @@ def asgi_request(path: str, *, method: str = "GET", headers: dict | None = None)
     return asyncio.run(_asgi_request(path, method=method, headers=headers))
 
 
-async def _asgi_request(path: str, *, method: str, headers: dict | None):
-    scope = {
+def http_scope(path: str, *, method: str = "GET", headers: dict | None = None) -> dict:
+    return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
         "root_path": "", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
         "headers": [(b"host", b"testserver")]
         + [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
     }  # fmt: skip
-    app = ApplicationCommunicator(application, scope)
+
+
+async def _asgi_request(path: str, *, method: str, headers: dict | None):
+    app = ApplicationCommunicator(application, http_scope(path, method=method, headers=headers))
     await app.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await app.receive_output(timeout=10)
     body = b""
@@ -97,3 +105,45 @@ def test_a_page_answers_while_every_thread_for_waiting_requests_is_held():
 )
 def test_the_requests_that_may_wait_on_the_network_are_told_from_the_pages(method, path, waits):
     assert waits_on_network({"method": method, "path": path}) is waits
+
+
+def requests_alive() -> int:
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, ASGIRequest))
+
+
+def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_client_leaves(
+    redis_url, settings
+):
+    """Served by learnsite/asgi.py's handle_stream: once the head is sent the stream holds its
+    frames only; a closed connection ends it at its wait, and its wake-up is let go."""
+    settings.CONTENT_AUTHORING = True
+
+    async def scenario() -> None:
+        before = requests_alive()
+        app = ApplicationCommunicator(application, http_scope("/streams/content/changes/"))
+        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await app.receive_output(timeout=10)
+        assert start["status"] == 200
+        assert (b"Content-Type", b"text/event-stream") in start["headers"]
+        assert (await app.receive_output(timeout=10))["body"] == b"retry: 2000\n\n"
+        hub = event_hub()  # this loop's: its task starts when the stream listens
+        await asyncio.wait_for(hub.connected.wait(), 10)
+        assert hub.listener_count() == 1
+        assert requests_alive() == before  # the request went once the view had answered
+
+        redis_client().publish(CONTENT_CHANNEL, "changed")
+        frame = await app.receive_output(timeout=10)
+        assert frame["body"].startswith(b"event: reload\n") and frame["more_body"]
+
+        await app.send_input({"type": "http.disconnect"})
+        await app.wait(timeout=10)  # the application returned: the stream ended, no error
+        assert hub.listener_count() == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_refused_by_its_view_is_answered_whole():
+    status, headers, body = asgi_request("/streams/labs/ping/events/")
+    assert status == 400 and b"Open a lab page first" in body
+    assert "default-src 'self'" in headers["content-security-policy"]
