@@ -443,6 +443,7 @@ async def _counted(frames: AsyncIterator[str | None], *, learner_id: str, stream
                 with contextlib.suppress(RedisError, OSError):
                     await stream_refresh(learner_id=learner_id, stream_id=stream_id)
             yield frame
+            del frame  # sent: not held while the stream waits for its next
     finally:
         await frames.aclose()
         if stream_id:

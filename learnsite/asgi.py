@@ -143,6 +143,7 @@ class Application(ASGIHandler):
                 async with aclosing(frames):
                     async for frame in frames:
                         await send({"type": "http.response.body", "body": frame, "more_body": True})
+                        del frame  # sent: not held while the stream waits for its next
                 await send({"type": "http.response.body"})
         except asyncio.CancelledError:
             if not _aborted(listener):

@@ -35,6 +35,7 @@ async def sse_stream(frames: AsyncIterator[str | None], *, retry_ms: int) -> Asy
     yield f"retry: {retry_ms}\n\n".encode()
     async for frame in frames:
         yield (KEEP_ALIVE if frame is None else frame).encode()
+        del frame  # sent: not held while the stream waits for its next
 
 
 class EventStreamResponse(StreamingHttpResponse):

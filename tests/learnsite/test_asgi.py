@@ -112,6 +112,9 @@ def requests_alive() -> int:
     return sum(1 for thing in gc.get_objects() if isinstance(thing, ASGIRequest))
 
 
+# The request signals close the database connections of the thread that sync work of the
+# streams shares, which an earlier test in this process may have left open.
+@pytest.mark.django_db
 def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_client_leaves(
     redis_url, settings
 ):
@@ -143,6 +146,7 @@ def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_clie
     asyncio.run(scenario())
 
 
+@pytest.mark.django_db
 def test_a_stream_refused_by_its_view_is_answered_whole():
     status, headers, body = asgi_request("/streams/labs/ping/events/")
     assert status == 400 and b"Open a lab page first" in body
