@@ -9,8 +9,8 @@ pages, each served the cheapest way that keeps what it needs.
   thread of that request's own, which a stream would hold until it closes: one OS thread per
   open page. Outside that per-request context, the same sync work shares one thread
   (bench/run.py measures both). And where Django's handler keeps the request (its META,
-  session, user, messages), its body file and a TaskGroup for as long as the stream is open,
-  ``handle_stream`` lets them go once the view has answered.
+  session, user, messages), its body file, the response and a TaskGroup for as long as the
+  stream is open, ``handle_stream`` closes the request and lets them go once the head is sent.
 - **Every other request** (pages, forms, the API) runs as Django runs it under WSGI: the sync
   middleware and view, the request's signals and the response's close, all in one thread of a
   pool the process keeps. Two pools: the pages' has two threads a core, since their work is
@@ -146,9 +146,10 @@ class Application(ASGIHandler):
                         del frame  # sent: not held while the stream waits for its next
                 await send({"type": "http.response.body"})
         except asyncio.CancelledError:
-            if not _aborted(listener):
+            # The client left: the stream ended at its await. Cancelled otherwise too (the
+            # server stopping): that goes on.
+            if not _aborted(listener) or asyncio.current_task().uncancel():
                 raise
-            asyncio.current_task().uncancel()
         finally:
             listener.cancel()
 

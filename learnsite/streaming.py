@@ -45,6 +45,7 @@ class EventStreamResponse(StreamingHttpResponse):
     once the head is sent."""
 
     def __aiter__(self) -> AsyncIterator[bytes]:
+        # Set by StreamingHttpResponse whenever its content is (a middleware's wrap too).
         return self._iterator
 
 
