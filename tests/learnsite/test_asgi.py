@@ -8,6 +8,7 @@ import threading
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
+from django.core import signals
 from django.core.handlers.asgi import ASGIRequest
 
 from learnsite.asgi import WAITING_THREADS, application, waits_on_network
@@ -118,9 +119,14 @@ def requests_alive() -> int:
 def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_client_leaves(
     redis_url, settings
 ):
-    """Served by learnsite/asgi.py's handle_stream: once the head is sent the stream holds its
-    frames only; a closed connection ends it at its wait, and its wake-up is let go."""
+    """Served by learnsite/asgi.py's handle_stream: once the head is sent the request is over
+    (request_finished, once) and the stream holds its frames only; a closed connection ends it
+    at its wait, and its wake-up is let go."""
     settings.CONTENT_AUTHORING = True
+    finished = []
+
+    def request_finished(**kwargs) -> None:
+        finished.append(kwargs["sender"])
 
     async def scenario() -> None:
         before = requests_alive()
@@ -134,6 +140,7 @@ def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_clie
         await asyncio.wait_for(hub.connected.wait(), 10)
         assert hub.listener_count() == 1
         assert requests_alive() == before  # the request went once the view had answered
+        assert len(finished) == 1
 
         redis_client().publish(CONTENT_CHANNEL, "changed")
         frame = await app.receive_output(timeout=10)
@@ -141,9 +148,13 @@ def test_an_open_stream_sends_its_frames_keeps_no_request_and_ends_when_its_clie
 
         await app.send_input({"type": "http.disconnect"})
         await app.wait(timeout=10)  # the application returned: the stream ended, no error
-        assert hub.listener_count() == 0
+        assert hub.listener_count() == 0 and len(finished) == 1
 
-    asyncio.run(scenario())
+    signals.request_finished.connect(request_finished)
+    try:
+        asyncio.run(scenario())
+    finally:
+        signals.request_finished.disconnect(request_finished)
 
 
 @pytest.mark.django_db
