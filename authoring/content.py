@@ -5,9 +5,11 @@ and only what changed, so running it twice changes nothing. A question whose tex
 changed gets a new version, and answers stay tied to the version they answered; a lesson or
 question removed from the files is retired, never deleted.
 
-A lesson whose files (and what else it is made from, ``_lesson_digest``) are as they were last
-loaded is not rendered or written at all; within one process (the watcher) an unchanged file is
-not even read or checked again (``sources.lesson_read_cached``).
+A lesson's body is written as markdown and rendered when a page first shows it
+(``lessons.body``); its questions are rendered here. A lesson whose files (and what else it is
+made from, ``_lesson_digest``) are as they were last loaded is not rendered or written at all;
+within one process (the watcher) an unchanged file is not even read or checked again
+(``sources.lesson_read_cached``).
 """
 
 import contextlib
@@ -49,8 +51,9 @@ from .sources import (
 )
 
 WORDS_PER_MINUTE = 200
-# A load that renders this many lessons or more renders them in a pool of processes: below it,
-# starting the workers (a second of CPU each, to set up Django) costs about what they save.
+# A load that writes this many lessons or more renders their questions in a pool of processes:
+# below it, starting the workers (a second of CPU each, to set up Django) costs about what they
+# save.
 POOL_MIN_LESSONS = 50
 POOL_MAX_WORKERS = 8
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
@@ -81,7 +84,8 @@ class LoadReport:
     question_versions_created: int = 0
     questions_retired: int = 0
     changed: list[str] = field(default_factory=list)
-    # How many processes rendered the changed lessons: more than one for a load of many.
+    # How many processes rendered the changed lessons' questions: more than one for a load of
+    # many.
     render_processes: int = 1
 
     def __str__(self) -> str:
