@@ -13,17 +13,16 @@ from pathlib import Path
 import yaml
 
 from labs.registry import LAB_KINDS
+from lessons.fences import Block, split_fences
 
 from .sources import (
     QUESTIONS_SUFFIX,
     YAML_VALUE_ERRORS,
-    Block,
     ContentError,
     CourseSource,
     LessonSource,
     QuestionSource,
     key_lines,
-    split_fences,
     yaml_load,
 )
 

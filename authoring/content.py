@@ -5,9 +5,11 @@ and only what changed, so running it twice changes nothing. A question whose tex
 changed gets a new version, and answers stay tied to the version they answered; a lesson or
 question removed from the files is retired, never deleted.
 
-A lesson whose files (and what else it is made from, ``_lesson_digest``) are as they were last
-loaded is not rendered or written at all; within one process (the watcher) an unchanged file is
-not even read or checked again (``sources.lesson_read_cached``).
+A lesson's body is written as markdown and rendered when a page first shows it
+(``lessons.body``); its questions are rendered here. A lesson whose files (and what else it is
+made from, ``_lesson_digest``) are as they were last loaded is not rendered or written at all;
+within one process (the watcher) an unchanged file is not even read or checked again
+(``sources.lesson_read_cached``).
 """
 
 import contextlib
@@ -28,18 +30,16 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from labs.registry import LAB_KINDS
+from lessons import body as lessons_body
+from lessons import markdown as lessons_markdown
+from lessons.fences import split_fences
+from lessons.markdown import markdown_render_many, paragraph_unwrapped
 from lessons.models import ContentProblem, Course, Lesson
 from lessons.rendered import content_version_bump
 from quiz.models import QuestionVersion
 from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
-from .markdown import (
-    markdown_render,
-    markdown_render_inline,
-    markdown_render_many,
-    paragraph_unwrapped,
-)
 from .sources import (
     ContentError,
     LessonSource,
@@ -47,22 +47,24 @@ from .sources import (
     Section,
     content_read,
     list_items,
-    split_fences,
     yaml_load,
 )
 
 WORDS_PER_MINUTE = 200
-# A load that renders this many lessons or more renders them in a pool of processes: below it,
-# starting the workers (a second of CPU each, to set up Django) costs about what they save.
+# A load that writes this many lessons or more renders their questions in a pool of processes:
+# below it, starting the workers (a second of CPU each, to set up Django) costs about what they
+# save.
 POOL_MIN_LESSONS = 50
 POOL_MAX_WORKERS = 8
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
-# What the loader writes depends on its code as much as on the files: a new version of it
-# renders every lesson again, once.
+# What the loader writes, and what a lesson's markdown renders to, depend on their code as
+# much as on the files: a new version of it writes (and so renders) every lesson again, once.
 LOADER_DIGEST = hashlib.sha256(
-    b"".join(Path(__file__).with_name(name).read_bytes()
-             for name in ("content.py", "markdown.py", "sources.py"))
+    b"".join(Path(path).read_bytes() for path in (
+        __file__, Path(__file__).with_name("sources.py"), lessons_body.__file__,
+        lessons_markdown.__file__,
+    ))
 ).hexdigest()  # fmt: skip
 
 
@@ -82,7 +84,8 @@ class LoadReport:
     question_versions_created: int = 0
     questions_retired: int = 0
     changed: list[str] = field(default_factory=list)
-    # How many processes rendered the changed lessons: more than one for a load of many.
+    # How many processes rendered the changed lessons' questions: more than one for a load of
+    # many.
     render_processes: int = 1
 
     def __str__(self) -> str:
@@ -134,10 +137,10 @@ def content_load(*, root: Path) -> LoadReport:
             changed.append((lesson_source, course, links, digest, hashes))
     with _rendered_in_pool(changed) as (rendered, report.render_processes):
         # Each lesson is written as soon as it is rendered, while the pool renders the next.
-        for (lesson_source, course, links, digest, hashes), (body, questions_rendered) in zip(
+        for (lesson_source, course, links, digest, hashes), questions_rendered in zip(
             changed, rendered, strict=True
         ):
-            body = body or _lesson_body(lesson_source, links)
+            body = _lesson_body(lesson_source, links)
             exists = lesson_source.meta["slug"] in stored  # else no query to look for it
             lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
             drafts = [
@@ -234,7 +237,7 @@ def _with_site_links(text: str, links: dict[str, str]) -> str:
 
 
 def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
-    """A section's markdown, rendered, with each ```lab block as a part of its own."""
+    """A section's markdown, with each ```lab block as a part of its own."""
     # The blocks the checks saw: a ```lab shown inside a longer fence is an example, not a lab.
     _, blocks = split_fences(section.lines, 0)
     labs = {block.line: block for block in blocks if block.info == "lab"}
@@ -243,7 +246,7 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
         lab = labs.get(index)
         if lab is not None:
             if pending:
-                parts.append(_html_part(pending, links))
+                parts.append(_markdown_part(pending, links))
                 pending = []
             meta = yaml_load(lab.text)
             parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
@@ -251,8 +254,8 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
         elif index > lab_end:
             pending.append(line)
     if pending:
-        parts.append(_html_part(pending, links))
-    return [part for part in parts if part["type"] != "html" or part["html"]]
+        parts.append(_markdown_part(pending, links))
+    return parts
 
 
 def _lab_part(kind: str, goal: str) -> dict:
@@ -302,8 +305,9 @@ def _lab_block(text: str) -> tuple[str, str]:
     return meta["kind"], meta.get("goal", "")
 
 
-def _html_part(lines: list[str], links: dict[str, str]) -> dict:
-    """Rendered markdown; a paragraph starting 'Cost:' or 'Gain:' is kept apart as the effect."""
+def _markdown_part(lines: list[str], links: dict[str, str]) -> dict:
+    """Markdown with site links, rendered when first shown (``lessons.body``); a paragraph
+    starting 'Cost:' or 'Gain:' is kept apart as the effect."""
     kept: list[str] = []
     effect_lines: list[str] = []
     in_effect = False
@@ -317,16 +321,19 @@ def _html_part(lines: list[str], links: dict[str, str]) -> dict:
         else:
             in_effect = False
             kept.append(line)
-    part = {"type": "html", "html": markdown_render(_with_site_links("\n".join(kept), links))}
+    part = {"type": "markdown", "text": _with_site_links("\n".join(kept), links)}
     if effect_lines:
-        part["effect"] = markdown_render_inline(" ".join(effect_lines).strip())
+        part["effect"] = " ".join(effect_lines).strip()
     return part
 
 
 def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
-    """The lesson's rendered markdown: its intro and its sections."""
+    """The lesson's markdown, its intro and its sections, as ``lessons.body`` renders it when
+    the lesson is first shown: rendering every body here was most of a first load's time."""
     return {
-        "intro_html": markdown_render(_with_site_links(source.intro.text, links)),
+        "intro_markdown": _with_site_links(source.intro.text, links),
+        "intro_html": "",
+        "body_rendered": False,
         "sections": [
             {
                 "kind": SECTION_KINDS.get(section.title.lower(), "text"),
@@ -342,11 +349,11 @@ def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
 @contextlib.contextmanager
 def _rendered_in_pool(
     changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]],
-) -> Iterator[tuple[Iterator[tuple[dict | None, dict[int, QuestionRendered]]], int]]:
-    """Each changed lesson's body and its questions not yet rendered (by position), in order,
-    as a pool renders them over the machine's cores, and how many processes do it: rendering
-    is most of a load's CPU, and lessons render apart. For a load of fewer than
-    POOL_MIN_LESSONS lessons, or on one core, nothing is rendered here: (None, {}) each.
+) -> Iterator[tuple[Iterator[dict[int, QuestionRendered]], int]]:
+    """Each changed lesson's questions not yet rendered (by position), in order, as a pool
+    renders them over the machine's cores, and how many processes do it: rendering is most of
+    a load's CPU, and lessons render apart. For a load of fewer than POOL_MIN_LESSONS lessons,
+    or on one core, nothing is rendered here: {} each.
 
     Asked only for a load of many lessons (a first load, a new loader), so the one query for
     every stored question version and the workers' start (a second or so) cost little beside
@@ -354,7 +361,7 @@ def _rendered_in_pool(
     a test worker) can hang on a lock another thread held. They only render: no database."""
     workers = min(os.process_cpu_count() or 1, POOL_MAX_WORKERS)
     if len(changed) < POOL_MIN_LESSONS or workers < 2:
-        yield ((None, {}) for _ in changed), 1
+        yield ({} for _ in changed), 1
         return
     versions = set(QuestionVersion.objects.values_list("question__key", "content_hash"))
     jobs = [
@@ -376,18 +383,17 @@ def _rendered_in_pool(
     try:
         # Small chunks: the first lessons come back (to be written) while the pool renders on.
         yield (
-            pool.map(_lesson_rendered, jobs, chunksize=max(1, len(jobs) // (workers * 32))),
+            pool.map(_questions_rendered, jobs, chunksize=max(1, len(jobs) // (workers * 32))),
             workers,
         )
     finally:
         pool.shutdown(cancel_futures=True)  # a load that failed waits for no more rendering
 
 
-def _lesson_rendered(job: tuple) -> tuple[dict, dict[int, QuestionRendered]]:
-    """In a pool's worker: one lesson's body and the questions at the given positions."""
+def _questions_rendered(job: tuple) -> dict[int, QuestionRendered]:
+    """In a pool's worker: one lesson's questions at the given positions."""
     source, links, positions = job
-    questions = {p: _question_rendered(source.questions[p - 1], links) for p in positions}
-    return _lesson_body(source, links), questions
+    return {p: _question_rendered(source.questions[p - 1], links) for p in positions}
 
 
 def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, digest: str,

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from learnsite.processes import die_with_parent
 from learnsite.sandbox import SandboxFailed, private_redis, private_worker
+from lessons.fences import Block
 
 from .checks import snippet_answer
-from .sources import Block, ContentError, CourseSource
+from .sources import ContentError, CourseSource
 
 RUN_SECONDS = 30
 

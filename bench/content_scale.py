@@ -4,7 +4,8 @@ Copies content/redis-broker N times (77 copies of its 13 lessons: 1,001 lessons,
 questions) into a temp folder, each copy with its own lesson slugs and question ids, then times,
 in a fresh database: content_check, the first content_load, a content_load with nothing changed,
 and a content_load after one lesson file was edited. Each figure is shown with its goal (issue
-13, item 6). Then the pages that list lessons (home, a course, a search): their size and time.
+13, item 6). Then the pages that list lessons (home, a course, a search), and a lesson page,
+whose first view renders its body (the load leaves it markdown): their size and time.
 
 Run with ``make bench`` or ``.venv/bin/python bench/content_scale.py [--copies N]``. Uses
 SQLite in a temp folder, or the database of DATABASE_URL if it is set (its tables are dropped
@@ -132,16 +133,19 @@ def _bench(scratch: Path, copies: int) -> int:
 
 
 def _pages(courses: list) -> None:
-    """The pages that list lessons, at this scale: bytes, and milliseconds for the first view
-    of this content version (built) and the next (cached)."""
+    """The pages that list lessons, at this scale, and a lesson page: bytes, and milliseconds
+    for the first view of this content version (built; for the lesson, its body rendered and
+    stored) and the next (cached)."""
     from django.test import Client
 
     client = Client(SERVER_NAME="localhost")
-    title = courses[-1].lessons[-1].meta["title"]
+    lesson = courses[-1].lessons[-1].meta
+    title = lesson["title"]
     pages = [
         ("home page", "/"),
         ("a course page", f"/courses/{courses[-1].slug}/"),
         (f"search {title.split()[0]!r}", f"/search/?q={title.split()[0]}"),
+        ("a lesson page", f"/lessons/{lesson['slug']}/"),
     ]
     print(f"{'page':<24}{'KB':>10}{'first ms':>10}{'next ms':>10}")
     for name, url in pages:

@@ -32,7 +32,7 @@ class LessonAdmin(ReadOnlyAdmin):
     list_filter = ["course", "retired", "impact", "track"]
     search_fields = ["title", "slug", "source_path"]
     list_select_related = ["course"]
-    exclude = ["sections"]  # rendered HTML in JSON: the lesson page shows it better
+    exclude = ["sections"]  # markdown or HTML in JSON: the lesson page shows it better
 
 
 @admin.register(ContentProblem)

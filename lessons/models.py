@@ -38,12 +38,16 @@ class Lesson(models.Model):
     minutes = models.PositiveIntegerField()
     impact = models.CharField(max_length=10, blank=True)
     prerequisites = models.JSONField(default=list)
-    # Rendered and sanitized once by content_load; views only read them.
+    # content_load writes the body as markdown (intro_markdown, and "markdown" parts in
+    # sections); lessons.body renders it to sanitized HTML the first time a page needs it and
+    # stores that in place (body_rendered), once per content version for every process.
+    intro_markdown = models.TextField(blank=True)
     intro_html = models.TextField(blank=True)
-    # [{kind, title, anchor, parts: [...]}, ...]; a part is rendered markdown ({type: "html",
-    # html, effect?}) or a placed lab with what its card shows ({type: "lab", kind, goal, title,
-    # summary, url_name, goal_description}).
+    # [{kind, title, anchor, parts: [...]}, ...]; a part is markdown ({type: "markdown", text,
+    # effect?}) until rendered ({type: "html", html, effect?}), or a placed lab with what its
+    # card shows ({type: "lab", kind, goal, title, summary, url_name, goal_description}).
     sections = models.JSONField(default=list)
+    body_rendered = models.BooleanField(default=False)
     source_path = models.CharField(max_length=300)
     questions_path = models.CharField(max_length=300, blank=True)
     content_hash = models.CharField(max_length=64)

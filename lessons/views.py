@@ -10,6 +10,7 @@ from learners.identity import learner_existing
 from learners.progress import lab_goals_recorded
 from learnsite.streaming import sse_response
 
+from .body import lesson_body_rendered
 from .live_reload import RECONNECT_MS, content_change_stream
 from .models import ContentProblem, Course, Lesson
 from .progress import lesson_mark_read, lesson_steps_done, lessons_read
@@ -216,8 +217,9 @@ def _lesson_page(slug: str) -> dict | None:
 
 def _lesson_body(pk: int, goals_done: tuple) -> str:
     """The rendered body (contents and sections): most of the page's cost, paid once per
-    content version and set of lab goals met."""
-    lesson = Lesson.objects.get(pk=pk)
+    content version and set of lab goals met (its markdown is rendered once for all processes,
+    by the first of them to show it)."""
+    lesson = lesson_body_rendered(lesson=Lesson.objects.get(pk=pk))
     for section in lesson.sections:
         for part in section["parts"]:
             if part["type"] == "lab":

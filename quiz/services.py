@@ -35,7 +35,7 @@ REVIEW_SIZE = 10
 # Verdicts on a test score (percent): at least this much for each.
 VERDICTS = [(80, "strong"), (50, "developing"), (0, "not yet")]
 # A lesson's rendered text: not read where an attempt only needs the lesson's slug.
-LESSON_TEXT_FIELDS = ("summary", "prerequisites", "intro_html", "sections")
+LESSON_TEXT_FIELDS = ("summary", "prerequisites", "intro_markdown", "intro_html", "sections")
 # What a started attempt does not show until it is finished: left unread when one starts.
 UNASKED_FIELDS = [
     f"current_version__{name}"

@@ -11,7 +11,8 @@ import io
 import xml.etree.ElementTree as ET
 import zipfile
 
-from ..markdown import markdown_render, markdown_render_inline
+from lessons.markdown import markdown_render, markdown_render_inline
+
 from .questions import Question, question_text
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"

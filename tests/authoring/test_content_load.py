@@ -16,6 +16,7 @@ from authoring.content import (
     content_validate,
 )
 from labs.registry import LAB_KINDS
+from lessons.body import lesson_body_rendered
 from lessons.models import ContentProblem, Course, Lesson
 from quiz.models import Question, QuestionVersion
 
@@ -41,7 +42,9 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def sections_by_kind(slug: str) -> dict[str, dict]:
-    return {section["kind"]: section for section in Lesson.objects.get(slug=slug).sections}
+    """The lesson's sections as its page shows them: rendered (on first need)."""
+    lesson = lesson_body_rendered(lesson=Lesson.objects.get(slug=slug))
+    return {section["kind"]: section for section in lesson.sections}
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from authoring.content import ContentInvalid, content_load, content_validate
-from authoring.markdown import markdown_render
 from bench.content_scale import content_copies
+from lessons.body import lesson_body_rendered
+from lessons.markdown import markdown_render
 from lessons.models import Lesson
 from quiz.models import Question
 
@@ -82,7 +83,7 @@ def test_one_edited_lesson_file_reloads_only_that_lesson(course, tmp_path):
 
     assert (report.changed, report.question_versions_created) == (["lesson-12"], 0)
     assert writes(queries) == ['UPDATE "lessons_contentversion" SET', 'UPDATE "lessons_lesson" SET']
-    sections = Lesson.objects.get(slug="lesson-12").sections
+    sections = lesson_body_rendered(lesson=Lesson.objects.get(slug="lesson-12")).sections
     assert "waiting" in next(s for s in sections if s["kind"] == "bottleneck")["parts"][0]["html"]
 
 

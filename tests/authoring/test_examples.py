@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from authoring.content import content_validate
 from authoring.examples import example_check, examples_find, output_matches
-from authoring.markdown import markdown_render
+from lessons.markdown import markdown_render
 
 from .factory import LESSON_SECTIONS, line_of, make_lesson, make_questions, question_text
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from authoring.content import content_load
+from lessons.body import lesson_body_rendered
 from lessons.models import Lesson
 from tests.authoring.test_course import LESSON_LABS
 
@@ -60,3 +61,18 @@ def test_the_lesson_and_each_of_its_modes_render(client, course, slug):
         assert leftovers(html) == [], mode
         assert re.search(r'<input type="(radio|checkbox)"', html), mode
         assert not any(solution in html for solution in solutions), mode
+
+
+def test_two_processes_rendering_a_body_at_once_store_the_same_html(client, course):
+    """Each lesson read unrendered by two processes, both render it: the second's write finds
+    it stored and changes nothing, and the page shows what both made."""
+    for slug in Lesson.objects.values_list("slug", flat=True):
+        first, second = Lesson.objects.get(slug=slug), Lesson.objects.get(slug=slug)
+        assert not first.body_rendered
+        made = [lesson_body_rendered(lesson=lesson) for lesson in (first, second)]
+        stored = Lesson.objects.get(slug=slug)
+        bodies = {repr((lesson.intro_html, lesson.sections)) for lesson in [*made, stored]}
+        assert len(bodies) == 1 and stored.body_rendered, slug
+        assert '"markdown"' not in bodies.pop(), slug
+        html = client.get(f"/lessons/{slug}/").content.decode()
+        assert stored.intro_html in html, slug

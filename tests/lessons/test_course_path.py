@@ -97,7 +97,9 @@ def test_no_get_writes_to_the_database_nor_makes_a_learner(course):
     for url in urls:  # a first visit, with no session
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url).status_code == 200
-        assert writes(queries) == [], url
+        # A lesson's body is rendered by the first page that shows it and stored, once.
+        stored = ['UPDATE "lessons_lesson"'] if url.startswith("/lessons/") else []
+        assert [sql.split(" SET")[0] for sql in writes(queries)] == stored, url
     assert client.get("/attempts/1/").status_code == 404
     assert not Learner.objects.exists()
 

@@ -7,8 +7,8 @@ import re
 from django.conf import settings
 
 from authoring.content import content_validate
-from authoring.markdown import _markdown_html, _plain_html, markdown_render, markdown_render_many
 from authoring.sources import list_items
+from lessons.markdown import _markdown_html, _plain_html, markdown_render, markdown_render_many
 
 TABLE = "| Pattern | Threads |\n| --- | --- |\n| sync | 1 per tab |\n"
 

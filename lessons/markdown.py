@@ -1,6 +1,7 @@
 """The one place markdown becomes HTML: a fixed list of extensions, then an allow-list sanitizer.
 
-Run once per file by content_load, never per request.
+content_load renders questions with it; a lesson's body is rendered the first time a page needs
+it (``lessons.body``), and stored: never per request.
 """
 
 import re
@@ -11,7 +12,7 @@ import markdown
 import nh3
 from pygments.formatters import HtmlFormatter
 
-from .sources import split_fences
+from .fences import split_fences
 
 # A block that may scroll sideways (a long line, a wide table) is a named stop for the keyboard:
 # what scrolls must be reachable without a mouse. A group, not a region: a landmark each would

@@ -1,0 +1,46 @@
+"""Fenced code blocks in markdown: where they are, for the loader's checks and the renderer."""
+
+import re
+from dataclasses import dataclass
+
+# An opening fence: its marker, its language and any words after it (```python run worker).
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)(.*)$")
+
+
+@dataclass
+class Block:
+    """A fenced code block: its language, text and the line of its opening fence."""
+
+    info: str
+    text: str
+    line: int
+    end_line: int
+    # The words after the language: ``run`` and ``worker`` mark a runnable example.
+    flags: tuple[str, ...] = ()
+
+
+def split_fences(lines: list[str], first_line: int) -> tuple[list[bool], list[Block]]:
+    """Which lines are inside fenced code, and the fenced blocks themselves."""
+    inside, blocks = [False] * len(lines), []
+    open_fence: tuple[str, str, tuple[str, ...], int, list[str]] | None = None
+    for index, line in enumerate(lines):
+        match = FENCE.match(line)
+        if open_fence is None:
+            if match:
+                flags = tuple(match.group(4).split())
+                open_fence = (match.group(2), match.group(3), flags, index, [])
+                inside[index] = True
+            continue
+        inside[index] = True
+        marker, info, flags, start, body = open_fence
+        if line.strip().startswith(marker[0] * len(marker)) and not line.strip().strip(marker[0]):
+            end = first_line + index
+            blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
+            open_fence = None
+        else:
+            body.append(line)
+    if open_fence is not None:
+        marker, info, flags, start, body = open_fence
+        end = first_line + len(lines) - 1
+        blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
+    return inside, blocks
