@@ -131,6 +131,8 @@ TEMPLATES = [
         "APP_DIRS": False,
         "OPTIONS": {
             "environment": "learnsite.jinja.environment",
+            # The macros every run card uses (queue place, lost, timeline), as globals.
+            "macro_templates": ("labs/_run_parts.jinja",),
             "trim_blocks": True,
             "lstrip_blocks": True,
         },
