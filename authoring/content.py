@@ -248,8 +248,7 @@ def _section_parts(section: Section, links: dict[str, str]) -> list[dict]:
             if pending:
                 parts.append(_markdown_part(pending, links))
                 pending = []
-            meta = yaml_load(lab.text)
-            parts.append(_lab_part(meta["kind"], meta.get("goal", "")))
+            parts.append(_lab_part(*_lab_block(lab.text)))
             lab_end = lab.end_line
         elif index > lab_end:
             pending.append(line)
