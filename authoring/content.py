@@ -5,27 +5,21 @@ and only what changed, so running it twice changes nothing. A question whose tex
 changed gets a new version, and answers stay tied to the version they answered; a lesson or
 question removed from the files is retired, never deleted.
 
-A lesson's body is written as markdown and rendered when a page first shows it
-(``lessons.body``); its questions are rendered here. A lesson whose files (and what else it is
-made from, ``_lesson_digest``) are as they were last loaded is not rendered or written at all;
-within one process (the watcher) an unchanged file is not even read or checked again
+A lesson's body and its questions' texts are written as markdown and rendered when first
+shown (``lessons.body``, ``quiz.rendering``). A lesson whose files (and what else it is made
+from, ``_lesson_digest``) are as they were last loaded is not written at all; within one process
+(the watcher) an unchanged file is not even read or checked again
 (``sources.lesson_read_cached``).
 """
 
-import contextlib
 import functools
 import hashlib
 import json
 import math
-import multiprocessing
-import os
 import re
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import django
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -33,11 +27,9 @@ from labs.registry import LAB_KINDS
 from lessons import body as lessons_body
 from lessons import markdown as lessons_markdown
 from lessons.fences import split_fences
-from lessons.markdown import markdown_render_many, paragraph_unwrapped
 from lessons.models import ContentProblem, Course, Lesson
 from lessons.rendered import content_version_bump
-from quiz.models import QuestionVersion
-from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
+from quiz.services import QuestionContent, QuestionDraft, QuestionsSynced, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .sources import (
@@ -51,11 +43,6 @@ from .sources import (
 )
 
 WORDS_PER_MINUTE = 200
-# A load that writes this many lessons or more renders their questions in a pool of processes:
-# below it, starting the workers (a second of CPU each, to set up Django) costs about what they
-# save.
-POOL_MIN_LESSONS = 50
-POOL_MAX_WORKERS = 8
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
 # What the loader writes, and what a lesson's markdown renders to, depend on their code as
@@ -84,9 +71,6 @@ class LoadReport:
     question_versions_created: int = 0
     questions_retired: int = 0
     changed: list[str] = field(default_factory=list)
-    # How many processes rendered the changed lessons' questions: more than one for a load of
-    # many.
-    render_processes: int = 1
 
     def __str__(self) -> str:
         return (
@@ -119,9 +103,6 @@ def content_load(*, root: Path) -> LoadReport:
             "slug", "content_hash", "retired"
         )
     }
-    # Each changed lesson, with what it needs to be written: its course, the links to its
-    # siblings, its hash and its questions' (by position, from 1).
-    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]] = []
     for position, source in enumerate(courses):
         course = _course_sync(source, position, stored_courses.get(source.slug), report)
         links = {lesson.path.name: lesson.meta["slug"] for lesson in source.lessons}
@@ -133,24 +114,11 @@ def content_load(*, root: Path) -> LoadReport:
             if stored.get(slug) == (digest, False):
                 report.lessons_unchanged += 1
                 continue
-            hashes = [_digest(_question_content(q)) for q in lesson_source.questions]
-            changed.append((lesson_source, course, links, digest, hashes))
-    with _rendered_in_pool(changed) as (rendered, report.render_processes):
-        # Each lesson is written as soon as it is rendered, while the pool renders the next.
-        for (lesson_source, course, links, digest, hashes), questions_rendered in zip(
-            changed, rendered, strict=True
-        ):
             body = _lesson_body(lesson_source, links)
-            exists = lesson_source.meta["slug"] in stored  # else no query to look for it
+            exists = slug in stored  # else no query to look for it
             lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
             drafts = [
-                _question_draft(
-                    question,
-                    position,
-                    links,
-                    hashes[position - 1],
-                    questions_rendered.get(position),
-                )
+                _question_draft(question, position, links)
                 for position, question in enumerate(lesson_source.questions, start=1)
             ]
             _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
@@ -345,56 +313,6 @@ def _lesson_body(source: LessonSource, links: dict[str, str]) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _rendered_in_pool(
-    changed: list[tuple[LessonSource, Course, dict[str, str], str, list[str]]],
-) -> Iterator[tuple[Iterator[dict[int, QuestionRendered]], int]]:
-    """Each changed lesson's questions not yet rendered (by position), in order, as a pool
-    renders them over the machine's cores, and how many processes do it: rendering is most of
-    a load's CPU, and lessons render apart. For a load of fewer than POOL_MIN_LESSONS lessons,
-    or on one core, nothing is rendered here: {} each.
-
-    Asked only for a load of many lessons (a first load, a new loader), so the one query for
-    every stored question version and the workers' start (a second or so) cost little beside
-    it. The workers are new processes, not forks: a fork of a process with threads (a server,
-    a test worker) can hang on a lock another thread held. They only render: no database."""
-    workers = min(os.process_cpu_count() or 1, POOL_MAX_WORKERS)
-    if len(changed) < POOL_MIN_LESSONS or workers < 2:
-        yield ({} for _ in changed), 1
-        return
-    versions = set(QuestionVersion.objects.values_list("question__key", "content_hash"))
-    jobs = [
-        (
-            source,
-            links,
-            [
-                position
-                for position, (question, content_hash) in enumerate(
-                    zip(source.questions, hashes, strict=True), start=1
-                )
-                if (question.meta["id"], content_hash) not in versions
-            ],
-        )
-        for source, _, links, _, hashes in changed
-    ]
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup)
-    try:
-        # Small chunks: the first lessons come back (to be written) while the pool renders on.
-        yield (
-            pool.map(_questions_rendered, jobs, chunksize=max(1, len(jobs) // (workers * 32))),
-            workers,
-        )
-    finally:
-        pool.shutdown(cancel_futures=True)  # a load that failed waits for no more rendering
-
-
-def _questions_rendered(job: tuple) -> dict[int, QuestionRendered]:
-    """In a pool's worker: one lesson's questions at the given positions."""
-    source, links, positions = job
-    return {p: _question_rendered(source.questions[p - 1], links) for p in positions}
-
-
 def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, digest: str,
                  exists: bool, report: LoadReport) -> Lesson:  # fmt: skip
     meta = source.meta
@@ -451,62 +369,37 @@ def _question_content(source: QuestionSource) -> dict:
     return content
 
 
-def _question_draft(
-    source: QuestionSource,
-    position: int,
-    links: dict[str, str],
-    content_hash: str,
-    rendered: QuestionRendered | None = None,
-) -> QuestionDraft:
-    """The question with the hash of what it says (``_question_content``'s digest); quiz
-    renders it (once) for a new version, unless a pool rendered it already."""
+def _question_draft(source: QuestionSource, position: int, links: dict[str, str]) -> QuestionDraft:
+    """The question with the hash of what it says (``_question_content``'s digest) and its
+    texts as markdown, with site links (titles and options carry none)."""
+    content = _question_content(source)
     return QuestionDraft(
         key=source.meta["id"],
         position=position,
         sets=list(source.meta.get("sets", [])),
-        content_hash=content_hash,
-        render=(lambda: rendered) if rendered else (lambda: _question_rendered(source, links)),
-    )
-
-
-def _question_rendered(source: QuestionSource, links: dict[str, str]) -> QuestionRendered:
-    """Every text of the question in one Markdown conversion (titles and options carry no
-    site links, and lose their paragraph)."""
-    content = _question_content(source)
-    options = source.options
-    texts = [
-        source.title,
-        *(option.text for option in options),
-        *(_with_site_links(text, links) for text in [
-            source.prompt, *(option.feedback for option in options), content["solution"],
-            content["quick_check"], content["mistakes"], *content["hints"],
-        ])
-    ]  # fmt: skip
-    html = iter(markdown_render_many(texts))
-    title_html = paragraph_unwrapped(next(html))
-    options_html = [paragraph_unwrapped(next(html)) for _ in options]
-    prompt_html = next(html)
-    feedback_html = [next(html) for _ in options]
-    solution_html, quick_check_html, mistakes_html = next(html), next(html), next(html)
-    return QuestionRendered(
-        difficulty=content["difficulty"],
-        kind=content["kind"],
-        partial_credit=content["partial_credit"],
-        title_html=title_html,
-        prompt_html=prompt_html,
-        options=[
-            {
-                "key": OPTION_KEYS[index],
-                "html": options_html[index],
-                "correct": option.correct,
-                "feedback_html": feedback_html[index],
-            }
-            for index, option in enumerate(options)
-        ],
-        solution_html=solution_html,
-        quick_check_html=quick_check_html,
-        hints=list(html),
-        mistakes_html=mistakes_html,
-        lab=content.get("lab", ""),
-        observes=content.get("observes", []),
+        content_hash=_digest(content),
+        content=QuestionContent(
+            difficulty=content["difficulty"],
+            kind=content["kind"],
+            partial_credit=content["partial_credit"],
+            options=[
+                {"key": OPTION_KEYS[index], "correct": option.correct}
+                for index, option in enumerate(source.options)
+            ],
+            markdown={
+                "title": source.title,
+                "prompt": _with_site_links(source.prompt, links),
+                "options": [
+                    {"text": option.text, "feedback": _with_site_links(option.feedback, links)}
+                    for option in source.options
+                ],
+                **{
+                    name: _with_site_links(content[name], links)
+                    for name in ("solution", "quick_check", "mistakes")
+                },
+                "hints": [_with_site_links(hint, links) for hint in content["hints"]],
+            },
+            lab=content.get("lab", ""),
+            observes=content.get("observes", []),
+        ),
     )

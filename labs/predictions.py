@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from learners.models import Learner
 from quiz.models import Question
+from quiz.rendering import versions_rendered
 from quiz.services import SubmissionError, prediction_answer
 
 from .events import event_publish
@@ -37,7 +38,9 @@ def prediction_questions(*, lab: str) -> list[Question]:
         .select_related("current_version", "lesson")
         .order_by("lesson__course__order", "lesson__order", "position")
     )
-    return [question for question in questions if "predict" in question.sets]
+    questions = [question for question in questions if "predict" in question.sets]
+    versions_rendered(versions=[question.current_version for question in questions])
+    return questions
 
 
 def prediction_question(*, lab: str, lesson: str = "") -> Question | None:

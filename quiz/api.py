@@ -42,6 +42,7 @@ from lessons.models import Lesson
 from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Attempt, AttemptQuestion
+from .rendering import versions_rendered
 from .schemas import (
     AnswerRequest,
     AnswerResult,
@@ -384,6 +385,7 @@ def attempt_answer_create(request: HttpRequest, attempt_id: AttemptId, data: Ans
     answer = attempt_answer(attempt=attempt, position=data.position, chosen=data.chosen)
     summary = _attempt(_attempt_of(request.auth, attempt_id), questions=False)
     item = attempt.items.select_related("version", "answer").get(pk=answer.item_id)
+    versions_rendered(versions=[item.version])
     return {"attempt": summary, "question": _question(item, finished=summary["finished"])}
 
 

@@ -50,6 +50,13 @@ class QuestionVersion(models.Model):
     # lab's outcomes) each option stands for, in option order. Empty for other questions.
     lab = models.CharField(max_length=30, blank=True, default="")
     observes = models.JSONField(default=list, blank=True)
+    # content_load writes a new version's texts as markdown ({"title", "prompt", "options":
+    # [{"text", "feedback"}], "solution", "quick_check", "hints", "mistakes"}; options then hold
+    # their key and right mark only), and quiz.rendering renders them into the fields above the
+    # first time something shows the version, and stores that in place (rendered), once for
+    # every process. The markdown is then dropped: the version never changes again.
+    markdown = models.JSONField(default=dict, blank=True)
+    rendered = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,12 +5,12 @@ sending the same one again (a double click, a retry, the back button) returns th
 result, and anything that does not fit the attempt is refused with a ``SubmissionError`` that
 changes nothing.
 
-Questions and their versions are written here too, from the drafts the content loader renders
-(``questions_sync``): quiz stores, the loader renders.
+Questions and their versions are written here too, from the drafts the content loader reads
+(``questions_sync``); a version's texts are rendered when first shown (``quiz.rendering``).
 """
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
@@ -24,6 +24,7 @@ from lessons.models import Lesson
 from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
+from .rendering import versions_rendered
 from .signals import attempt_finished
 from .tasks import question_stats_schedule
 
@@ -76,12 +77,12 @@ def grade(*, version: QuestionVersion, chosen: list[str]) -> Grade:
 
 
 def question_bank(*, lesson: Lesson) -> list[Question]:
-    """The lesson's questions with their current versions, in order: read once per content
-    version in this process (content_load bumps the version when questions change)."""
+    """The lesson's questions with their current versions (rendered), in order: read once per
+    content version in this process (content_load bumps the version when questions change)."""
     return rendered_cached(
         version=content_version_current(),
         key=f"quiz:bank:{lesson.pk}",
-        build=lambda: list(
+        build=lambda: _rendered_questions(
             Question.objects.active()
             # A lab's prediction is asked on the lab's page, before a run, never in a test.
             .filter(lesson=lesson, current_version__lab="")
@@ -90,6 +91,12 @@ def question_bank(*, lesson: Lesson) -> list[Question]:
             .order_by("position")  # the lesson's own order, without joining lesson and course
         ),
     )
+
+
+def _rendered_questions(questions: Iterable[Question]) -> list[Question]:
+    questions = list(questions)
+    versions_rendered(versions=[question.current_version for question in questions])
+    return questions
 
 
 def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
@@ -115,7 +122,7 @@ def review_due(*, learner: Learner, now=None) -> list[Question]:
         .exclude(question__current_version__isnull=True)
         .select_related("question__current_version")[:REVIEW_SIZE]
     )
-    return [item.question for item in items]
+    return _rendered_questions(item.question for item in items)
 
 
 @transaction.atomic
@@ -194,7 +201,10 @@ def _items(attempt: Attempt) -> dict[int, AttemptQuestion]:
 def attempt_questions_read(attempt: Attempt) -> list[AttemptQuestion]:
     """The attempt's questions as stored, with their versions and answers, in order (by
     position, without the model's ordering, which joins the attempt to sort by it)."""
-    return list(attempt.items.select_related("version", "answer").order_by("position"))
+    items = list(attempt.items.select_related("version", "answer").order_by("position"))
+    # Rendered when the attempt started, unless that start's transaction was rolled back.
+    versions_rendered(versions=[item.version for item in items])
+    return items
 
 
 def _validated_choice(item: AttemptQuestion, chosen: object) -> list[str]:
@@ -437,19 +447,17 @@ def learner_work_move(*, source: Learner, target: Learner) -> None:
 
 
 @dataclass(frozen=True)
-class QuestionRendered:
-    """What one version of a question says, rendered by the content loader."""
+class QuestionContent:
+    """What one version of a question says, as the content loader read it: its texts as
+    markdown, rendered when the version is first shown (``quiz.rendering``)."""
 
     difficulty: str
     kind: str
     partial_credit: bool
-    title_html: str
-    prompt_html: str
-    options: list[dict]  # [{"key", "html", "correct", "feedback_html"}, ...] in file order
-    solution_html: str
-    quick_check_html: str
-    hints: list[str]
-    mistakes_html: str
+    options: list[dict]  # [{"key", "correct"}, ...] in file order
+    # {"title", "prompt", "options": [{"text", "feedback"}], "solution", "quick_check",
+    # "hints", "mistakes"}
+    markdown: dict
     lab: str = ""
     observes: list[str] = field(default_factory=list)
 
@@ -457,14 +465,13 @@ class QuestionRendered:
 @dataclass(frozen=True)
 class QuestionDraft:
     """A question as the content loader read it: where it goes (key, position, sets), the hash
-    of what it says, and how to render that. Rendering is slow (a few milliseconds a text), so it
-    is asked for only when no version has the hash yet."""
+    of what it says, and what it says (written only when no version has the hash yet)."""
 
     key: str
     position: int
     sets: list[str]
     content_hash: str
-    render: Callable[[], QuestionRendered]
+    content: QuestionContent
 
 
 @dataclass(frozen=True)
@@ -516,7 +523,8 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
                 question=stored[draft.key],
                 number=numbers.get(stored[draft.key].pk, 0) + 1,
                 content_hash=draft.content_hash,
-                **vars(draft.render()),  # its fields (asdict would copy each value deeply)
+                rendered=False,
+                **vars(draft.content),  # its fields (asdict would copy each value deeply)
             )
             for draft in unversioned
         )

@@ -26,6 +26,7 @@ from .models import (
     QuestionVersion,
     QuestionVersionStats,
 )
+from .rendering import version_title_html, versions_rendered
 
 # The option chart, in SVG user units; the SVG scales to its container's width, so on a phone
 # a row is still about 30 px high with 13 px text.
@@ -139,6 +140,11 @@ def _lesson_questions(lesson: Lesson) -> list[Question]:
             Prefetch("versions", queryset=versions)
         )
     )
+    # The current version's title, and every version's options in its chart.
+    versions_rendered(versions=[
+        version for question in questions
+        for version in (question.current_version, *question.versions.all()) if version
+    ])  # fmt: skip
     for question in questions:
         question.numbers = getattr(question, "stats", None)  # None before the first refresh
         for version in question.versions.all():
@@ -311,7 +317,7 @@ def quiz_stats_csv(request: HtmxHttpRequest) -> HttpResponse:
                 "yes" if question.retired else "no",
                 version.difficulty,
                 version.kind,
-                plain_text(version.title_html),
+                plain_text(version_title_html(version=version)),
                 *numbers,
             ]
         )

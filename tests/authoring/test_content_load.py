@@ -2,13 +2,10 @@
 keep every version they had, and what leaves the files is retired, never deleted."""
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
-from django.db import transaction
 
-from authoring import content
 from authoring.content import (
     ContentInvalid,
     content_load,
@@ -19,6 +16,7 @@ from labs.registry import LAB_KINDS
 from lessons.body import lesson_body_rendered
 from lessons.models import ContentProblem, Course, Lesson
 from quiz.models import Question, QuestionVersion
+from quiz.rendering import versions_rendered
 
 from .factory import make_lesson, make_questions, predict_question_text, question_text
 
@@ -45,6 +43,12 @@ def sections_by_kind(slug: str) -> dict[str, dict]:
     """The lesson's sections as its page shows them: rendered (on first need)."""
     lesson = lesson_body_rendered(lesson=Lesson.objects.get(slug=slug))
     return {section["kind"]: section for section in lesson.sections}
+
+
+def shown_version(key: str) -> QuestionVersion:
+    """The question's current version as a page shows it: rendered (on first need)."""
+    [version] = versions_rendered(versions=[Question.objects.get(key=key).current_version])
+    return version
 
 
 @pytest.fixture
@@ -90,7 +94,7 @@ def test_a_course_becomes_ordered_lessons_with_their_sections(tmp_path):
     ]  # fmt: skip
     assert [section["anchor"] for section in lesson.sections][:2] == ["concept", "bad-pattern"]
     assert list(lesson.questions.values_list("key", "position")) == [("one", 1), ("two", 2)]
-    version = Question.objects.get(key="one").current_version
+    version = shown_version("one")
     assert (version.number, version.difficulty, version.kind) == (1, "easy", "single")
     assert [option["correct"] for option in version.options] == [True, False]
     assert version.hints == [
@@ -119,15 +123,16 @@ def test_an_edited_lesson_is_updated_in_place(course, tmp_path):
 def test_an_edited_question_gets_a_new_version_and_keeps_the_old(course, tmp_path):
     questions = course / "01-first.questions.md"
     question = Question.objects.get(key="broker-role")
+    shown_version("broker-role")
     first_version = list(question.versions.values())
 
     edit(questions, "A wrong answer to broker-role.", "Another wrong answer to broker-role.")
     report = content_load(root=tmp_path)
 
     assert report.question_versions_created == 1
-    question.refresh_from_db()
-    assert question.current_version.number == 2
-    assert "Another wrong answer" in question.current_version.options[1]["html"]
+    version = shown_version("broker-role")
+    assert version.number == 2
+    assert "Another wrong answer" in version.options[1]["html"]
     assert list(question.versions.filter(number=1).values()) == first_version
     assert Question.objects.get(key="delay-call").versions.count() == 1
 
@@ -236,7 +241,7 @@ def test_links_in_questions_become_site_links(tmp_path):
     make_questions(this, question_text(qid="linked", prompt=see, parts={"Solution": see}))
     content_load(root=tmp_path)
 
-    version = Question.objects.get(key="linked").current_version
+    version = shown_version("linked")
     for html in (version.prompt_html, version.solution_html):
         assert 'href="/lessons/next-one/#tips"' in html and ".md" not in html
 
@@ -375,25 +380,3 @@ def test_a_prediction_keeps_its_lab_and_outcomes_in_its_versions(tmp_path):
         2, ["0", "1", "3+", "2"],
     )  # fmt: skip
     assert question.versions.get(number=1).observes == ["0", "1", "2", "3+"]
-
-
-def rendered() -> dict[str, list[dict]]:
-    """``dump`` without the times rows were written at."""
-    return {
-        model: [{k: v for k, v in row.items() if k != "created_at"} for row in rows]
-        for model, rows in dump().items()
-    }
-
-
-@pytest.mark.skipif((os.process_cpu_count() or 1) < 2, reason="a pool needs two cores")
-def test_a_load_of_many_lessons_renders_in_processes_what_one_process_renders(monkeypatch):
-    with transaction.atomic():
-        alone = content_load(root=CONTENT)
-        rendered_alone = rendered()
-        transaction.set_rollback(True)
-    monkeypatch.setattr(content, "POOL_MIN_LESSONS", 2)  # the real course's 13 lessons
-
-    pooled = content_load(root=CONTENT)
-
-    assert (alone.render_processes, pooled.render_processes > 1) == (1, True)
-    assert rendered() == rendered_alone

@@ -12,10 +12,9 @@ from bench.content_scale import content_copies
 from lessons.body import lesson_body_rendered
 from lessons.markdown import markdown_render
 from lessons.models import Lesson
-from quiz.models import Question
 
 from .factory import line_of, make_lesson, make_questions, question_text
-from .test_content_load import dump, edit
+from .test_content_load import dump, edit, shown_version
 
 pytestmark = pytest.mark.django_db
 
@@ -70,9 +69,9 @@ def test_one_edited_question_file_reloads_only_its_lesson(course, tmp_path):
         'UPDATE "lessons_lesson" SET',
         'UPDATE "quiz_question" SET',
     ]
-    question = Question.objects.get(key="question-7")
-    assert question.current_version.number == 2
-    assert "The best answer" in question.current_version.options[0]["html"]
+    version = shown_version("question-7")
+    assert version.number == 2
+    assert "The best answer" in version.options[0]["html"]
 
 
 def test_one_edited_lesson_file_reloads_only_that_lesson(course, tmp_path):

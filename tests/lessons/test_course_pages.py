@@ -11,6 +11,7 @@ from django.db import transaction
 from authoring.content import content_load
 from lessons.body import lesson_body_rendered
 from lessons.models import Lesson
+from quiz.rendering import versions_rendered
 from tests.authoring.test_course import LESSON_LABS
 
 # One pytest-xdist worker runs them all (a group): each worker that ran some loaded the course.
@@ -50,10 +51,10 @@ def test_the_lesson_and_each_of_its_modes_render(client, course, slug):
     assert re.search(rf'<a href="/lessons/{slug}/">← Back to the lesson “[^<]+”</a>', lab)
     assert "Runnable:" in html and "It prints:" in html
 
-    solutions = [
-        question.current_version.solution_html
-        for question in Lesson.objects.get(slug=slug).questions.all()
-    ]
+    questions = Lesson.objects.get(slug=slug).questions.select_related("current_version")
+    versions = versions_rendered(versions=[question.current_version for question in questions])
+    solutions = [version.solution_html for version in versions]
+    assert all(solutions)
     for mode in ("practice", "quiz", "test"):
         response = client.post(f"/lessons/{slug}/attempts/", {"mode": mode}, follow=True)
         html = response.content.decode()

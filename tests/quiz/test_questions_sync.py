@@ -6,7 +6,8 @@ import pytest
 
 from lessons.models import Course, Lesson
 from quiz.models import Question, QuestionVersion
-from quiz.services import QuestionDraft, QuestionRendered, QuestionsSynced, questions_sync
+from quiz.rendering import versions_rendered
+from quiz.services import QuestionContent, QuestionDraft, QuestionsSynced, questions_sync
 
 _numbers = count(1)
 
@@ -25,36 +26,37 @@ def make_lesson_row(*, slug: str = "") -> Lesson:
     )
 
 
-def make_draft(key: str, *, position: int = 1, text: str = "Pick one.", sets=("quiz",),
-               rendered: list | None = None) -> QuestionDraft:  # fmt: skip
-    """A draft whose hash follows ``text``; each render is noted in ``rendered``."""
-
-    def render() -> QuestionRendered:
-        if rendered is not None:
-            rendered.append(key)
-        return QuestionRendered(
+def make_draft(key: str, *, position: int = 1, text: str = "Pick one.", sets=("quiz",)
+               ) -> QuestionDraft:  # fmt: skip
+    """A draft whose hash follows ``text``."""
+    return QuestionDraft(
+        key=key,
+        position=position,
+        sets=list(sets),
+        content_hash=f"hash of {text}",
+        content=QuestionContent(
             difficulty="easy",
             kind="single",
             partial_credit=False,
-            title_html=f"Title of {key}",
-            prompt_html=f"<p>{text}</p>",
-            options=[
-                {"key": "a", "html": "Right", "correct": True, "feedback_html": "<p>Yes.</p>"},
-                {"key": "b", "html": "Wrong", "correct": False, "feedback_html": "<p>No.</p>"},
-            ],
-            solution_html="<p>Because.</p>",
-            quick_check_html="<p>Check.</p>",
-            hints=["<p>A hint.</p>"],
-            mistakes_html="<p>A mistake.</p>",
-        )
-
-    return QuestionDraft(
-        key=key, position=position, sets=list(sets), content_hash=f"hash of {text}", render=render
+            options=[{"key": "a", "correct": True}, {"key": "b", "correct": False}],
+            markdown={
+                "title": f"Title of {key}",
+                "prompt": text,
+                "options": [
+                    {"text": "Right", "feedback": "Yes."},
+                    {"text": "Wrong", "feedback": "No."},
+                ],
+                "solution": "Because.",
+                "quick_check": "Check.",
+                "hints": ["A hint."],
+                "mistakes": "A mistake.",
+            },
+        ),
     )
 
 
 @pytest.mark.django_db
-def test_new_questions_get_a_first_version_with_what_was_rendered():
+def test_new_questions_get_a_first_version_with_their_markdown_rendered_when_first_shown():
     lesson = make_lesson_row()
     synced = questions_sync(
         lesson=lesson,
@@ -68,21 +70,33 @@ def test_new_questions_get_a_first_version_with_what_was_rendered():
     assert (first.lesson, first.position, first.sets, first.retired) == (
         lesson, 1, ["practice", "quiz"], False)  # fmt: skip
     version = first.current_version
-    assert (version.number, version.content_hash, version.prompt_html) == (
-        1, "hash of Pick one.", "<p>Pick one.</p>")  # fmt: skip
-    assert [option["key"] for option in version.options] == ["a", "b"]
+    assert (version.number, version.content_hash, version.rendered, version.prompt_html) == (
+        1, "hash of Pick one.", False, "")  # fmt: skip
+    assert version.options == [{"key": "a", "correct": True}, {"key": "b", "correct": False}]
     assert list(lesson.questions.values_list("key", flat=True)) == ["sync-a", "sync-b"]
+
+    versions_rendered(versions=[version])
+
+    version.refresh_from_db()  # stored, and the markdown no longer kept
+    assert (version.rendered, version.markdown) == (True, {})
+    assert (version.title_html, version.prompt_html, version.hints) == (
+        "Title of sync-a", "<p>Pick one.</p>", ["<p>A hint.</p>"])  # fmt: skip
+    assert version.options == [
+        {"key": "a", "html": "Right", "correct": True, "feedback_html": "<p>Yes.</p>"},
+        {"key": "b", "html": "Wrong", "correct": False, "feedback_html": "<p>No.</p>"},
+    ]
+    assert (version.solution_html, version.quick_check_html, version.mistakes_html) == (
+        "<p>Because.</p>", "<p>Check.</p>", "<p>A mistake.</p>")  # fmt: skip
 
 
 @pytest.mark.django_db
-def test_the_same_drafts_again_change_nothing_and_render_nothing():
+def test_the_same_drafts_again_change_nothing():
     lesson = make_lesson_row()
     questions_sync(lesson=lesson, questions=[make_draft("sync-same")])
     question = Question.objects.get(key="sync-same")
-    rendered: list[str] = []
-    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-same", rendered=rendered)])
+    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-same")])
     assert synced == QuestionsSynced()
-    assert rendered == []  # no new version, so nothing to render
+    assert QuestionVersion.objects.filter(question=question).count() == 1
     assert Question.objects.get(key="sync-same").current_version_id == question.current_version_id
 
 
@@ -93,10 +107,7 @@ def test_a_changed_question_gets_a_new_version_and_the_old_one_stays():
     synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="New.")])
     assert synced.versions_created == 1
     versions = QuestionVersion.objects.filter(question__key="sync-edit")
-    assert list(versions.values_list("number", "prompt_html")) == [
-        (1, "<p>Old.</p>"),
-        (2, "<p>New.</p>"),
-    ]
+    assert [(v.number, v.markdown["prompt"]) for v in versions] == [(1, "Old."), (2, "New.")]
     # Back to the old text: the question points at its first version again, none is added.
     synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="Old.")])
     assert synced.versions_created == 0
