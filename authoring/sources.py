@@ -176,19 +176,20 @@ def yaml_mapping(
 
 def split_sections(
     lines: list[str], first_line: int, heading: re.Pattern
-) -> tuple[Section, list[Section]]:
-    """The text before the first heading, then one section per heading (outside code)."""
-    inside, _ = split_fences(lines, first_line)
+) -> tuple[Section, list[Section], list[bool], list[Block]]:
+    """The text before the first heading, then one section per heading (outside code); and
+    which lines are inside fenced code, and its blocks, for the caller (``split_fences``)."""
+    inside, blocks = split_fences(lines, first_line)
     intro = Section(title="", line=first_line, lines=[])
     sections, current = [], intro
     for index, line in enumerate(lines):
-        match = None if inside[index] else heading.match(line)
+        match = heading.match(line) if line[:1] == "#" and not inside[index] else None
         if match:
             current = Section(heading_title(match.group(1)), first_line + index, lines=[])
             sections.append(current)
         else:
             current.lines.append(line)
-    return intro, sections
+    return intro, sections, inside, blocks
 
 
 def heading_title(text: str) -> str:
@@ -237,8 +238,7 @@ def lesson_read(path: Path, errors: list[ContentError]) -> LessonSource | None:
         return None
     meta, meta_lines, body_line = parsed
     lines = text.splitlines()[body_line - 1 :]
-    intro, sections = split_sections(lines, body_line, H2)
-    _, blocks = split_fences(lines, body_line)
+    intro, sections, _, blocks = split_sections(lines, body_line, H2)
     lesson = LessonSource(path, meta, meta_lines, intro, sections, blocks)
     questions_path = path.with_name(path.stem + QUESTIONS_SUFFIX)
     if questions_path.exists():
@@ -251,7 +251,7 @@ def questions_read(path: Path, errors: list[ContentError]) -> list[QuestionSourc
     text = read_text(path, errors)
     if text is None:
         return []
-    _, sections = split_sections(text.splitlines(), 1, H2)
+    _, sections, _, _ = split_sections(text.splitlines(), 1, H2)
     if not sections:
         errors.append(ContentError(path, 1, "start each question with a '## ' heading"))
     return [q for q in (question_read(path, section, errors) for section in sections) if q]
@@ -261,8 +261,7 @@ def question_read(
     path: Path, section: Section, errors: list[ContentError]
 ) -> QuestionSource | None:
     body_line = section.line + 1
-    head, parts = split_sections(section.lines, body_line, H3)
-    _, blocks = split_fences(section.lines, body_line)
+    head, parts, inside, blocks = split_sections(section.lines, body_line, H3)
     meta_block = next((block for block in blocks if block.info == "question"), None)
     if meta_block is None:
         message = "add a ```question block with its id, difficulty and type under the heading"
@@ -272,7 +271,8 @@ def question_read(
     if meta is None:
         return None
     meta_lines = range(meta_block.line, meta_block.end_line + 1)
-    prompt, options = _prompt_and_options(head, meta_lines, errors, path)
+    # The head is the first lines of the section: its lines are inside code as those are.
+    prompt, options = _prompt_and_options(head, inside, meta_lines, errors, path)
     return QuestionSource(
         path=path,
         line=section.line,
@@ -303,10 +303,10 @@ def _parts_by_name(
 
 
 def _prompt_and_options(
-    head: Section, skip: range, errors: list[ContentError], path: Path
+    head: Section, inside: list[bool], skip: range, errors: list[ContentError], path: Path
 ) -> tuple[str, list[OptionSource]]:
-    """Split the text under a question's heading into its prompt and its task-list options."""
-    inside, _ = split_fences(head.lines, head.line)
+    """Split the text under a question's heading into its prompt and its task-list options
+    (``inside``: which of its lines are inside fenced code)."""
     prompt_lines: list[str] = []
     options: list[OptionSource] = []
     wrapped: set[int] = set()  # options already reported as going on over a line

@@ -24,8 +24,10 @@ def split_fences(lines: list[str], first_line: int) -> tuple[list[bool], list[Bl
     inside, blocks = [False] * len(lines), []
     open_fence: tuple[str, str, tuple[str, ...], int, list[str]] | None = None
     for index, line in enumerate(lines):
-        match = FENCE.match(line)
         if open_fence is None:
+            # Most lines open no fence: only one that starts (after its indent) as a fence does
+            # is matched against FENCE (reading a first load's lessons matches millions).
+            match = FENCE.match(line) if line.lstrip()[:3] in ("```", "~~~") else None
             if match:
                 flags = tuple(match.group(4).split())
                 open_fence = (match.group(2), match.group(3), flags, index, [])
@@ -33,7 +35,8 @@ def split_fences(lines: list[str], first_line: int) -> tuple[list[bool], list[Bl
             continue
         inside[index] = True
         marker, info, flags, start, body = open_fence
-        if line.strip().startswith(marker[0] * len(marker)) and not line.strip().strip(marker[0]):
+        stripped = line.strip()
+        if stripped.startswith(marker) and not stripped.strip(marker[0]):
             end = first_line + index
             blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
             open_fence = None

@@ -221,7 +221,7 @@ def _title_and_prompt(name: str, text: str) -> tuple[str, str]:
 
 def _general_parts(text: str) -> dict[str, str]:
     """The parts under their ``### `` headings; text before the first heading is the solution."""
-    intro, sections = split_sections(text.splitlines(), 1, H3)
+    intro, sections, _, _ = split_sections(text.splitlines(), 1, H3)
     parts = {"solution": intro.text.strip()} if intro.text.strip() else {}
     for section in sections:
         name = section.title.strip().lower()
