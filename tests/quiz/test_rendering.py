@@ -61,9 +61,7 @@ def test_a_question_is_rendered_by_the_first_page_that_shows_it_and_stored(clien
     assert version.prompt_html in page and "<code>delay()</code> queues it" in page
 
 
-def test_a_graded_attempt_shows_the_html_of_the_version_it_answered_after_an_edit(
-    client, tmp_path
-):
+def test_a_graded_attempt_shows_the_html_of_the_version_it_answered_after_an_edit(client, tmp_path):
     load(tmp_path, right="`delay()` queues it")
     attempt = start(client, "quiz")
     client.post(f"/attempts/{attempt.pk}/submit/", {"q1": "a"})
