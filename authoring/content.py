@@ -13,6 +13,7 @@ from, ``_lesson_digest``) are as they were last loaded is not written at all; wi
 """
 
 import functools
+import gc
 import hashlib
 import json
 import math
@@ -43,6 +44,11 @@ from .sources import (
 )
 
 WORDS_PER_MINUTE = 200
+# A load that wrote this many lessons ends with a full pass of Python's garbage collector: the
+# process keeps what it read (``sources.lesson_read_cached``), hundreds of thousands of objects
+# after a first load of 1,000 lessons, and the collector's next full pass over them (0.3 s)
+# would otherwise fall on the author's first edit, a load that should take a tenth of that.
+COLLECT_MIN_LESSONS = 100
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
 # What the loader writes, and what a lesson's markdown renders to, depend on their code as
@@ -134,6 +140,8 @@ def content_load(*, root: Path) -> LoadReport:
         _questions_report(questions_sync(lesson=lesson, questions=[]), report)
     if report.changed or report.lessons_retired or report.courses_changed:
         content_version_bump()  # in this transaction: pages render the new content once it commits
+    if len(report.changed) >= COLLECT_MIN_LESSONS:
+        gc.collect()
     return report
 
 
