@@ -4,8 +4,9 @@ Copies content/redis-broker N times (77 copies of its 13 lessons: 1,001 lessons,
 questions) into a temp folder, each copy with its own lesson slugs and question ids, then times,
 in a fresh database: content_check, the first content_load, a content_load with nothing changed,
 and a content_load after one lesson file was edited. Each figure is shown with its goal (issue
-13, item 6). Then the pages that list lessons (home, a course, a search), and a lesson page,
-whose first view renders its body (the load leaves it markdown): their size and time.
+13, item 6). Then the pages that list lessons (home, a course, a search), a lesson page, whose
+first view renders its body, and its quiz, whose first start renders its questions (the load
+leaves both markdown): their size and time.
 
 Run with ``make bench`` or ``.venv/bin/python bench/content_scale.py [--copies N]``. Uses
 SQLite in a temp folder, or the database of DATABASE_URL if it is set (its tables are dropped
@@ -105,8 +106,7 @@ def _bench(scratch: Path, copies: int) -> int:
     first_seconds, _ = timed(content_load, root=root)
     unchanged_seconds, unchanged = timed(content_load, root=root)
     assert unchanged.lessons_unchanged == len(lessons), unchanged
-    # Twice, as an author edits: the first edit in a process also sets up the renderer (its
-    # Markdown and Pygments' lexers) when the first load rendered in other processes.
+    # Twice, as an author edits.
     edits = []
     for lesson in (lessons[len(lessons) // 2], lessons[len(lessons) // 3]):
         lesson.path.write_text(lesson.path.read_text().replace("## Tips", "## Tips\n\nEdited.", 1))
@@ -132,9 +132,10 @@ def _bench(scratch: Path, copies: int) -> int:
 
 
 def _pages(courses: list) -> None:
-    """The pages that list lessons, at this scale, and a lesson page: bytes, and milliseconds
-    for the first view of this content version (built; for the lesson, its body rendered and
-    stored) and the next (cached)."""
+    """The pages that list lessons, at this scale, a lesson page and its quiz: bytes, and
+    milliseconds for the first view of this content version (built; for the lesson, its body
+    rendered and stored; for the quiz, started and shown, its questions rendered and stored) and
+    the next (cached; another quiz started)."""
     from django.test import Client
 
     client = Client(SERVER_NAME="localhost")
@@ -147,10 +148,13 @@ def _pages(courses: list) -> None:
         ("a lesson page", f"/lessons/{lesson['slug']}/"),
     ]
     print(f"{'page':<24}{'KB':>10}{'first ms':>10}{'next ms':>10}")
-    for name, url in pages:
-        (first, _), response = timed(client.get, url)
-        (again, _), _ = timed(client.get, url)
-        assert response.status_code == 200, (url, response.status_code)
+    views = [(name, client.get, (url,), {}) for name, url in pages]
+    quiz = (f"/lessons/{lesson['slug']}/attempts/", {"mode": "quiz"})
+    views.append(("its quiz, started", client.post, quiz, {"follow": True}))
+    for name, view, args, kwargs in views:
+        (first, _), response = timed(view, *args, **kwargs)
+        (again, _), _ = timed(view, *args, **kwargs)
+        assert response.status_code == 200, (args[0], response.status_code)
         size = len(response.content) / 1024
         print(f"{name:<24}{size:>10.1f}{first * 1000:>10.1f}{again * 1000:>10.1f}")
 

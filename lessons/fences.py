@@ -22,28 +22,27 @@ class Block:
 def split_fences(lines: list[str], first_line: int) -> tuple[list[bool], list[Block]]:
     """Which lines are inside fenced code, and the fenced blocks themselves."""
     inside, blocks = [False] * len(lines), []
-    open_fence: tuple[str, str, tuple[str, ...], int, list[str]] | None = None
-    for index, line in enumerate(lines):
+    open_fence: tuple[str, str, tuple[str, ...], int] | None = None
+    # Only a line with ``` or ~~~ in it opens or closes a fence: the loop visits those alone
+    # (reading a first load's lessons passes millions of lines here).
+    for index in [i for i, line in enumerate(lines) if "```" in line or "~~~" in line]:
+        line = lines[index]
         if open_fence is None:
-            # Most lines open no fence: only one that starts (after its indent) as a fence does
-            # is matched against FENCE (reading a first load's lessons matches millions).
-            match = FENCE.match(line) if line.lstrip()[:3] in ("```", "~~~") else None
+            match = FENCE.match(line)
             if match:
                 flags = tuple(match.group(4).split())
-                open_fence = (match.group(2), match.group(3), flags, index, [])
-                inside[index] = True
+                open_fence = (match.group(2), match.group(3), flags, index)
             continue
-        inside[index] = True
-        marker, info, flags, start, body = open_fence
+        marker, info, flags, start = open_fence
         stripped = line.strip()
         if stripped.startswith(marker) and not stripped.strip(marker[0]):
-            end = first_line + index
-            blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
+            inside[start : index + 1] = [True] * (index + 1 - start)
+            text = "\n".join(lines[start + 1 : index])
+            blocks.append(Block(info, text, first_line + start, first_line + index, flags))
             open_fence = None
-        else:
-            body.append(line)
     if open_fence is not None:
-        marker, info, flags, start, body = open_fence
+        marker, info, flags, start = open_fence
+        inside[start:] = [True] * (len(lines) - start)
         end = first_line + len(lines) - 1
-        blocks.append(Block(info, "\n".join(body), first_line + start, end, flags))
+        blocks.append(Block(info, "\n".join(lines[start + 1 :]), first_line + start, end, flags))
     return inside, blocks
