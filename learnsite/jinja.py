@@ -28,7 +28,11 @@ def environment(*, macro_templates: tuple[str, ...] = (), **options) -> Environm
     env = Environment(autoescape=True, **options)
     env.globals.update(url=url, static=static)
     # Django's filters the cards use, so that they say it as the Django templates do.
-    env.filters.update(pluralize=defaultfilters.pluralize, yesno=defaultfilters.yesno)
+    env.filters.update(
+        pluralize=defaultfilters.pluralize,
+        yesno=defaultfilters.yesno,
+        floatformat=defaultfilters.floatformat,
+    )
     for name in macro_templates:
         module = env.get_template(name).module
         env.globals.update((key, value) for key, value in vars(module).items() if key[:1] != "_")
