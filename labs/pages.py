@@ -298,6 +298,8 @@ def _changed_cards(*, runs: Runs, shown: _Shown, dirty: set[str],
     ids = [run.id for run in runs]
     if shown.ids is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
         return None
+    if not ids and not shown.ids:
+        return ""  # no card shown and none to show: only the summary may have changed
     still = set(ids)
     kept = [run_id for run_id in shown.ids if run_id in still]
     # Patchable: the runs still shown are the page's first ones, in its order, and come last.
