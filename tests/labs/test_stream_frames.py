@@ -211,6 +211,40 @@ def test_an_event_of_one_run_sends_its_card_as_the_page_shows_it_in_every_lab(le
         assert f'<div class="runs-summary" id="runs-summary">{summary}' in page
 
 
+def test_a_pubsub_event_sends_the_panel_item_it_adds_or_changes_not_the_panels(learner_id):
+    def published(data: str) -> dict:
+        return {"kind": "published", "lab": "pubsub", "channel": "news", "data": data,
+                "receivers": 1}  # fmt: skip
+
+    received = {"kind": "received", "lab": "pubsub", "subscriber": "tab ab12", "channel": "news",
+                "data": "one"}  # fmt: skip
+
+    async def scenario() -> tuple[list[str], str, str]:
+        frames = await open_stream(learner_id, kind="pubsub")
+        try:
+            ids = []
+            for data in ("one", "two"):
+                ids.append(await publish_async(learner_id, published(data), lab="pubsub"))
+                await frames.until(runs_frame(ids[-1]))
+            sent = []
+            for event in (received, published("three")):
+                event_id = await publish_async(learner_id, event, lab="pubsub")
+                sent.append(frame_html(await frames.until(runs_frame(event_id))))
+            return ids, *sent
+        finally:
+            await frames.close()
+
+    (one, two), changed, added = asyncio.run(scenario())
+    # The item the delivery changed, in place; the new publish's item on top of the newest one.
+    assert re.findall(r'<li id="publishes-([\d-]+)"', changed) == [one]
+    assert "tab ab12" in changed and "“two”" not in changed
+    assert f'<div hx-swap-oob="beforebegin:#publishes-{two}"><li id="publishes-' in added
+    assert added.count("<li") == 1 and "“three”" in added
+    runs = LAB_KINDS["pubsub"].fold.fold(events_read(learner_id=learner_id, lab="pubsub"), now=1)
+    page = render_to_string("labs/pubsub.html#runs", {"runs": runs, "csrf_token": "token"})
+    assert changed.replace(' hx-swap-oob="true"', "", 1) in page
+
+
 def test_the_oldest_card_goes_when_a_new_run_pushes_it_out(learner_id):
     runs = [f"r{n}" for n in range(RUNS_SHOWN + 1)]
 
