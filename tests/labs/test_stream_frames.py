@@ -176,6 +176,7 @@ QUEUED_THEN_STARTED = {
     "watch": {"options": {"burst": 50, "threshold": 10}},
     "failure": {"options": {"mode": "none"}},
     "deploy": {"options": {"late": "A", "stop": "cold"}},
+    "pubsub": {"options": {"channels": ["news"], "patterns": ["n*"]}},  # a Python subscriber
 }
 
 
