@@ -276,7 +276,8 @@ def _lab_template(name: str, kind: str) -> jinja2.Template | None:
 
 def _card_template(kind: str) -> jinja2.Template | None:
     """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
-    shows more than cards, a summary and the prediction, and every frame is the whole partial."""
+    shows more than cards, a summary, feeds and the prediction, and every frame is the whole
+    partial."""
     return _lab_template(CARDS, kind)
 
 
