@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -73,6 +74,11 @@ CARDS = "labs/cards/{kind}.jinja"
 # What a lab with cards shows about all its runs together (the email lab's chart), if anything:
 # in a slot of its own, which every frame of changed cards swaps out of band too.
 SUMMARIES = "labs/summaries/{kind}.jinja"
+# A lab's feeds, if it has any: logs its page lists beside the runs (the pub/sub lab's panels),
+# newest first. Each macro renders one item of the feed named as the macro (the attribute of the
+# lab's runs that lists its items), in an element with the id "<feed>-<item id>": a frame sends
+# the new and changed items alone, as it does cards.
+FEEDS = "labs/feeds/{kind}.jinja"
 # Run ids the frames name in a CSS selector as they are; the runs of any other are sent whole.
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
@@ -240,6 +246,7 @@ class _Shown:
     lost: set[str] = field(default_factory=set)
     ahead: dict[str, int | None] = field(default_factory=dict)
     prediction: PredictionOutcome | None = None
+    feeds: dict[str, list[str]] = field(default_factory=dict)  # each feed's item ids, as ``ids``
 
 
 def _announced_take(announced: list[str], *, kind: str, last_id: str) -> list[Event] | None:
@@ -269,7 +276,8 @@ def _lab_template(name: str, kind: str) -> jinja2.Template | None:
 
 def _card_template(kind: str) -> jinja2.Template | None:
     """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
-    shows more than cards, a summary and the prediction, and every frame is the whole partial."""
+    shows more than cards, a summary, feeds and the prediction, and every frame is the whole
+    partial."""
     return _lab_template(CARDS, kind)
 
 
@@ -278,6 +286,14 @@ def _summary_template(kind: str) -> jinja2.Template | None:
     ``runs``, or None if it shows nothing of the kind. A frame of changed cards carries it
     again, swapped out of band: any change of a run may change it."""
     return _lab_template(SUMMARIES, kind)
+
+
+def _feed_macros(kind: str) -> dict[str, Callable[..., str]]:
+    """The item macro of each of the lab's feeds (``FEEDS``), by feed name; none if it has none."""
+    feeds = _lab_template(FEEDS, kind)
+    if feeds is None:
+        return {}
+    return {name: macro for name, macro in vars(feeds.module).items() if name[:1] != "_"}
 
 
 def _slot_render(run: Run, oob: str, *, card: jinja2.Template, csrf_token: str) -> str:
@@ -290,26 +306,46 @@ def _whole_frame(html: str) -> str:
     return f'<div id="runs" hx-swap-oob="innerHTML">{html}</div>'
 
 
-def _changed_cards(*, runs: Runs, shown: _Shown, dirty: set[str],
-                   slot: Callable[[Run, str], str]) -> str | None:  # fmt: skip
-    """Only what changed since ``shown``, swapped out of band: the cards of ``dirty`` runs, the
-    new runs' cards on top, the cards of runs no longer shown gone. None when that cannot say
-    it (the page showed no run, or the runs moved otherwise): then the whole partial goes."""
+def _changed_cards(*, runs: list, shown: list[str] | None, dirty: set[str],
+                   slot: Callable[[Any, str], str], slot_id: str = "run-slot-{}"
+                   ) -> str | None:  # fmt: skip
+    """Only what changed since the page showed the runs ``shown`` (their ids), swapped out of
+    band: the cards of ``dirty`` runs, the new runs' cards on top, the cards of runs no longer
+    shown gone. None when that cannot say it (the page showed no run, or the runs moved
+    otherwise): then the whole partial goes. So too for a feed's items (``slot_id``: the id
+    of an item's element)."""
     ids = [run.id for run in runs]
-    if shown.ids is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
+    if shown is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
         return None
+    if not ids and not shown:
+        return ""  # none shown and none to show: only the rest may have changed
     still = set(ids)
-    kept = [run_id for run_id in shown.ids if run_id in still]
+    kept = [run_id for run_id in shown if run_id in still]
     # Patchable: the runs still shown are the page's first ones, in its order, and come last.
-    if not kept or kept != shown.ids[: len(kept)] or ids[len(ids) - len(kept) :] != kept:
+    if not kept or kept != shown[: len(kept)] or ids[len(ids) - len(kept) :] != kept:
         return None
     added = runs[: len(ids) - len(kept)]
-    parts = [f'<div id="run-slot-{run_id}" hx-swap-oob="delete"></div>'
-             for run_id in shown.ids[len(kept) :]]  # fmt: skip
+    parts = [f'<div id="{slot_id.format(run_id)}" hx-swap-oob="delete"></div>'
+             for run_id in shown[len(kept) :]]  # fmt: skip
     if added:
         cards = "".join(slot(run, "") for run in added)
-        parts.append(f'<div hx-swap-oob="beforebegin:#run-slot-{kept[0]}">{cards}</div>')
+        before = slot_id.format(kept[0])
+        parts.append(f'<div hx-swap-oob="beforebegin:#{before}">{cards}</div>')
     parts.extend(slot(run, "true") for run in runs[len(added) :] if run.id in dirty)
+    return "".join(parts)
+
+
+def _changed_items(*, runs: Runs, shown: _Shown, dirty: set[str],
+                   feeds: dict[str, Callable[..., str]]) -> str | None:  # fmt: skip
+    """The new and changed items of each of the lab's ``feeds`` since ``shown``, as
+    ``_changed_cards`` says a lab's runs; None when one of them cannot be said so."""
+    parts = []
+    for name, item in feeds.items():
+        part = _changed_cards(runs=getattr(runs, name), shown=shown.feeds.get(name),
+                              dirty=dirty, slot=item, slot_id=f"{name}-{{}}")  # fmt: skip
+        if part is None:
+            return None
+        parts.append(part)
     return "".join(parts)
 
 
@@ -320,6 +356,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
     # The fold takes each event once, as it comes, and each frame shows only the runs that
     # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
     fold, card, summary = lab.fold(), _card_template(kind), _summary_template(kind)
+    feeds = _feed_macros(kind)
     runs_partial = get_template(f"{lab.template}#runs")
 
     def slot(run: Run, oob: str) -> str:
@@ -378,14 +415,23 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 html = None
                 if card is not None and runs.prediction == shown.prediction:
                     dirty = fold.touched | flagged
-                    html = _changed_cards(runs=runs, shown=shown, dirty=dirty, slot=slot)
+                    html = _changed_cards(runs=runs, shown=shown.ids, dirty=dirty, slot=slot)
+                    items = _changed_items(runs=runs, shown=shown, dirty=dirty, feeds=feeds)
+                    html = None if html is None or items is None else html + items
                     if html is not None and summary is not None:
                         html += summary.render(runs=runs, oob="true")
                 if html is None:
                     context = {"runs": runs, "csrf_token": csrf_token}
                     html = _whole_frame(runs_partial.render(context))
                 yield sse_event("runs", html, event_id=last_id)
-                shown = _Shown([run.id for run in runs], waiting, lost, ahead, runs.prediction)
+                shown = _Shown(
+                    [run.id for run in runs],
+                    waiting,
+                    lost,
+                    ahead,
+                    runs.prediction,
+                    {name: [item.id for item in getattr(runs, name)] for name in feeds},
+                )
             fold.touched.clear()
             newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
             if newly_met:

@@ -10,6 +10,7 @@ import pytest
 from labs.events import event_publish, events_read
 from labs.kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
 from labs.kinds.pools.services import pools_options, pools_run_execute
+from labs.pages import _card_template, _slot_render
 from labs.services import LabError
 from tests.http import LiveClient, frame_until
 
@@ -84,6 +85,14 @@ def prefork_cpu(run: str = "p1", at: float = 200.0) -> list:
         notes += [(n, "start", begin, pid, "MainThread", 0)]
         notes += [(n, "finish", begin + 500, pid, "MainThread", 500)]
     return events(run, "prefork", 2, "cpu", sorted(notes, key=lambda note: note[2]), 2000, at=at)
+
+
+def test_a_runs_card_says_its_figures_with_no_more_than_the_run():
+    # The stream renders a card from its run alone, as the page does: no page context to lean on.
+    [run] = PoolsFold.fold(prefork_cpu(), now=210.0)
+    card = _slot_render(run, "true", card=_card_template("pools"), csrf_token="token")
+    assert "8 of 8 tasks done" in card and "after the 8 tasks were sent" in card
+    assert 'data-cores-busy="2.00"' in card and "more than one core at work at once" in card
 
 
 def test_a_run_folds_into_its_tasks_slots_and_cores_busy():

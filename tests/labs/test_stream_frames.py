@@ -170,6 +170,82 @@ def test_an_event_of_one_email_run_sends_its_card_and_the_chart_as_the_page_show
     assert f'<div class="runs-summary" id="runs-summary">{summary}' in page
 
 
+# The options of a run's first event (queued), per lab: then its "started" changes its card.
+QUEUED_THEN_STARTED = {
+    "pools": {"options": {"pool": "threads", "concurrency": 8, "workload": "cpu"}},
+    "watch": {"options": {"burst": 50, "threshold": 10}},
+    "failure": {"options": {"mode": "none"}},
+    "deploy": {"options": {"late": "A", "stop": "cold"}},
+    "pubsub": {"options": {"channels": ["news"], "patterns": ["n*"]}},  # a Python subscriber
+}
+
+
+@pytest.mark.parametrize("kind", QUEUED_THEN_STARTED)
+def test_an_event_of_one_run_sends_its_card_as_the_page_shows_it_in_every_lab(learner_id, kind):
+    def event(kind_of_event: str, run: str, **values) -> dict:
+        return {"kind": kind_of_event, "run": run, "lab": kind, **values}
+
+    async def scenario() -> str:
+        frames = await open_stream(learner_id, kind=kind)
+        try:
+            for run in ("aaa", "bbb"):
+                queued = event("queued", run, **QUEUED_THEN_STARTED[kind])
+                await frames.until(runs_frame(await publish_async(learner_id, queued, lab=kind)))
+            started = event("started", "aaa", worker="labs-long@here")
+            event_id = await publish_async(learner_id, started, lab=kind)
+            return await frames.until(runs_frame(event_id))
+        finally:
+            await frames.close()
+
+    html = frame_html(asyncio.run(scenario()))
+    # Run aaa's card (and the pools lab's table of both runs), out of band; not run bbb's card.
+    assert SLOT.findall(html) == [("aaa", ' hx-swap-oob="true"')]
+    assert 'data-run-row="bbb"' not in html and 'hx-swap-oob="innerHTML"' not in html
+    summary_slot = '<div class="runs-summary" id="runs-summary" hx-swap-oob="true">'
+    card, _, summary = html.partition(summary_slot)
+    assert 'data-status="started"' in card
+    runs = LAB_KINDS[kind].fold.fold(events_read(learner_id=learner_id, lab=kind), now=time.time())
+    page = render_to_string(f"labs/{kind}.html#runs", {"runs": runs, "csrf_token": "token"})
+    assert card.replace(' hx-swap-oob="true"', "", 1) in page
+    if kind == "pools":
+        assert 'data-compare-run="aaa"' in summary and 'data-compare-run="bbb"' in summary
+        assert f'<div class="runs-summary" id="runs-summary">{summary}' in page
+
+
+def test_a_pubsub_event_sends_the_panel_item_it_adds_or_changes_not_the_panels(learner_id):
+    def published(data: str) -> dict:
+        return {"kind": "published", "lab": "pubsub", "channel": "news", "data": data,
+                "receivers": 1}  # fmt: skip
+
+    received = {"kind": "received", "lab": "pubsub", "subscriber": "tab ab12", "channel": "news",
+                "data": "one"}  # fmt: skip
+
+    async def scenario() -> tuple[list[str], str, str]:
+        frames = await open_stream(learner_id, kind="pubsub")
+        try:
+            ids = []
+            for data in ("one", "two"):
+                ids.append(await publish_async(learner_id, published(data), lab="pubsub"))
+                await frames.until(runs_frame(ids[-1]))
+            sent = []
+            for event in (received, published("three")):
+                event_id = await publish_async(learner_id, event, lab="pubsub")
+                sent.append(frame_html(await frames.until(runs_frame(event_id))))
+            return ids, *sent
+        finally:
+            await frames.close()
+
+    (one, two), changed, added = asyncio.run(scenario())
+    # The item the delivery changed, in place; the new publish's item on top of the newest one.
+    assert re.findall(r'<li id="publishes-([\d-]+)"', changed) == [one]
+    assert "tab ab12" in changed and "“two”" not in changed
+    assert f'<div hx-swap-oob="beforebegin:#publishes-{two}"><li id="publishes-' in added
+    assert added.count("<li") == 1 and "“three”" in added
+    runs = LAB_KINDS["pubsub"].fold.fold(events_read(learner_id=learner_id, lab="pubsub"), now=1)
+    page = render_to_string("labs/pubsub.html#runs", {"runs": runs, "csrf_token": "token"})
+    assert changed.replace(' hx-swap-oob="true"', "", 1) in page
+
+
 def test_the_oldest_card_goes_when_a_new_run_pushes_it_out(learner_id):
     runs = [f"r{n}" for n in range(RUNS_SHOWN + 1)]
 

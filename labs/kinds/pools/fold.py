@@ -129,6 +129,16 @@ class PoolsRun(Run):
         return self.cpu_ms / self.total_ms
 
     @property
+    def several_cores_busy(self) -> bool:
+        """Its tasks had more than one core at work at once, on average (known once done)."""
+        return self.cores_busy is not None and self.cores_busy >= SEVERAL_CORES
+
+    @property
+    def tasks_sent(self) -> int:
+        """How many tasks a run sends: its card says so, on the page and in the stream alike."""
+        return TASKS
+
+    @property
     def chart(self) -> "PoolsChart | None":
         return pools_chart(self) if self.bars else None
 
@@ -177,7 +187,7 @@ class PoolsFold(LabFold):
         cores = run.cores_busy
         if run.worker_pool != "threads" or run.workload != "cpu" or cores is None:
             return None
-        return "several" if cores >= SEVERAL_CORES else "one"
+        return "several" if run.several_cores_busy else "one"
 
 
 def _int(value) -> int:

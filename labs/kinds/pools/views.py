@@ -8,7 +8,7 @@ from labs.services import LabError
 from learners.identity import learner_id_for
 from learnsite.htmx import HtmxHttpRequest
 
-from .fold import CONCURRENCIES, POOLS, SEVERAL_CORES, TASKS, WORKLOADS
+from .fold import CONCURRENCIES, POOLS, TASKS, WORKLOADS
 from .services import LAB, PROGRAM, pools_run_start
 from .tasks import pools_run
 
@@ -18,7 +18,6 @@ PAGE_CONTEXT = {
     "concurrencies": CONCURRENCIES,
     "workloads": WORKLOADS,
     "tasks": TASKS,
-    "several_cores": SEVERAL_CORES,
 }
 
 

@@ -42,6 +42,7 @@ class Publish:
 
 @dataclass
 class PanelAction:
+    id: str  # its event's id
     command: str  # LPUSH, BRPOP, XADD, XREAD
     channel: str
     at: float
@@ -122,10 +123,11 @@ class PubsubFold(LabFold):
         if kind == "received" and not event.get("run"):
             self._deliver(event, event.get("subscriber", "a subscriber"))
         elif kind in PANEL_COMMANDS:
-            action = _panel_action(event)
+            action = _panel_action(event_id, event)
             (self.list_actions if kind in {"pushed", "popped"} else self.stream_actions).append(
                 action
             )
+            self.touched.add(action.id)  # a new item of its panel, for the lab's stream
             if kind in {"popped", "read"} and any(
                 (action.channel, message) in self.lost for _, message in action.items
             ):
@@ -152,6 +154,7 @@ class PubsubFold(LabFold):
         for publish in reversed(self.publishes):
             if publish.channel == channel and publish.data == data:
                 publish.received_by.append(subscriber)
+                self.touched.add(publish.id)  # shown again by the lab's stream
                 return
 
     def _subscriber_event(self, event: dict) -> None:
@@ -176,13 +179,14 @@ class PubsubFold(LabFold):
             self.advance(run, kind)
 
 
-def _panel_action(event: dict) -> PanelAction:
+def _panel_action(event_id: str, event: dict) -> PanelAction:
     kind = event["kind"]
     if kind in {"pushed", "added"}:
         items = [(event.get("entry", ""), event.get("data", ""))]
     else:
         items = [(str(entry), str(message)) for entry, message in event.get("items", [])]
     return PanelAction(
+        id=event_id,
         command=PANEL_COMMANDS[kind],
         channel=event.get("channel", ""),
         at=event.get("at", 0.0),
