@@ -236,7 +236,11 @@ def _aborted(listener: asyncio.Task) -> bool:
 
 django.setup(set_prefix=False)
 application = Application()
-# What the process holds for its whole life (Django, the apps, their modules: some 100,000
-# objects) leaves the garbage collector's generations, which a full collection walks in one
-# pause with the event loop stopped (about 50 ms here, every stream's frame waiting on it).
+# A full collection of the garbage collector walks every object with the event loop stopped,
+# every open stream's next frame waiting on it: about 100 ms with 1,000 streams open, more than
+# the whole p99 a frame may take (bench/run.py). So what the process holds for its whole life
+# (Django, the apps, their modules: some 100,000 objects) leaves the generations, and a full
+# collection comes after 100 collections of the middle generation, not 10. Cycles are still
+# collected; those that outlived two young collections wait longer.
 gc.freeze()
+gc.set_threshold(2000, 10, 100)
