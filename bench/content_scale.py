@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -103,7 +104,10 @@ def _bench(scratch: Path, copies: int) -> int:
         return 1
     lessons = [lesson for course in courses for lesson in course.lessons]
     questions = sum(len(lesson.questions) for lesson in lessons)
-    first_seconds, _ = timed(content_load, root=root)
+    # The first load in a process of its own, as `make run` and `make serve` run it: the files
+    # read and checked again (this process keeps what content_check read), then written.
+    load = [sys.executable, "manage.py", "content_load", str(root)]
+    first_seconds, _ = timed(subprocess.run, load, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     unchanged_seconds, unchanged = timed(content_load, root=root)
     assert unchanged.lessons_unchanged == len(lessons), unchanged
     # Twice, as an author edits.
@@ -120,7 +124,7 @@ def _bench(scratch: Path, copies: int) -> int:
     print(f"{'step':<24}{'seconds':>10}{'cpu s':>10}{'goal':>10}{'ratio':>8}")
     rows = [
         ("content_check", check_seconds, 10.0),
-        ("first content_load", first_seconds, 10.0),
+        ("first content_load", first_seconds, 10.0),  # a new process
         ("unchanged reload", unchanged_seconds, 10.0),
         ("one edited lesson", edits[0], 0.3),
         ("another edited lesson", edits[1], 0.3),
