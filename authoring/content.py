@@ -30,7 +30,7 @@ from lessons import markdown as lessons_markdown
 from lessons.fences import split_fences
 from lessons.models import ContentProblem, Course, Lesson
 from lessons.rendered import content_version_bump
-from quiz.services import QuestionContent, QuestionDraft, QuestionsSynced, questions_sync
+from quiz.services import QuestionContent, QuestionDraft, questions_sync
 
 from .checks import CODE_SPAN, SECTION_KINDS, content_check
 from .sources import (
@@ -102,6 +102,7 @@ def content_load(*, root: Path) -> LoadReport:
         raise ContentInvalid(errors)
     report = LoadReport()
     loaded_slugs = []
+    drafts: dict[Lesson, list[QuestionDraft]] = {}  # written together, after the lessons
     stored_courses = Course.objects.in_bulk(field_name="slug")
     stored = {
         slug: (content_hash, retired)
@@ -123,11 +124,10 @@ def content_load(*, root: Path) -> LoadReport:
             body = _lesson_body(lesson_source, links)
             exists = slug in stored  # else no query to look for it
             lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
-            drafts = [
+            drafts[lesson] = [
                 _question_draft(question, position, links)
                 for position, question in enumerate(lesson_source.questions, start=1)
             ]
-            _questions_report(questions_sync(lesson=lesson, questions=drafts), report)
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -137,17 +137,15 @@ def content_load(*, root: Path) -> LoadReport:
         lesson.retired = True
         lesson.save(update_fields=["retired"])
         report.lessons_retired += 1
-        _questions_report(questions_sync(lesson=lesson, questions=[]), report)
+        drafts[lesson] = []
+    synced = questions_sync(lessons=drafts)
+    report.question_versions_created += synced.versions_created
+    report.questions_retired += synced.retired
     if report.changed or report.lessons_retired or report.courses_changed:
         content_version_bump()  # in this transaction: pages render the new content once it commits
     if len(report.changed) >= COLLECT_MIN_LESSONS:
         gc.collect()
     return report
-
-
-def _questions_report(synced: QuestionsSynced, report: LoadReport) -> None:
-    report.question_versions_created += synced.versions_created
-    report.questions_retired += synced.retired
 
 
 def content_problems_record(*, errors: list[ContentError], root: Path) -> None:

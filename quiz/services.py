@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from django.db import connection, models, transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Field, OuterRef, Q, Subquery
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
@@ -47,6 +47,8 @@ UNASKED_FIELDS = [
 # desired retention of 0.9. No minute-long learning steps (a review is a session a day or more
 # apart), no fuzz (the same answers give the same dates).
 REVIEW_SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
+# questions_sync writes the lessons' questions in groups of about this many: a few queries each.
+SYNC_GROUP_QUESTIONS = 5000
 
 
 class SubmissionError(Exception):
@@ -481,10 +483,10 @@ class QuestionsSynced:
 
 
 def _rows_insert(model: type[models.Model], rows: list[dict]) -> None:
-    """INSERT ``rows`` of ``model`` (attribute names to values; a field left out gets its
-    default) in one executemany. bulk_create's own work per row (a model instance, each value
-    prepared through its field, the SQL built again for each batch) cost about 150 us a row,
-    most of a first load's writing of its 16,632 question versions."""
+    """INSERT ``rows`` of ``model`` (attribute names to values, each of its field's Python type;
+    a field left out gets its default) in one executemany. bulk_create's own work per row (a
+    model instance, each value prepared through its field, the SQL built again for each batch)
+    cost about 150 us a row, most of a first load's writing of its 16,632 question versions."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     # The model's own table and column names, quoted; the values are parameters.
@@ -492,45 +494,82 @@ def _rows_insert(model: type[models.Model], rows: list[dict]) -> None:
     places = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({places})"  # noqa: S608
     defaults = {field.attname: field.get_default() for field in fields}
+    # Prepared only where the database takes another form than the Python value (JSON, dates,
+    # integers on PostgreSQL, foreign keys): text and booleans go as they are, half of a version's
+    # fields, which prepared for nothing were a third of this function's time.
+    prepare = [
+        field.get_db_prep_save
+        if type(field).get_db_prep_value is not Field.get_db_prep_value
+        else None
+        for field in fields
+    ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, [
-            [field.get_db_prep_save(values.get(field.attname, defaults[field.attname]),
-                                    connection)
-             for field in fields]
+            [value if prep is None else prep(value, connection)
+             for prep, value in zip(
+                 prepare, [values.get(field.attname, defaults[field.attname]) for field in fields],
+                 strict=True)]
             for values in rows
         ])  # fmt: skip
 
 
 @transaction.atomic
-def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> QuestionsSynced:
-    """Make ``lesson``'s questions the drafts, in their order, writing only what changed.
+def questions_sync(*, lessons: dict[Lesson, list[QuestionDraft]]) -> QuestionsSynced:
+    """Make each lesson's questions its drafts, in their order, writing only what changed.
 
     A draft whose hash a version of its question already has points the question back at that
     version; any other gets a new version, so answers stay tied to what they answered. The
-    lesson's questions not among the drafts are retired, never deleted (no drafts: all of them).
+    lessons' questions not among the drafts are retired, never deleted (no drafts: all of
+    them). A question whose draft is under another lesson moves there.
     """
-    # A few queries for the whole lesson, whatever its number of questions (fewer for a new one).
-    keys = {draft.key for draft in questions}
+    # A few queries for a group of lessons of up to SYNC_GROUP_QUESTIONS questions, whatever
+    # their number: a first load of 1,000 lessons made five queries a lesson. (Groups keep each
+    # query's parameters well under the databases' limits: 65,535 on PostgreSQL.)
+    versions_created = retired = 0
+    group: dict[Lesson, list[QuestionDraft]] = {}
+    size = 0
+    for index, (lesson, drafts) in enumerate(lessons.items(), start=1):
+        group[lesson] = drafts
+        size += len(drafts) + 1
+        if size >= SYNC_GROUP_QUESTIONS or index == len(lessons):
+            synced = _questions_group_sync(group)
+            versions_created += synced.versions_created
+            retired += synced.retired
+            group, size = {}, 0
+    return QuestionsSynced(versions_created=versions_created, retired=retired)
+
+
+def _questions_group_sync(lessons: dict[Lesson, list[QuestionDraft]]) -> QuestionsSynced:
+    drafts = [(lesson, draft) for lesson, questions in lessons.items() for draft in questions]
+    keys = {draft.key for _, draft in drafts}
+    lesson_ids = {lesson.pk for lesson in lessons}
     stored = {
         question.key: question
-        for question in Question.objects.filter(Q(key__in=keys) | Q(lesson=lesson, retired=False))
+        for question in Question.objects.filter(
+            Q(key__in=keys) | Q(lesson__in=lesson_ids, retired=False)
+        )
     }
-    stale = [q.pk for q in stored.values() if q.lesson_id == lesson.pk and not q.retired
+    stale = [q.pk for q in stored.values() if q.lesson_id in lesson_ids and not q.retired
              and q.key not in keys]  # fmt: skip
+    old = [stored[key].pk for key in keys if key in stored]  # the questions that have versions
     new = [
         Question(key=draft.key, lesson=lesson, position=draft.position, sets=sorted(draft.sets))
-        for draft in questions
+        for lesson, draft in drafts
         if draft.key not in stored
     ]
-    old = [stored[key].pk for key in keys if key in stored]  # the questions that have versions
-    stored |= {question.key: question for question in Question.objects.bulk_create(new)}
+    if new:
+        _rows_insert(Question, [vars(question) for question in new])
+        ids = dict(Question.objects.filter(key__in=[q.key for q in new]).values_list("key", "pk"))
+        for question in new:
+            question.pk = ids[question.key]
+            stored[question.key] = question
     versions = {
         (question_id, content_hash): pk
         for question_id, content_hash, pk in QuestionVersion.objects.filter(
-            question__in=old, content_hash__in={draft.content_hash for draft in questions}
+            question__in=old, content_hash__in={draft.content_hash for _, draft in drafts}
         ).values_list("question_id", "content_hash", "pk")
     } if old else {}  # fmt: skip
-    unversioned = [d for d in questions if (stored[d.key].pk, d.content_hash) not in versions]
+    unversioned = [d for _, d in drafts if (stored[d.key].pk, d.content_hash) not in versions]
     created = set()
     if unversioned:
         numbers = dict(
@@ -539,10 +578,11 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
             .values_list("question")
             .annotate(Count("pk"))
         ) if old else {}  # fmt: skip
+        now = timezone.now()
         _rows_insert(QuestionVersion, [
             {"question_id": stored[draft.key].pk,
              "number": numbers.get(stored[draft.key].pk, 0) + 1,
-             "content_hash": draft.content_hash, "rendered": False, "created_at": timezone.now(),
+             "content_hash": draft.content_hash, "rendered": False, "created_at": now,
              **vars(draft.content)}  # its fields (asdict would copy each value deeply)
             for draft in unversioned
         ])  # fmt: skip
@@ -562,7 +602,7 @@ def questions_sync(*, lesson: Lesson, questions: list[QuestionDraft]) -> Questio
     # just now (every new question) gets it by one UPDATE for all: it is its newest.
     fields = ["lesson", "position", "retired", "sets", "current_version"]
     changed, changed_fields, newest = [], set(), []
-    for draft in questions:
+    for lesson, draft in drafts:
         question = stored[draft.key]
         wanted = (lesson.pk, draft.position, False, sorted(draft.sets),
                   versions[(question.pk, draft.content_hash)])  # fmt: skip

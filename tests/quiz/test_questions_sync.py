@@ -59,12 +59,9 @@ def make_draft(key: str, *, position: int = 1, text: str = "Pick one.", sets=("q
 def test_new_questions_get_a_first_version_with_their_markdown_rendered_when_first_shown():
     lesson = make_lesson_row()
     synced = questions_sync(
-        lesson=lesson,
-        questions=[
-            make_draft("sync-a", sets=("quiz", "practice")),
-            make_draft("sync-b", position=2),
-        ],
-    )
+        lessons={lesson: [make_draft("sync-a", sets=("quiz", "practice")),
+                          make_draft("sync-b", position=2)]}
+    )  # fmt: skip
     assert synced == QuestionsSynced(versions_created=2, retired=0)
     first = Question.objects.get(key="sync-a")
     assert (first.lesson, first.position, first.sets, first.retired) == (
@@ -92,9 +89,9 @@ def test_new_questions_get_a_first_version_with_their_markdown_rendered_when_fir
 @pytest.mark.django_db
 def test_the_same_drafts_again_change_nothing():
     lesson = make_lesson_row()
-    questions_sync(lesson=lesson, questions=[make_draft("sync-same")])
+    questions_sync(lessons={lesson: [make_draft("sync-same")]})
     question = Question.objects.get(key="sync-same")
-    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-same")])
+    synced = questions_sync(lessons={lesson: [make_draft("sync-same")]})
     assert synced == QuestionsSynced()
     assert QuestionVersion.objects.filter(question=question).count() == 1
     assert Question.objects.get(key="sync-same").current_version_id == question.current_version_id
@@ -103,13 +100,13 @@ def test_the_same_drafts_again_change_nothing():
 @pytest.mark.django_db
 def test_a_changed_question_gets_a_new_version_and_the_old_one_stays():
     lesson = make_lesson_row()
-    questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="Old.")])
-    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="New.")])
+    questions_sync(lessons={lesson: [make_draft("sync-edit", text="Old.")]})
+    synced = questions_sync(lessons={lesson: [make_draft("sync-edit", text="New.")]})
     assert synced.versions_created == 1
     versions = QuestionVersion.objects.filter(question__key="sync-edit")
     assert [(v.number, v.markdown["prompt"]) for v in versions] == [(1, "Old."), (2, "New.")]
     # Back to the old text: the question points at its first version again, none is added.
-    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-edit", text="Old.")])
+    synced = questions_sync(lessons={lesson: [make_draft("sync-edit", text="Old.")]})
     assert synced.versions_created == 0
     assert Question.objects.get(key="sync-edit").current_version.number == 1
     assert versions.count() == 2
@@ -118,22 +115,22 @@ def test_a_changed_question_gets_a_new_version_and_the_old_one_stays():
 @pytest.mark.django_db
 def test_questions_left_out_are_retired_never_deleted_and_come_back():
     lesson = make_lesson_row()
-    questions_sync(lesson=lesson, questions=[make_draft("sync-keep"), make_draft("sync-drop")])
-    synced = questions_sync(lesson=lesson, questions=[make_draft("sync-keep")])
+    questions_sync(lessons={lesson: [make_draft("sync-keep"), make_draft("sync-drop")]})
+    synced = questions_sync(lessons={lesson: [make_draft("sync-keep")]})
     assert synced == QuestionsSynced(versions_created=0, retired=1)
     assert Question.objects.get(key="sync-drop").retired
     assert list(Question.objects.active().values_list("key", flat=True)) == ["sync-keep"]
     # No drafts at all (the lesson itself was retired): every question of it is.
-    assert questions_sync(lesson=lesson, questions=[]) == QuestionsSynced(retired=1)
-    assert questions_sync(lesson=lesson, questions=[make_draft("sync-drop")]).versions_created == 0
+    assert questions_sync(lessons={lesson: []}) == QuestionsSynced(retired=1)
+    assert questions_sync(lessons={lesson: [make_draft("sync-drop")]}).versions_created == 0
     assert not Question.objects.get(key="sync-drop").retired
 
 
 @pytest.mark.django_db
 def test_a_question_moved_to_another_lesson_follows_its_key():
     first, second = make_lesson_row(), make_lesson_row()
-    questions_sync(lesson=first, questions=[make_draft("sync-move")])
-    synced = questions_sync(lesson=second, questions=[make_draft("sync-move", position=3)])
+    questions_sync(lessons={first: [make_draft("sync-move")]})
+    synced = questions_sync(lessons={second: [make_draft("sync-move", position=3)]})
     assert synced == QuestionsSynced()
     question = Question.objects.get(key="sync-move")
     assert (question.lesson, question.position) == (second, 3)
