@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,11 +45,6 @@ from .sources import (
 )
 
 WORDS_PER_MINUTE = 200
-# A load that wrote this many lessons ends with a full pass of Python's garbage collector: the
-# process keeps what it read (``sources.lesson_read_cached``), hundreds of thousands of objects
-# after a first load of 1,000 lessons, and the collector's next full pass over them (0.3 s)
-# would otherwise fall on the author's first edit, a load that should take a tenth of that.
-COLLECT_MIN_LESSONS = 100
 OPTION_KEYS = "abcdefghijklmnopqrstuvwxyz"
 RELATIVE_MD_LINK = re.compile(r"(\]\(\s*)([\w.-]+\.md)(#[\w-]*)?(\s*\))")
 # What the loader writes, and what a lesson's markdown renders to, depend on their code as
@@ -94,6 +90,21 @@ def content_validate(*, root: Path) -> tuple[list, list[ContentError]]:
     return courses, sorted(set(errors), key=lambda e: (str(e.path), e.line, e.message))
 
 
+@contextmanager
+def _collector_paused():
+    """Python's garbage collector off meanwhile: a first load of 1,000 lessons makes hundreds of
+    thousands of objects that live on, which its full passes went over four times (about 1 s of
+    a 10 s load) to find nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 @transaction.atomic
 def content_load(*, root: Path) -> LoadReport:
     """Make the database match the files under ``root``, or raise ContentInvalid untouched."""
@@ -143,8 +154,6 @@ def content_load(*, root: Path) -> LoadReport:
     report.questions_retired += synced.retired
     if report.changed or report.lessons_retired or report.courses_changed:
         content_version_bump()  # in this transaction: pages render the new content once it commits
-    if len(report.changed) >= COLLECT_MIN_LESSONS:
-        gc.collect()
     return report
 
 
