@@ -113,7 +113,9 @@ def content_load(*, root: Path) -> LoadReport:
         raise ContentInvalid(errors)
     report = LoadReport()
     loaded_slugs = []
-    drafts: dict[Lesson, list[QuestionDraft]] = {}  # written together, after the lessons
+    # Written together after the lessons' own rows, new lessons in one INSERT (a few for a load
+    # of thousands), and their questions a few queries per group (``questions_sync``).
+    drafts: list[tuple[Lesson, list[QuestionDraft]]] = []
     stored_courses = Course.objects.in_bulk(field_name="slug")
     stored = {
         slug: (content_hash, retired)
@@ -135,10 +137,11 @@ def content_load(*, root: Path) -> LoadReport:
             body = _lesson_body(lesson_source, links)
             exists = slug in stored  # else no query to look for it
             lesson = _lesson_sync(lesson_source, course, root, body, digest, exists, report)
-            drafts[lesson] = [
+            drafts.append((lesson, [
                 _question_draft(question, position, links)
                 for position, question in enumerate(lesson_source.questions, start=1)
-            ]
+            ]))  # fmt: skip
+    Lesson.objects.bulk_create([lesson for lesson, _ in drafts if lesson.pk is None])
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)
@@ -148,8 +151,8 @@ def content_load(*, root: Path) -> LoadReport:
         lesson.retired = True
         lesson.save(update_fields=["retired"])
         report.lessons_retired += 1
-        drafts[lesson] = []
-    synced = questions_sync(lessons=drafts)
+        drafts.append((lesson, []))
+    synced = questions_sync(lessons=dict(drafts))
     report.question_versions_created += synced.versions_created
     report.questions_retired += synced.retired
     if report.changed or report.lessons_retired or report.courses_changed:
@@ -347,8 +350,8 @@ def _lesson_sync(source: LessonSource, course: Course, root: Path, body: dict, d
         "retired": False,
     }
     lesson = Lesson.objects.filter(slug=meta["slug"]).first() if exists else None
-    if lesson is None:
-        lesson = Lesson.objects.create(slug=meta["slug"], content_hash=digest, **values)
+    if lesson is None:  # written by content_load, with the other new ones
+        lesson = Lesson(slug=meta["slug"], content_hash=digest, **values)
         report.lessons_created += 1
     else:  # edited, or its file is back
         for key, value in values.items():
