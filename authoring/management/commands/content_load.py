@@ -1,3 +1,4 @@
+import gc
 from pathlib import Path
 
 from django.conf import settings
@@ -18,5 +19,10 @@ class Command(BaseCommand):
         except ContentInvalid as invalid:
             content_problems_record(errors=invalid.errors, root=path)
             raise CommandError(f"content not loaded, nothing changed:\n{invalid}") from None
+        finally:
+            # The process ends after the load (or execs the web server): Python's collections
+            # at its exit went over every object the load kept, to free nothing (0.7 s after a
+            # first load of 1,000 lessons). Frozen, they are left to the exit.
+            gc.freeze()
         content_problems_record(errors=[], root=path)
         self.stdout.write(self.style.SUCCESS(f"Loaded {path}: {report}"))
