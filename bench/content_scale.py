@@ -14,6 +14,7 @@ and made again: give it a scratch database).
 """
 
 import argparse
+import gc
 import os
 import re
 import shutil
@@ -131,6 +132,10 @@ def _bench(scratch: Path, copies: int) -> int:
     ]
     for name, (seconds, cpu), goal in rows:
         print(f"{name:<24}{seconds:>10.3f}{cpu:>10.3f}{goal:>10.1f}{seconds / goal:>8.2f}")
+    # The pages as a web process serves them, which holds none of what this one read: the
+    # collector's next full pass over that (0.3 s, put off by the loads, which pause it) would
+    # otherwise fall on one of them.
+    gc.collect()
     _pages(courses)
     return 0  # a goal not met is a figure in the table, as in the other benches, not a failure
 
