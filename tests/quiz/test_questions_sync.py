@@ -5,6 +5,7 @@ from itertools import count
 import pytest
 
 from lessons.models import Course, Lesson
+from quiz import services
 from quiz.models import Question, QuestionVersion
 from quiz.rendering import versions_rendered
 from quiz.services import QuestionContent, QuestionDraft, QuestionsSynced, questions_sync
@@ -135,3 +136,23 @@ def test_a_question_moved_to_another_lesson_follows_its_key():
     question = Question.objects.get(key="sync-move")
     assert (question.lesson, question.position) == (second, 3)
     assert question.versions.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group", [5000, 1], ids=["one group", "a group per lesson"])
+def test_many_lessons_at_once_each_get_their_drafts(group, monkeypatch):
+    """As a load writes them: all its lessons in one call, in groups of about this many drafts."""
+    monkeypatch.setattr(services, "SYNC_GROUP_QUESTIONS", group)
+    first, second, third = make_lesson_row(), make_lesson_row(), make_lesson_row()
+    questions_sync(lessons={first: [make_draft("many-move"), make_draft("many-drop")]})
+    synced = questions_sync(lessons={
+        first: [],  # its file removed: its questions retired, but the one that moved
+        second: [make_draft("many-move", position=2, text="Edited."), make_draft("many-new")],
+        third: [make_draft("many-third")],
+    })  # fmt: skip
+    assert synced.versions_created == 3  # the moved question edited, two new ones
+    active = Question.objects.active().order_by("key")
+    assert [(q.key, q.lesson, q.position, q.current_version.number) for q in active] == [
+        ("many-move", second, 2, 2), ("many-new", second, 1, 1), ("many-third", third, 1, 1),
+    ]  # fmt: skip
+    assert Question.objects.get(key="many-drop").retired
