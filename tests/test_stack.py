@@ -111,7 +111,12 @@ def test_no_process_outlives_an_ended_run(tmp_path, how, options):
 
         run.send_signal(how)
         # SIGINT runs the fixtures' teardown first: each service gets up to 15 s to stop.
-        wait_until(lambda: not any(alive(pid) for pid in [run.pid, *started]), seconds=90)
+        pids = [run.pid, *started]
+        try:
+            wait_until(lambda: not any(alive(pid) for pid in pids), seconds=90)
+        except AssertionError:  # name the processes that did not stop
+            survivors = [started.get(pid, "the pytest run") for pid in pids if alive(pid)]
+            raise AssertionError(f"still running 90 s after {how.name}: {survivors}") from None
     finally:
         if run.poll() is None:
             run.kill()
