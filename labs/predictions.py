@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from learners.models import Learner
 from quiz.models import Question
-from quiz.rendering import versions_rendered
+from quiz.rendering import questions_rendered
 from quiz.services import SubmissionError, prediction_answer
 
 from .events import event_publish
@@ -38,9 +38,7 @@ def prediction_questions(*, lab: str) -> list[Question]:
         .select_related("current_version", "lesson")
         .order_by("lesson__course__order", "lesson__order", "position")
     )
-    questions = [question for question in questions if "predict" in question.sets]
-    versions_rendered(versions=[question.current_version for question in questions])
-    return questions
+    return questions_rendered(question for question in questions if "predict" in question.sets)
 
 
 def prediction_question(*, lab: str, lesson: str = "") -> Question | None:

@@ -9,9 +9,11 @@ prediction, the staff pages. The store is idempotent: a version never changes on
 two processes that render it at once write the same HTML, and only the first write lands.
 """
 
+from collections.abc import Iterable
+
 from lessons.markdown import markdown_render_inline, markdown_render_many, paragraph_unwrapped
 
-from .models import QuestionVersion
+from .models import Question, QuestionVersion
 
 RENDERED_FIELDS = ["title_html", "prompt_html", "options", "solution_html", "quick_check_html",
                    "hints", "mistakes_html", "markdown", "rendered"]  # fmt: skip
@@ -26,6 +28,13 @@ def versions_rendered[T: QuestionVersion](*, versions: list[T]) -> list[T]:
     if fresh:
         QuestionVersion.objects.filter(rendered=False).bulk_update(fresh, RENDERED_FIELDS)
     return versions
+
+
+def questions_rendered(questions: Iterable[Question]) -> list[Question]:
+    """``questions`` as a list, their current versions rendered (``versions_rendered``)."""
+    questions = list(questions)
+    versions_rendered(versions=[question.current_version for question in questions])
+    return questions
 
 
 def version_title_html(*, version: QuestionVersion) -> str:

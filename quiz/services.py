@@ -24,7 +24,7 @@ from lessons.models import Lesson
 from lessons.rendered import content_version_current, rendered_cached
 
 from .models import Answer, Attempt, AttemptQuestion, Question, QuestionVersion, ReviewItem
-from .rendering import versions_rendered
+from .rendering import questions_rendered, versions_rendered
 from .signals import attempt_finished
 from .tasks import question_stats_schedule
 
@@ -84,7 +84,7 @@ def question_bank(*, lesson: Lesson) -> list[Question]:
     return rendered_cached(
         version=content_version_current(),
         key=f"quiz:bank:{lesson.pk}",
-        build=lambda: _rendered_questions(
+        build=lambda: questions_rendered(
             Question.objects.active()
             # A lab's prediction is asked on the lab's page, before a run, never in a test.
             .filter(lesson=lesson, current_version__lab="")
@@ -93,12 +93,6 @@ def question_bank(*, lesson: Lesson) -> list[Question]:
             .order_by("position")  # the lesson's own order, without joining lesson and course
         ),
     )
-
-
-def _rendered_questions(questions: Iterable[Question]) -> list[Question]:
-    questions = list(questions)
-    versions_rendered(versions=[question.current_version for question in questions])
-    return questions
 
 
 def _questions_for(*, lesson: Lesson, mode: str, learner: Learner) -> list[Question]:
@@ -124,7 +118,7 @@ def review_due(*, learner: Learner, now=None) -> list[Question]:
         .exclude(question__current_version__isnull=True)
         .select_related("question__current_version")[:REVIEW_SIZE]
     )
-    return _rendered_questions(item.question for item in items)
+    return questions_rendered(item.question for item in items)
 
 
 @transaction.atomic
