@@ -10,8 +10,8 @@ VAR_DIR := $(abspath $(or $(LEARNSITE_VAR_DIR),var))
 # The Procfile's Celery workers: `make run` and `make serve` start the same ones.
 WORKERS := $(shell sed -n 's/^\(worker[A-Za-z0-9_-]*\):.*/\1/p' Procfile)
 # With REDIS_URL (DATABASE_URL) set, that Redis (PostgreSQL) is used and none is started here.
-PROCESSES := $(if $(REDIS_URL),,redis) web $(WORKERS) content mail
-SERVE_PROCESSES := $(if $(DATABASE_URL),,postgres) $(if $(REDIS_URL),,durable-redis) serve-web $(WORKERS) mail
+PROCESSES := $(if $(REDIS_URL),,redis) web $(WORKERS) content mail url
+SERVE_PROCESSES := $(if $(DATABASE_URL),,postgres) $(if $(REDIS_URL),,durable-redis) serve-web $(WORKERS) mail url
 
 # axe-core, for the browser tests' accessibility scan (tests/browser/test_accessibility.py).
 AXE_CORE := 4.14.1
@@ -32,9 +32,8 @@ run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	@# A content error is shown on the site (and fixed live), so it does not stop the start.
 	-$(PY) manage.py content_load
-	@echo ""
-	@echo "  learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the workers, the web server, the content watcher and the mail server)"
-	@echo ""
+	@# The Procfile's url process prints it once the site answers.
+	@ANNOUNCE="learnsite: open http://$(HOST):$(WEB_PORT)/  (Ctrl-C stops Redis, the workers, the web server, the content watcher and the mail server)" \
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(PROCESSES)
 
 # The production profile on one machine (README: "Production on one machine: make serve").
@@ -43,11 +42,8 @@ serve: export LEARNSITE_STATIC_COLLECTED := 1
 serve: export DATABASE_URL := $(or $(DATABASE_URL),postgres://learnsite@/learnsite?host=$(VAR_DIR)/pg)
 serve: $(STAMP)
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	@echo ""
-	@echo "  learnsite (production profile): http://$(HOST):$(WEB_PORT)/ behind your TLS proxy"
-	@echo "  (DJANGO_HTTPS=0 to try it over plain HTTP). Ctrl-C stops everything it started."
 	@$(if $(DJANGO_SECRET_KEY),,echo "  DJANGO_SECRET_KEY is unset: using the key made once in $(VAR_DIR)/secret_key.")
-	@echo ""
+	@ANNOUNCE="learnsite (production profile): http://$(HOST):$(WEB_PORT)/ behind your TLS proxy (DJANGO_HTTPS=0 to try it over plain HTTP). Ctrl-C stops everything it started." \
 	HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start $(SERVE_PROCESSES)
 
 # Browser tests drive the system Chromium (Playwright cannot download its own here).

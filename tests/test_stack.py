@@ -166,6 +166,11 @@ def test_make_serve_serves_the_production_profile_and_ctrl_c_stops_all_of_it():
             return serve.poll() is not None
 
     try:
+        # Where the site is, printed once it answers: opened at once, it is there.
+        banner = f"learnsite (production profile): {base}/"
+        wait_until(lambda: banner in log_path.read_text() or serve.poll() is not None, seconds=120)
+        assert serve.poll() is None, log_path.read_text()
+        assert http_get(f"{base}/healthz/live")[0] == 200
         wait_until(ready, seconds=120)
         assert serve.poll() is None, log_path.read_text()
         status, _, body = http_get(f"{base}/healthz")
