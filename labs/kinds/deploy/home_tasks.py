@@ -23,7 +23,9 @@ NAMES = ("A", "B", "C")
 
 app = Celery("tasks", broker=REDIS_URL)
 app.conf.update(
-    # One slot (concurrency 1) and one message held besides it: a task waits reserved.
+    # One slot (concurrency 1) and one unacknowledged message at a time: while a task
+    # acknowledged at its start runs, the next waits reserved in the worker; while an
+    # acks_late one runs, the others wait in Redis.
     worker_prefetch_multiplier=1,
     task_serializer="json",
     accept_content=["json"],
