@@ -21,12 +21,17 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
-from .redis import apubsub_client, redis_client
+from .redis import redis_client
+from .subscription import patterns_subscribe
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY_SECONDS = 1.0
+# A PING this often on the hub's connection, answered before the next: a connection that went
+# half-open (the server or the network path gone without a word) is found within twice this.
+HEALTH_CHECK_SECONDS = 15.0
 # Announcements a wake-up holds until its listener takes them; past that it says "reread".
 ANNOUNCEMENTS_KEPT = 64
 # An announcement that ends streams; the labs' announcements start with a lab's name.
@@ -158,22 +163,24 @@ class EventHub:
 
     async def _run(self) -> None:
         while True:
-            client = apubsub_client()
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            subscription = None
             try:
-                await pubsub.psubscribe(*_patterns)
+                subscription = await patterns_subscribe(
+                    settings.REDIS_URL, _patterns, deliver=self._deliver,
+                    connect_seconds=settings.REDIS_TIMEOUT_SECONDS,
+                    health_check_seconds=HEALTH_CHECK_SECONDS,
+                )  # fmt: skip
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
-                async for message in pubsub.listen():
-                    self._deliver(message["channel"], message["data"])
-            except (RedisError, OSError) as error:
+                error = await subscription.closed
                 log.warning("event hub lost Redis: %s", error)
+            except (RedisError, OSError) as error:
+                log.warning("event hub could not subscribe: %s", error)
             finally:
                 self.connected.clear()
                 self._wake_all()  # streams tell their pages that live updates paused
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
-                    await client.aclose()
+                if subscription is not None:
+                    subscription.close()
             await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
 
