@@ -83,3 +83,25 @@ def test_an_unanswered_health_check_ends_it(redis_url):
         return await asyncio.wait_for(subscription.closed, 10)
 
     assert "did not answer a PING in 0.2 s" in str(asyncio.run(scenario()))
+
+
+def test_a_redis_with_a_password_is_opened_with_the_urls(redis_url):
+    redis.Redis.from_url(redis_url).config_set("requirepass", "s3cret")
+    url = f"{redis_url}?password=s3cret"
+
+    async def scenario() -> list:
+        delivered, arrived = [], asyncio.Event()
+
+        def deliver(channel: str, data: str) -> None:
+            delivered.append((channel, data))
+            arrived.set()
+
+        subscription = await subscribe(url, deliver)
+        client = redis.asyncio.Redis.from_url(url)
+        await client.publish("learner:a", "hello")
+        await client.aclose()
+        await asyncio.wait_for(arrived.wait(), 10)
+        subscription.close()
+        return delivered
+
+    assert asyncio.run(scenario()) == [("learner:a", "hello")]
