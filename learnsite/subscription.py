@@ -11,7 +11,8 @@ site), and builds the TLS context for ``rediss://``.
 A subscription ends (``closed``) when its connection is lost, on an error reply, or when a
 health check goes unanswered: a PING every ``health_check_seconds``, whose reply must come
 before the next one. That is how a half-open connection (the server gone without a word, a
-dropped network path) is found, which no read would ever report.
+dropped network path) is found: a read alone waits on it until TCP keepalive gives up, if the
+socket has keepalive at all (lesson 12 measured 48 s with redis-py's settings).
 """
 
 import asyncio
