@@ -53,8 +53,9 @@ def tls_files(tmp_path_factory) -> Path:
     return folder
 
 
-def _certificate(name: str, public_key, *, issuer: x509.Certificate | None,
-                 issuer_key) -> x509.Certificate:  # fmt: skip
+def _certificate(name: str, public_key: ec.EllipticCurvePublicKey, *,
+                 issuer: x509.Certificate | None,
+                 issuer_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:  # fmt: skip
     """A CA's certificate (self-signed, no issuer), or a server's for the IP address ``name``;
     with the extensions Python 3.13's default client context (VERIFY_X509_STRICT) requires."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -159,8 +160,12 @@ def subscription_url(request, redis_url, tls_files) -> str:
     TLS terminator, with the CA that signed the terminator's certificate."""
     if request.param == "unix":
         return redis_url
-    port = request.getfixturevalue("tls_port")
-    return f"rediss://127.0.0.1:{port}/?ssl_ca_certs={tls_files / 'ca.pem'}"
+    return rediss_url("127.0.0.1", request.getfixturevalue("tls_port"), tls_files / "ca.pem")
+
+
+def rediss_url(host: str, port: int, ca: Path | None) -> str:
+    """A TLS URL, that trusts ``ca`` (redis-py's ``ssl_ca_certs``) or else the system's CAs."""
+    return f"rediss://{host}:{port}/" + (f"?ssl_ca_certs={ca}" if ca else "")
 
 
 def connections_to(port: int) -> list:
@@ -220,17 +225,18 @@ def test_a_refused_subscription_raises_and_keeps_no_connection(redis_url):
 @pytest.mark.parametrize(
     ("host", "ca", "reason"),
     [
-        ("127.0.0.1", "other-ca.pem", "unable to get local issuer certificate"),
-        ("127.0.0.1", None, "unable to get local issuer certificate"),  # the system's CAs
-        ("localhost", "ca.pem", "Hostname mismatch"),  # the certificate is for 127.0.0.1
+        pytest.param("127.0.0.1", "other-ca.pem", "unable to get local issuer certificate",
+                     id="another-ca"),
+        pytest.param("127.0.0.1", None, "unable to get local issuer certificate",
+                     id="system-cas"),
+        # The certificate is for 127.0.0.1, where localhost leads too.
+        pytest.param("localhost", "ca.pem", "Hostname mismatch", id="another-host"),
     ],
-)
+)  # fmt: skip
 def test_a_tls_server_that_does_not_verify_is_refused_and_no_connection_kept(
     tls_port, tls_files, host, ca, reason
 ):
-    url = f"rediss://{host}:{tls_port}/"
-    if ca:
-        url += f"?ssl_ca_certs={tls_files / ca}"
+    url = rediss_url(host, tls_port, ca and tls_files / ca)
 
     # What the hub catches, and says why: not a wait until connect_seconds (a TimeoutError).
     with pytest.raises((RedisError, OSError), match=f"certificate verify failed: {reason}"):
@@ -239,8 +245,8 @@ def test_a_tls_server_that_does_not_verify_is_refused_and_no_connection_kept(
 
 
 def test_its_health_check_is_answered_over_tls(tls_port, tls_files, redis_url):
-    """Its PINGs reach Redis through TLS and their replies come back: a third PING is sent only
-    once the first two were answered, else the subscription ends."""
+    """Its PINGs reach Redis through TLS and their replies come back: a second PING is sent only
+    once the first was answered, else the subscription ends."""
 
     async def pings(client: redis.asyncio.Redis) -> int:
         return (await client.info("commandstats")).get("cmdstat_ping", {}).get("calls", 0)
@@ -248,10 +254,10 @@ def test_its_health_check_is_answered_over_tls(tls_port, tls_files, redis_url):
     async def scenario() -> str | None:
         client = redis.asyncio.Redis.from_url(redis_url)
         before = await pings(client)
-        url = f"rediss://127.0.0.1:{tls_port}/?ssl_ca_certs={tls_files / 'ca.pem'}"
-        subscription = await subscribe(url, health_check_seconds=0.1)
+        url = rediss_url("127.0.0.1", tls_port, tls_files / "ca.pem")
+        subscription = await subscribe(url, health_check_seconds=0.2)
         async with asyncio.timeout(10):
-            while await pings(client) < before + 3 and not subscription.closed.done():
+            while await pings(client) < before + 2 and not subscription.closed.done():
                 await asyncio.wait([subscription.closed], timeout=0.02)
         ended = str(subscription.closed.result()) if subscription.closed.done() else None
         subscription.close()
