@@ -101,8 +101,10 @@ def tls_terminator(*, redis_socket: str, certificate: Path, key: Path) -> Iterat
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate, key)
     started: concurrent.futures.Future = concurrent.futures.Future()
+    clients: list[asyncio.StreamWriter] = []
 
     async def connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        clients.append(writer)
         redis_reader, redis_writer = await asyncio.open_unix_connection(redis_socket)
         await asyncio.gather(_pipe(reader, redis_writer), _pipe(redis_reader, writer))
 
@@ -112,7 +114,8 @@ def tls_terminator(*, redis_socket: str, certificate: Path, key: Path) -> Iterat
         started.set_result((server.sockets[0].getsockname()[1], asyncio.get_running_loop(), stop))
         await stop.wait()
         server.close()
-        server.abort_clients()
+        for client in clients:  # Server.abort_clients(), which Python 3.12 has not
+            client.transport.abort()
         await server.wait_closed()  # asyncio.run then cancels the pipes still running
 
     def run() -> None:
@@ -123,7 +126,7 @@ def tls_terminator(*, redis_socket: str, certificate: Path, key: Path) -> Iterat
                 started.set_exception(error)
             raise
 
-    thread = threading.Thread(target=run, name="tls-terminator")
+    thread = threading.Thread(target=run, name="tls-terminator", daemon=True)  # no wait at exit
     thread.start()
     port, loop, stop = started.result(timeout=10)
     try:
