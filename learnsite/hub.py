@@ -173,9 +173,9 @@ class EventHub:
                 self.connected.set()
                 self._wake_all()  # streams re-read what they may have missed while down
                 error = await subscription.closed
-                log.warning("event hub lost Redis: %s", error)
+                log.warning("event hub lost Redis: %r", error)
             except (RedisError, OSError) as error:
-                log.warning("event hub could not subscribe: %s", error)
+                log.warning("event hub could not subscribe: %r", error)
             finally:
                 self.connected.clear()
                 self._wake_all()  # streams tell their pages that live updates paused
