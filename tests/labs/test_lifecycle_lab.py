@@ -454,3 +454,15 @@ def test_a_refused_form_sent_without_htmx_gives_back_the_page_with_its_forms(
     assert 'name="behaviour" value="always-fail"' in page
     assert 'name="shape" value="chain"' in page
     assert f"{tasks.lifecycle_task.max_retries} retries" in page
+
+
+def test_cancels_are_limited_per_minute(db, redis_url):
+    # Each one is a revoke broadcast to every worker.
+    learner, other = Client(), Client()
+    headers = {"HX-Request": "true"}
+    statuses = [learner.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers).status_code
+                for _ in range(services.CANCELS_PER_MINUTE + 1)]  # fmt: skip
+    assert statuses == [404] * services.CANCELS_PER_MINUTE + [429]
+    refused = learner.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers)
+    assert "times in the last minute, the limit" in refused.content.decode()
+    assert other.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers).status_code == 404
