@@ -140,8 +140,8 @@ def launch_validate(*, request) -> LtiLaunch:
     """The launch this POST carries, checked once, its nonce spent; or ``LaunchRefused``."""
     if not request.POST.get("id_token"):
         raise LaunchRefused(REFUSALS["Missing id_token"], status=400)
-    if nul_in(_claims_unverified(request.POST["id_token"])):
-        raise LaunchRefused(NUL_REFUSED.format(what="launch's token"), status=400)
+    if nul_in(dict(request.POST.lists())) or nul_in(_claims_unverified(request.POST["id_token"])):
+        raise LaunchRefused(NUL_REFUSED.format(what="launch"), status=400)
     try:
         # Over HTTPS, the storage needs the session cookie that the login set: the
         # constructor refuses a launch without it.
