@@ -147,12 +147,14 @@ def lab_answer(request: HtmxHttpRequest, kind: str, *, partial: str = "labs/_sta
     return render(request, partial, context, status=error.status if error else 200)
 
 
-def lab_started(request: HtmxHttpRequest, kind: str, start: Callable[[], str]) -> HttpResponse:
-    """The answer to a lab's start button: ``start()`` queues the run and returns its id."""
+def lab_started(request: HtmxHttpRequest, kind: str, start: Callable[[], str], *,
+                page_context: dict | None = None) -> HttpResponse:  # fmt: skip
+    """The answer to a lab's start button: ``start()`` queues the run and returns its id.
+    ``page_context``: what the lab's own page needs, for the page an error sends back."""
     try:
         run_id = start()
     except LabError as error:
-        return lab_answer(request, kind, error=error)
+        return lab_answer(request, kind, error=error, page_context=page_context)
     return lab_answer(request, kind, context={"run_id": run_id})
 
 

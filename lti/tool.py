@@ -9,6 +9,7 @@ database before a launch has passed every check. django-lti's ``LtiLaunchMiddlew
 installed: it would validate every launch a second time (and try every other POST as one).
 """
 
+import jwt
 from django.core.cache import caches
 from lti_tool.models import LtiDeployment, LtiLaunch
 from lti_tool.utils import DjangoToolConfig
@@ -99,6 +100,12 @@ REFUSALS = {
 }
 
 
+NUL_REFUSED = (
+    "This {what} holds a NUL character (\\u0000), which no LTI value may hold: the "
+    "platform's administrator has to correct what it sends."
+)
+
+
 def _refusal(error: LtiException) -> LaunchRefused:
     text = str(error)
     for prefix, message in REFUSALS.items():
@@ -108,10 +115,33 @@ def _refusal(error: LtiException) -> LaunchRefused:
     return LaunchRefused(f"This launch is refused: {text}")
 
 
+def nul_in(value: object) -> bool:
+    """Whether text in ``value`` (JSON-like) holds a NUL character: PostgreSQL refuses it in a
+    query, so a lookup of it would fail (a 500) instead of finding nothing."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(nul_in(key) or nul_in(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(nul_in(item) for item in value)
+    return False
+
+
+def _claims_unverified(token: str) -> object:
+    """The token's claims as it states them (pylti1p3 looks its issuer up before it checks the
+    signature); None when it cannot be read, which pylti1p3 then says."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+
+
 def launch_validate(*, request) -> LtiLaunch:
     """The launch this POST carries, checked once, its nonce spent; or ``LaunchRefused``."""
     if not request.POST.get("id_token"):
         raise LaunchRefused(REFUSALS["Missing id_token"], status=400)
+    if nul_in(dict(request.POST.lists())) or nul_in(_claims_unverified(request.POST["id_token"])):
+        raise LaunchRefused(NUL_REFUSED.format(what="launch"), status=400)
     try:
         # Over HTTPS, the storage needs the session cookie that the login set: the
         # constructor refuses a launch without it.

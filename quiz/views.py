@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 
 from learners.identity import learner_existing, learner_for
@@ -94,7 +95,7 @@ def attempt_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     try:
         attempt = attempt_start(learner=learner_for(request), lesson=lesson, mode=mode)
     except SubmissionError as error:
-        return HttpResponse(error.message, status=400)
+        return HttpResponse(escape(error.message), status=400)
     lesson_mark_read(request, lesson.slug)  # starting its questions counts as having read it
     return redirect("quiz:attempt", pk=attempt.pk)
 
@@ -198,7 +199,7 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except SubmissionError as error:
         items = attempt_questions_read(attempt)
         if not any(str(item.position) == position for item in items):
-            return HttpResponse(error.message, status=400)
+            return HttpResponse(escape(error.message), status=400)
         return _one_question(request, attempt, items, int(position), error=error.message,
                              status=400, focus="error")  # fmt: skip
     attempt.refresh_from_db()
@@ -216,7 +217,7 @@ def hint_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         hint_reveal(attempt=attempt, position=position)
     except SubmissionError as error:
-        return HttpResponse(error.message, status=400)
+        return HttpResponse(escape(error.message), status=400)
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
     return _one_question(
@@ -238,7 +239,7 @@ def attempt_submit_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         attempt_submit(attempt=attempt, answers=answers)
     except SubmissionError as error:
         if attempt.finished_at is not None:
-            return HttpResponse(error.message, status=400)
+            return HttpResponse(escape(error.message), status=400)
         return _whole_form(request, attempt, items, chosen=answers, error=error.message,
                            status=400)  # fmt: skip
     return redirect("quiz:attempt", pk=attempt.pk)

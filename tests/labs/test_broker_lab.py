@@ -10,6 +10,7 @@ import urllib.parse
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from labs.kinds.broker.fold import BrokerFold
 from tests.http import LiveClient, Response
@@ -214,3 +215,12 @@ def test_a_prediction_is_answered_by_the_first_run_found_while_held():
     answered = BrokerFold.fold([*events, found], now=5.0).prediction
     assert (answered.observed, answered.run, answered.right) == ("unacked", "held", False)
     assert answered.observed_label == "Taken by the worker, with a copy in unacked"
+
+
+def test_a_refused_start_without_htmx_gives_back_the_whole_page(db, redis_url):
+    response = Client().post("/labs/broker/start/", {"hold": "3600"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "countdown" in page
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert f"visibility timeout: {visibility} seconds" in page
+    assert "you have not sent a specimen yet" in page

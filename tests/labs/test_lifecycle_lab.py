@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from labs.kinds.lifecycle import services, tasks
 from labs.kinds.lifecycle.fold import LifecycleFold
@@ -437,3 +438,31 @@ def test_importing_the_labs_connects_no_task_signal_handler_until_a_worker_asks(
     for name, uids in found["connected"].items():
         ours = [uid for uid in uids if uid.startswith("labs.lifecycle.")]
         assert len(ours) == 1, (name, uids)  # once, however many times it is connected
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "status"),
+    [("start/", {"behaviour": "explode"}, 400), ("canvas/", {"shape": "star"}, 400),
+     ("cancel/", {"run": "nope"}, 404)],
+)  # fmt: skip
+def test_a_refused_form_sent_without_htmx_gives_back_the_page_with_its_forms(
+    db, redis_url, path, form, status
+):
+    response = Client().post(f"{PAGE}{path}", form)
+    page = response.content.decode()
+    assert response.status_code == status
+    assert 'name="behaviour" value="always-fail"' in page
+    assert 'name="shape" value="chain"' in page
+    assert f"{tasks.lifecycle_task.max_retries} retries" in page
+
+
+def test_cancels_are_limited_per_minute(db, redis_url):
+    # Each one is a revoke broadcast to every worker.
+    learner, other = Client(), Client()
+    headers = {"HX-Request": "true"}
+    statuses = [learner.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers).status_code
+                for _ in range(services.CANCELS_PER_MINUTE + 1)]  # fmt: skip
+    assert statuses == [404] * services.CANCELS_PER_MINUTE + [429]
+    refused = learner.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers)
+    assert "times in the last minute, the limit" in refused.content.decode()
+    assert other.post(f"{PAGE}cancel/", {"run": "nope"}, headers=headers).status_code == 404

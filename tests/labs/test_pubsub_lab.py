@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
 
 from labs.kinds.pubsub.fold import PubsubFold, PubsubRuns, lost_and_kept
 from learners.identity import SESSION_KEY
@@ -197,6 +198,16 @@ def test_an_invalid_channel_name_is_refused_with_a_message(live_url, name):
     assert response.status == 400
     assert "is not a channel name here" in html.unescape(response.text)
     assert "letters, digits, dots and dashes" in response.text
+
+
+def test_a_feed_refused_for_its_channel_name_escapes_the_name(db, redis_url):
+    # A link can name any subscription: what it names must not become the page's HTML.
+    client = Client()
+    client.get("/labs/pubsub/")
+    query = {"tab": "abcd", "subscribe": "<a/href=//x.test>x</a>"}
+    response = client.get("/streams/labs/pubsub/feed/", query)
+    assert response.status_code == 400
+    assert "“&lt;a/href=//x.test&gt;x&lt;/a&gt;” is not a" in response.content.decode()
 
 
 def test_invalid_names_are_refused_everywhere_a_channel_is_named(live_url):

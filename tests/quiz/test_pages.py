@@ -132,6 +132,19 @@ def test_another_learners_attempt_is_not_found(client, bank_lesson):
     assert not Answer.objects.exists()
 
 
+def test_a_refusal_that_quotes_the_answer_sent_escapes_it(client, bank_lesson):
+    # A plain-text refusal goes into the page as htmx swaps it in: what it quotes is escaped.
+    practice, quiz = start(client, "practice"), start(client, "quiz")
+    answer = client.post(f"/attempts/{practice.pk}/answer/", {"position": "01", "answer": "<b>"})
+    answers = {f"q{item.position}": right(item) for item in quiz.items.all()}
+    submitted = client.post(f"/attempts/{quiz.pk}/submit/", answers)
+    assert submitted.status_code == 302  # finished: a refusal now is the message alone
+    again = client.post(f"/attempts/{quiz.pk}/submit/", {"q1": "<b>"})
+    for response in (answer, again):
+        assert response.status_code == 400
+        assert "has no option &#x27;&lt;b&gt;&#x27;" in response.content.decode()
+
+
 def test_posts_need_the_csrf_token(bank_lesson):
     client = Client(enforce_csrf_checks=True)
     assert client.post("/lessons/bank/attempts/", {"mode": "practice"}).status_code == 403

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from labs.limits import learner_allows
-from labs.pages import BROKER_PAUSED, lab_page, lab_started
+from labs.pages import BROKER_PAUSED, lab_answer, lab_page
 from labs.services import LabError, lab_run_start
 from learners.identity import SESSION_KEY, learner_id_for
 from learnsite.htmx import HtmxHttpRequest
@@ -70,30 +70,34 @@ def broker_lab(request: HtmxHttpRequest) -> HttpResponse:
         run_id = _run_param(request)
     except ValueError:
         return HttpResponseBadRequest(BAD_RUN_ID)
+    return lab_page(request, LAB, context=_page_context(request, run_id=run_id))
+
+
+def _page_context(request: HtmxHttpRequest, *, run_id: str | None = None) -> dict:
+    """The lab page's own context: what Redis holds for the learner (``run_id``'s, if given)."""
     context, _status = _inspector(learner_id=learner_id_for(request), run_id=run_id)
     specimen_seconds = round(SPECIMEN_STEPS * SPECIMEN_STEP_SECONDS)
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     context |= {"specimen_seconds": specimen_seconds, "visibility_timeout_seconds": visibility}
-    return lab_page(request, LAB, context=context)
+    return context
 
 
 @require_POST
 def broker_start(request: HtmxHttpRequest) -> HttpResponse:
-    learner_id = learner_id_for(request)
     hold = request.POST.get("hold", "0")
-
-    def start() -> str:
+    try:
         if hold not in HOLD_CHOICES:
             raise LabError(f"Choose no countdown or a {HOLD_SECONDS} s countdown.")
         # Sent from the view, as the email lab's background send is: the task's module
         # imports the services, so they do not import it.
-        countdown = HOLD_CHOICES[hold]
-        return lab_run_start(
-            learner_id=learner_id, lab=LAB, task=broker_specimen, countdown=countdown
-        )
-
-    response = lab_started(request, LAB, start)
-    if request.htmx and response.status_code == 200:
+        run_id = lab_run_start(learner_id=learner_id_for(request), lab=LAB,
+                               task=broker_specimen, countdown=HOLD_CHOICES[hold])  # fmt: skip
+    except LabError as error:
+        # Without htmx, the whole page again: read only then.
+        page_context = None if request.htmx else _page_context(request)
+        return lab_answer(request, LAB, error=error, page_context=page_context)
+    response = lab_answer(request, LAB, context={"run_id": run_id})
+    if request.htmx:
         response["HX-Trigger"] = "broker-queued"  # the page reads Redis for the new run at once
     return response
 

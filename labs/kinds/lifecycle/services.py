@@ -16,7 +16,8 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from labs.events import event_publish, events_read
-from labs.services import BROKER_DOWN, BrokerUnavailable, LabError, lab_run_start
+from labs.limits import learner_allows
+from labs.services import BROKER_DOWN, BrokerUnavailable, LabError, RateLimited, lab_run_start
 from learnsite.celery import app as celery_app
 
 from .fold import BEHAVIOURS, CANVAS_SIZE, LAB, SHAPES, LifecycleFold, LifecycleRun
@@ -36,6 +37,7 @@ OVERRUN_STEPS = 40
 FAIL_AT_STEP = 2
 # The first retry waits this long; each further one twice as long as the one before.
 RETRY_FIRST_COUNTDOWN_SECONDS = 1
+CANCELS_PER_MINUTE = 10
 
 
 class SimulatedFailure(Exception):
@@ -111,6 +113,13 @@ def lifecycle_run_cancel(*, learner_id: str, run_id: str) -> LifecycleRun:
     one that has not started is only marked revoked, and the worker discards it when it comes.
     """
     try:
+        # Each cancel is a revoke broadcast to every worker: only so many a minute.
+        if not learner_allows(learner_id=learner_id, action=f"{LAB}-cancel",
+                              per_minute=CANCELS_PER_MINUTE):  # fmt: skip
+            raise RateLimited(
+                f"You asked to cancel {CANCELS_PER_MINUTE} times in the last minute, the "
+                "limit: watch your runs stop, then try again in a minute."
+            )
         events = events_read(learner_id=learner_id, lab=LAB)
     except (RedisError, OSError) as error:
         raise BrokerUnavailable(BROKER_DOWN) from error

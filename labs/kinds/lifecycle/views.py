@@ -12,17 +12,17 @@ from . import services, tasks
 from .fold import BEHAVIOURS, LAB, SHAPES
 
 CANCEL_RESULT = "labs/lifecycle.html#cancel-result"
+PAGE_CONTEXT = {
+    "behaviours": BEHAVIOURS,
+    "shapes": SHAPES,
+    "soft_time_limit": tasks.lifecycle_task.soft_time_limit,
+    "max_retries": tasks.lifecycle_task.max_retries,
+}
 
 
 @require_GET
 def lifecycle_lab(request: HtmxHttpRequest) -> HttpResponse:
-    context = {
-        "behaviours": BEHAVIOURS,
-        "shapes": SHAPES,
-        "soft_time_limit": tasks.lifecycle_task.soft_time_limit,
-        "max_retries": tasks.lifecycle_task.max_retries,
-    }
-    return lab_page(request, LAB, context=context)
+    return lab_page(request, LAB, context=PAGE_CONTEXT)
 
 
 @require_POST
@@ -33,6 +33,7 @@ def lifecycle_start(request: HtmxHttpRequest) -> HttpResponse:
         request,
         LAB,
         lambda: services.lifecycle_run_start(learner_id=learner_id, behaviour=behaviour),
+        page_context=PAGE_CONTEXT,
     )
 
 
@@ -41,7 +42,10 @@ def lifecycle_canvas(request: HtmxHttpRequest) -> HttpResponse:
     learner_id = learner_id_for(request)
     shape = request.POST.get("shape", "")
     return lab_started(
-        request, LAB, lambda: services.lifecycle_canvas_start(learner_id=learner_id, shape=shape)
+        request,
+        LAB,
+        lambda: services.lifecycle_canvas_start(learner_id=learner_id, shape=shape),
+        page_context=PAGE_CONTEXT,
     )
 
 
@@ -53,5 +57,7 @@ def lifecycle_cancel(request: HtmxHttpRequest) -> HttpResponse:
             learner_id=learner_id, run_id=request.POST.get("run", "")
         )
     except LabError as error:
-        return lab_answer(request, LAB, partial=CANCEL_RESULT, error=error)
+        return lab_answer(
+            request, LAB, partial=CANCEL_RESULT, error=error, page_context=PAGE_CONTEXT
+        )
     return lab_answer(request, LAB, partial=CANCEL_RESULT, context={"cancelled": run})

@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
@@ -199,8 +200,8 @@ async def pubsub_feed(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("A tab is 4 characters from 0-9 and a-f.")
     try:
         subscription = subscription_parse(request.GET.get("subscribe", ""))
-    except ChannelInvalid as error:
-        return HttpResponseBadRequest(error.message)
+    except ChannelInvalid as error:  # it quotes the name, from the address: escaped
+        return HttpResponseBadRequest(escape(error.message))
     frames = _feed(learner_id=learner_id, subscription=subscription, tab=tab)
     return await counted_sse_response(
         learner_id=learner_id, frames=frames, retry_ms=FEED_RECONNECT_MS
