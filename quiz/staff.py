@@ -8,7 +8,6 @@ import csv
 import html
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.validators import slug_re
 from django.db.models import Max, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -227,8 +226,6 @@ def quiz_stats(request: HtmxHttpRequest) -> HttpResponse:
     for item in lessons:
         item.numbers = getattr(item, "quiz_stats", None)
     slug = request.GET.get("lesson")
-    if slug and not slug_re.match(slug):  # PostgreSQL refuses a NUL in a query (a 500)
-        return HttpResponse("lesson must be a lesson's slug: letters, digits, - and _.", status=400)
     if slug:
         lesson = get_object_or_404(Lesson, slug=slug)
     else:

@@ -13,6 +13,7 @@ from django.core.handlers.asgi import ASGIRequest
 
 from learnsite.asgi import WAITING_THREADS, application, waits_on_network
 from learnsite.hub import event_hub
+from learnsite.middleware import NUL_REFUSED
 from learnsite.redis import redis_client
 from lessons.live_reload import CONTENT_CHANNEL
 
@@ -162,3 +163,9 @@ def test_a_stream_refused_by_its_view_is_answered_whole():
     status, headers, body = asgi_request("/streams/labs/ping/events/")
     assert status == 400 and b"Open a lab page first" in body
     assert "default-src 'self'" in headers["content-security-policy"]
+
+
+def test_a_stream_with_a_nul_in_its_path_is_refused_by_the_async_chain(db):
+    # The streams' middleware chain is async (handle_stream): the NUL check runs in it as well.
+    status, _, body = asgi_request("/streams/labs/ping\x00/events/")
+    assert status == 400 and body.decode() == NUL_REFUSED

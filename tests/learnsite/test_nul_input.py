@@ -1,18 +1,19 @@
-"""A NUL character in the fields of every page and form: never a query that carries it.
+"""A NUL character in a request: a 400 that says so, and never a query that carries it.
 
-PostgreSQL refuses a NUL in a query's text (a 500 there, where SQLite finds nothing), so the
-fields are sent one through the test client, on SQLite, and what reaches the database is
-checked. All the fields go at once: a field read after another one was refused is not reached
-here (the staff page's ``lesson`` after ``attempts``, LTI's ``iss`` after the target), and is
-tested with its view.
+PostgreSQL refuses a NUL in a query's text (a 500 there, where SQLite finds nothing). The site
+refuses one in a path, query or form field before any view runs (learnsite/middleware.py); the
+whole-site test sends every field a page or form reads, with a NUL, to every page and form, on
+SQLite, and checks what reaches the database. (An LTI launch token's claims: tests/lti.)
 """
 
 import re
 
+import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from learnsite.middleware import NUL_REFUSED
 from learnsite.stream_urls import app_name as STREAMS
 from tests.quiz.factory import make_question, make_quiz_lesson
 
@@ -76,3 +77,28 @@ def test_no_field_puts_a_nul_into_a_query(db, redis_url, tmp_path, django_user_m
                     failed.append((method.__name__, path, response.status_code, sent[:]))
                     sent.clear()
     assert not failed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/search/", {"q": "second\x00"}),
+        ("get", "/search/", {"q\x00": "second"}),
+        ("get", "/lessons/a\x00b/", {}),
+        ("post", "/accounts/login/", {"username": "x\x00", "password": "p"}),
+        ("get", "/staff/quiz/", {"lesson": "nope\x00"}),
+    ],
+)
+def test_a_nul_in_a_path_query_or_form_field_is_a_400_that_says_so(db, method, path, data):
+    response = getattr(Client(), method)(path, data)
+    assert response.status_code == 400
+    assert response.content.decode() == NUL_REFUSED
+
+
+def test_the_json_api_is_answered_in_json(db):
+    response = Client().get("/api/v1/attempts", {"lesson": "x\x00"})
+    assert response.status_code == 400 and response.json() == {"error": NUL_REFUSED}
+
+
+def test_a_request_without_a_nul_goes_on(client, db):
+    assert client.get("/search/", {"q": "a"}).status_code == 200
