@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from labs.registry import LAB_KINDS
+from learnsite.rows import rows_insert
 from lessons import body as lessons_body
 from lessons import markdown as lessons_markdown
 from lessons.fences import split_fences
@@ -113,8 +114,8 @@ def content_load(*, root: Path) -> LoadReport:
         raise ContentInvalid(errors)
     report = LoadReport()
     loaded_slugs = []
-    # Written together after the lessons' own rows, new lessons in one INSERT (a few for a load
-    # of thousands), and their questions a few queries per group (``questions_sync``).
+    # Written together after the lessons' own rows, new lessons in one command (``rows_insert``),
+    # and their questions a few queries per group (``questions_sync``).
     drafts: list[tuple[Lesson, list[QuestionDraft]]] = []
     stored_courses = Course.objects.in_bulk(field_name="slug")
     stored = {
@@ -141,7 +142,13 @@ def content_load(*, root: Path) -> LoadReport:
                 _question_draft(question, position, links)
                 for position, question in enumerate(lesson_source.questions, start=1)
             ]))  # fmt: skip
-    Lesson.objects.bulk_create([lesson for lesson, _ in drafts if lesson.pk is None])
+    new = [lesson for lesson, _ in drafts if lesson.pk is None]
+    if new:  # their ids read back by slug, as questions_sync reads its new questions' by key
+        rows_insert(model=Lesson, rows=[vars(lesson) for lesson in new])
+        slugs = [lesson.slug for lesson in new]
+        ids = dict(Lesson.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        for lesson in new:
+            lesson.pk = ids[lesson.slug]
     # Loading one course folder retires only that course's missing lessons; loading the whole
     # content folder also retires the lessons of courses that are gone.
     missing = Lesson.objects.active().exclude(slug__in=loaded_slugs)

@@ -122,9 +122,13 @@ def main() -> None:
     data_dir = socket_dir / "data"
     cluster_init(bin_dir=bin_dir, data_dir=data_dir, db_user=db["USER"], user=user)
 
+    # Large values (a lesson's sections, 18 KB of JSON) compressed by lz4, not pglz: a first
+    # content load of 1,001 lessons spent 0.4 s of the server's 1.7 s compressing with pglz.
+    # Values read back the same; stored about a tenth larger.
     argv = [
         str(bin_dir / "postgres"), "-D", str(data_dir), "-k", str(socket_dir), "-p", str(PORT),
         "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
+        "-c", "default_toast_compression=lz4",
     ]  # fmt: skip
     # A session of its own, so that a stop signal sent to this process group (honcho's) reaches
     # only this process, which turns it into the fast shutdown: postgres's own answer to

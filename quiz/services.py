@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
-from django.db import connection, models, transaction
-from django.db.models import Count, Field, OuterRef, Q, Subquery
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
 from learners.models import Learner
+from learnsite.rows import rows_insert
 from lessons.models import Lesson
 from lessons.rendered import content_version_current, rendered_cached
 
@@ -476,37 +477,6 @@ class QuestionsSynced:
     retired: int = 0
 
 
-def _rows_insert(model: type[models.Model], rows: list[dict]) -> None:
-    """INSERT ``rows`` of ``model`` (attribute names to values, each of its field's Python type;
-    a field left out gets its default) in one executemany. bulk_create's own work per row (a
-    model instance, each value prepared through its field, the SQL built again for each batch)
-    cost about 150 us a row, most of a first load's writing of its 16,632 question versions."""
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    # The model's own table and column names, quoted; the values are parameters.
-    columns = ", ".join(quote(field.column) for field in fields)
-    places = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({places})"  # noqa: S608
-    defaults = {field.attname: field.get_default() for field in fields}
-    # Prepared only where the database takes another form than the Python value (JSON, dates,
-    # integers on PostgreSQL, foreign keys): text and booleans go as they are, half of a version's
-    # fields, which prepared for nothing were a third of this function's time.
-    prepare = [
-        field.get_db_prep_save
-        if type(field).get_db_prep_value is not Field.get_db_prep_value
-        else None
-        for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [
-            [value if prep is None else prep(value, connection)
-             for prep, value in zip(
-                 prepare, [values.get(field.attname, defaults[field.attname]) for field in fields],
-                 strict=True)]
-            for values in rows
-        ])  # fmt: skip
-
-
 @transaction.atomic
 def questions_sync(*, lessons: dict[Lesson, list[QuestionDraft]]) -> QuestionsSynced:
     """Make each lesson's questions its drafts, in their order, writing only what changed.
@@ -552,7 +522,7 @@ def _questions_group_sync(lessons: dict[Lesson, list[QuestionDraft]]) -> Questio
         if draft.key not in stored
     ]
     if new:
-        _rows_insert(Question, [vars(question) for question in new])
+        rows_insert(model=Question, rows=[vars(question) for question in new])
         ids = dict(Question.objects.filter(key__in=[q.key for q in new]).values_list("key", "pk"))
         for question in new:
             question.pk = ids[question.key]
@@ -573,7 +543,7 @@ def _questions_group_sync(lessons: dict[Lesson, list[QuestionDraft]]) -> Questio
             .annotate(Count("pk"))
         ) if old else {}  # fmt: skip
         now = timezone.now()
-        _rows_insert(QuestionVersion, [
+        rows_insert(model=QuestionVersion, rows=[
             {"question_id": stored[draft.key].pk,
              "number": numbers.get(stored[draft.key].pk, 0) + 1,
              "content_hash": draft.content_hash, "rendered": False, "created_at": now,
