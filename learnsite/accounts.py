@@ -7,6 +7,7 @@ session, which Django keeps (under a new key) when someone logs in.
 
 import hashlib
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.contrib import auth
@@ -33,6 +34,16 @@ LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 LOGIN_LOCKED = (
     "Too many failed attempts to log in to this account. Wait 15 minutes, then try again."
 )
+# Password checks (a login or a sign-up: each hashes a password, about a third of a second of a
+# core) from one client address in a window; past it, none is tried. Enough for a class signing
+# in together behind one school address; too few for one client to keep the web processes
+# hashing (at most some 70 s of CPU in the window).
+PASSWORD_CHECKS_PER_ADDRESS = 200
+PASSWORD_CHECK_WINDOW_SECONDS = 10 * 60
+ADDRESS_BUSY = (
+    "Too many sign-ins and sign-ups from your network in the last few minutes. Wait 10 minutes, "
+    "then try again."
+)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -44,14 +55,23 @@ def _safe_next(request: HttpRequest) -> str:
     return url if safe else ""
 
 
-def _form_page(request: HttpRequest, template: str, form) -> HttpResponse:
+def _form_page(request: HttpRequest, template: str, form, *, status: int = 200) -> HttpResponse:
     if form.non_field_errors():
         # A wrong username or password is the form's error, not one field's: every input
         # points at it, so a screen reader reads it with the field.
         for field in form.fields.values():
             field.widget.attrs["aria-describedby"] = "form-errors"
             field.widget.attrs["aria-invalid"] = "true"
-    return render(request, template, {"form": form, "next": _safe_next(request)})
+    return render(request, template, {"form": form, "next": _safe_next(request)}, status=status)
+
+
+def _form_refused(form_class, request: HttpRequest, message: str):
+    """The form (``form_class(data=...)``) again with only the username sent, and ``message``
+    as its error: no password of it is checked, nor asked for again as a missing field."""
+    form = form_class(data={"username": request.POST.get("username", "")})
+    form.errors.clear()
+    form.add_error(None, message)
+    return form
 
 
 def _sign_in(request: HttpRequest, user) -> HttpResponse:
@@ -65,6 +85,9 @@ def _sign_in(request: HttpRequest, user) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and not _password_check_allowed(request):
+        form = _form_refused(UserCreationForm, request, ADDRESS_BUSY)
+        return _form_page(request, "accounts/signup.html", form, status=429)
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         return _sign_in(request, form.save())
@@ -79,11 +102,10 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         failures_key = _login_failures_key(request.POST.get("username", ""))
         if _login_failures(failures_key) >= LOGIN_FAILURES_ALLOWED:
-            # Without the password, so that it is not even checked.
-            username = request.POST.get("username", "")
-            form = AuthenticationForm(request, data={"username": username})
-            form.errors.clear()  # "this field is required": the password left out above
-            form.add_error(None, LOGIN_LOCKED)
+            form = _form_refused(partial(AuthenticationForm, request), request, LOGIN_LOCKED)
+        elif not _password_check_allowed(request):
+            form = _form_refused(partial(AuthenticationForm, request), request, ADDRESS_BUSY)
+            return _form_page(request, "accounts/login.html", form, status=429)
         elif form.is_valid():
             return _sign_in(request, form.get_user())
         else:
@@ -104,6 +126,19 @@ def _login_failures(key: str) -> int:
         # Logging in must not depend on Redis; the limit is back when Redis is.
         log.warning("Redis is unavailable: login attempts are not limited now")
         return 0
+
+
+def _password_check_allowed(request: HttpRequest) -> bool:
+    """Count one password check from the request's client address; False past the limit."""
+    key = f"learnsite:password-checks:{request.META.get('REMOTE_ADDR', '')}"
+    try:
+        return window_count(key=key, window_seconds=PASSWORD_CHECK_WINDOW_SECONDS) <= (
+            PASSWORD_CHECKS_PER_ADDRESS
+        )
+    except RedisError:
+        # Signing in must not depend on Redis; the limit is back when Redis is.
+        log.warning("Redis is unavailable: password checks are not limited now")
+        return True
 
 
 def _login_failure_count(key: str) -> None:

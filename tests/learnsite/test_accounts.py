@@ -7,13 +7,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_login_failed
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from authoring.content import content_load
 from learners.identity import SESSION_KEY, learner_for
 from learners.models import Learner
-from learnsite.accounts import LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_ALLOWED
+from learnsite import accounts
+from learnsite.accounts import (
+    ADDRESS_BUSY,
+    LOGIN_FAILURE_WINDOW_SECONDS,
+    LOGIN_FAILURES_ALLOWED,
+    PASSWORD_CHECK_WINDOW_SECONDS,
+)
 from learnsite.redis import redis_client
 from lessons.models import Lesson
 from lessons.progress import SESSION_KEY as READ_KEY
@@ -237,6 +243,41 @@ def test_failed_logins_lock_the_account_for_a_while(client, redis_url):
     login(client, "hopper")
     assert "_auth_user_id" in client.session
     redis_client().delete(*key)
+
+
+def test_password_checks_from_one_address_are_limited(redis_url, monkeypatch):
+    # Each login or sign-up hashes a password (a third of a second of a core): one client
+    # sending them without end would keep the web processes busy.
+    monkeypatch.setattr(accounts, "PASSWORD_CHECKS_PER_ADDRESS", 3)
+    school, home = Client(REMOTE_ADDR="192.0.2.7"), Client(REMOTE_ADDR="198.51.100.9")
+    redis_client().delete("learnsite:password-checks:192.0.2.7")
+    signup(school, username="lovelace")
+    school.post("/accounts/logout/")
+    assert "Please enter a correct" in login(school, "lovelace", "wrong").content.decode()
+    login(school, "lovelace")
+    assert "_auth_user_id" in school.session
+    school.post("/accounts/logout/")
+
+    # Past the limit no password is tried, not even the right one, and no account is made.
+    tried = []
+    user_login_failed.connect(tried.append, dispatch_uid="test-address-tried")
+    try:
+        refused = login(school, "lovelace")
+    finally:
+        user_login_failed.disconnect(dispatch_uid="test-address-tried")
+    assert refused.status_code == 429 and ADDRESS_BUSY in refused.content.decode()
+    assert 'value="lovelace"' in refused.content.decode()
+    assert "_auth_user_id" not in school.session and tried == []
+    refused = signup(school, username="babbage")
+    assert refused.status_code == 429 and ADDRESS_BUSY in refused.content.decode()
+    assert not get_user_model().objects.filter(username="babbage").exists()
+    key = "learnsite:password-checks:192.0.2.7"
+    assert 0 < redis_client().ttl(key) <= PASSWORD_CHECK_WINDOW_SECONDS
+
+    # Another address is not held up by them.
+    login(home, "lovelace")
+    assert "_auth_user_id" in home.session
+    redis_client().delete(key, "learnsite:password-checks:198.51.100.9")
 
 
 @pytest.mark.parametrize(
