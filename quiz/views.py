@@ -32,6 +32,7 @@ from .services import (
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 STARTABLE_MODES = {Attempt.Mode.PRACTICE, Attempt.Mode.QUIZ, Attempt.Mode.TEST}
+WHOLE_FORM_MODES = {Attempt.Mode.QUIZ, Attempt.Mode.TEST}  # the rest take one answer at a time
 
 
 @dataclass
@@ -122,7 +123,7 @@ def attempt_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     items = attempt_questions_read(attempt)
     if attempt.finished_at is not None:
         return _result(request, attempt, items)
-    if attempt.mode in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):
+    if attempt.mode in WHOLE_FORM_MODES:
         return _whole_form(request, attempt, items)
     return _one_question(request, attempt, items, _current_position(request, items))
 
@@ -238,6 +239,9 @@ def attempt_submit_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         attempt_submit(attempt=attempt, answers=answers)
     except SubmissionError as error:
+        if attempt.mode not in WHOLE_FORM_MODES:  # no whole form to send back: say where to go
+            where = reverse("quiz:answer", args=[attempt.pk])
+            return HttpResponse(escape(f"{error.message} Post each to {where}."), status=400)
         if attempt.finished_at is not None:
             return HttpResponse(escape(error.message), status=400)
         return _whole_form(request, attempt, items, chosen=answers, error=error.message,

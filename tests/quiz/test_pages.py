@@ -168,3 +168,16 @@ def test_the_course_path_shows_a_passed_test_and_a_quiz_not_yet_taken(client, ba
     path = client.get("/courses/course/").content.decode()
     assert "Read: done" in path and "Test passed: done" in path and "Quiz: not yet" in path
     assert "2 of 3 done" in path
+
+
+def test_a_practice_attempt_is_not_submitted_whole(client, bank_lesson):
+    # A hand-made POST to the quiz's submit: refused with where its answers go, no quiz form.
+    practice = start(client, "practice")
+    response = client.post(f"/attempts/{practice.pk}/submit/", {"q1": "a"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "Practice and review answers are sent one at a time. "
+        f"Post each to /attempts/{practice.pk}/answer/."
+    )
+    assert not Answer.objects.exists()
+    assert Attempt.objects.get(pk=practice.pk).finished_at is None
