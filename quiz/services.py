@@ -260,15 +260,17 @@ def _finished_check(attempt: Attempt) -> None:
 def attempt_answer(*, attempt: Attempt, position: object, chosen: object) -> Answer:
     """Practice and review: answer one question, and see its feedback at once."""
     attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
+    if attempt.mode in (Attempt.Mode.QUIZ, Attempt.Mode.TEST):  # whatever the answer sent
+        raise SubmissionError(
+            "A quiz or test is submitted whole: its answers are sent together, at the end."
+        )
     items = _items(attempt)
     item = _item(items, position)
     picked = _validated_choice(item, chosen)
     stored = getattr(item, "answer", None)
     if stored is not None and stored.chosen == picked:
         return stored  # a repeat of a stored answer, even after the attempt finished
-    _finished_check(attempt)
-    if attempt.mode not in (Attempt.Mode.PRACTICE, Attempt.Mode.REVIEW):
-        raise SubmissionError("Quiz and test answers are sent together, at the end.")
+    _finished_check(attempt)  # a prediction is finished as it is made
     _answered(item, picked)
     [answer] = _record(attempt, [(item, picked)])
     if all(hasattr(other, "answer") for other in items.values()):
@@ -349,9 +351,9 @@ def _finish(attempt: Attempt) -> None:
 def hint_reveal(*, attempt: Attempt, position: object) -> AttemptQuestion:
     """Show one more hint of a practice question (each one shown is noted)."""
     attempt = Attempt.objects.select_for_update().get(pk=attempt.pk)
-    item = _item(_items(attempt), position)
     if attempt.mode not in (Attempt.Mode.PRACTICE, Attempt.Mode.REVIEW):
         raise SubmissionError("Hints are for practice; a quiz or test is taken without them.")
+    item = _item(_items(attempt), position)
     if item.hints_shown < len(item.version.hints):
         item.hints_shown += 1
         item.save(update_fields=["hints_shown"])

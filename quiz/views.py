@@ -198,6 +198,9 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         attempt_answer(attempt=attempt, position=position, chosen=request.POST.getlist("answer"))
     except SubmissionError as error:
+        if attempt.mode in WHOLE_FORM_MODES:  # no practice question to send back: say where to go
+            where = reverse("quiz:submit", args=[attempt.pk])
+            return HttpResponse(escape(f"{error.message} Post them all to {where}."), status=400)
         items = attempt_questions_read(attempt)
         if not any(str(item.position) == position for item in items):
             return HttpResponse(escape(error.message), status=400)

@@ -181,3 +181,32 @@ def test_a_practice_attempt_is_not_submitted_whole(client, bank_lesson):
     )
     assert not Answer.objects.exists()
     assert Attempt.objects.get(pk=practice.pk).finished_at is None
+
+
+@pytest.mark.parametrize(
+    "data", [{"position": 1, "answer": "a"}, {"position": 1}, {"position": 9, "answer": "z"}]
+)
+def test_a_quiz_takes_no_answer_one_at_a_time(client, bank_lesson, data):
+    # Whatever the answer sent, the refusal is that a quiz goes whole: no practice page, whose
+    # hint and answer buttons could only fail.
+    quiz = start(client, "quiz")
+    response = client.post(f"/attempts/{quiz.pk}/answer/", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "A quiz or test is submitted whole: its answers are sent together, at the end. "
+        f"Post them all to /attempts/{quiz.pk}/submit/."
+    )
+    assert not Answer.objects.exists()
+
+
+def test_a_submitted_quiz_takes_no_answer_or_hint_one_at_a_time(client, bank_lesson):
+    quiz = start(client, "quiz")
+    answers = {f"q{item.position}": right(item) for item in quiz.items.all()}
+    assert client.post(f"/attempts/{quiz.pk}/submit/", answers).status_code == 302
+    again = client.post(f"/attempts/{quiz.pk}/answer/", {"position": 1, "answer": answers["q1"]},
+                        HTTP_HX_REQUEST="true")  # fmt: skip
+    hint = client.post(f"/attempts/{quiz.pk}/hint/", {"position": 9}, HTTP_HX_REQUEST="true")
+    assert (again.status_code, hint.status_code) == (400, 400)
+    assert "A quiz or test is submitted whole" in again.content.decode()
+    assert hint.content.decode() == "Hints are for practice; a quiz or test is taken without them."
+    assert Answer.objects.count() == len(answers)
