@@ -176,15 +176,25 @@ def attempt_questions(attempt: Attempt) -> list[AttemptQuestion]:
     return attempt.questions
 
 
+def position_parse(value: object) -> int | None:
+    """A question's number as sent: a whole number, or its digits as text (from a form or a
+    JSON key; "01" is 1). None for anything else (" 1", "+1", "1.0", "-1", "one")."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # More digits name no question, and int() refuses text of 4,300 digits or more.
+        digits = value.lstrip("0") or "0"
+        return int(digits) if len(digits) <= 9 else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestion:
-    # A question number is a whole number, or its digits as text (from a form or a JSON key).
-    if isinstance(position, str) and position.isascii() and position.isdigit():
-        position = int(position)
-    if isinstance(position, bool) or not isinstance(position, int):
-        raise SubmissionError("Say which question this answers (its number).")
-    number = position
+    number = position_parse(position)
+    numbers = "1" if len(items) == 1 else f"1 to {len(items)}"  # positions start at 1
+    if number is None:
+        raise SubmissionError(f"Say which question this answers by its number ({numbers}).")
     if number not in items:
-        raise SubmissionError(f"This attempt has no question {number}.")
+        raise SubmissionError(
+            f"This attempt has no question {number}: its questions are {numbers}."
+        )
     return items[number]
 
 

@@ -26,6 +26,7 @@ from .services import (
     attempt_submit,
     breakdown,
     hint_reveal,
+    position_parse,
     review_due,
     verdict,
 )
@@ -194,7 +195,7 @@ def _result(request, attempt, items) -> HttpResponse:
 def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Practice and review: one answer, graded at once."""
     attempt = _own_attempt(request, pk)
-    position = request.POST.get("position")
+    position = position_parse(request.POST.get("position"))  # "01" is question 1 too
     try:
         attempt_answer(attempt=attempt, position=position, chosen=request.POST.getlist("answer"))
     except SubmissionError as error:
@@ -202,31 +203,29 @@ def answer_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             where = reverse("quiz:submit", args=[attempt.pk])
             return HttpResponse(escape(f"{error.message} Post them all to {where}."), status=400)
         items = attempt_questions_read(attempt)
-        if not any(str(item.position) == position for item in items):
+        if not any(item.position == position for item in items):
             return HttpResponse(escape(error.message), status=400)
-        return _one_question(request, attempt, items, int(position), error=error.message,
+        return _one_question(request, attempt, items, position, error=error.message,
                              status=400, focus="error")  # fmt: skip
     attempt.refresh_from_db()
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
     return _one_question(
-        request, attempt, attempt_questions_read(attempt), int(position), focus="verdict"
+        request, attempt, attempt_questions_read(attempt), position, focus="verdict"
     )
 
 
 @require_POST
 def hint_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     attempt = _own_attempt(request, pk)
-    position = request.POST.get("position")
+    position = position_parse(request.POST.get("position"))  # as the answer takes it
     try:
         hint_reveal(attempt=attempt, position=position)
     except SubmissionError as error:
         return HttpResponse(escape(error.message), status=400)
     if not request.htmx:
         return redirect(f"{reverse('quiz:attempt', args=[attempt.pk])}?q={position}")
-    return _one_question(
-        request, attempt, attempt_questions_read(attempt), int(position), focus="hint"
-    )
+    return _one_question(request, attempt, attempt_questions_read(attempt), position, focus="hint")
 
 
 @require_POST

@@ -193,7 +193,7 @@ def test_a_submission_sent_twice_is_recorded_once(client, lesson, token):
 
 
 SUBMIT_REFUSALS = [
-    ({"answers": {"1": ["a"], "2": ["a"], "3": ["a"]}}, "This attempt has no question 3."),
+    ({"answers": {"1": ["a"], "2": ["a"], "3": ["a"]}}, "no question 3: its questions are 1 to 2."),
     ({"answers": {"1": ["z"], "2": ["a"]}}, "Question 1 has no option 'z'"),
     ({"answers": {"1": ["a", "b"], "2": ["a"]}}, "Question 1 takes one answer, not 2."),
     ({"answers": {"1": ["a"]}}, "Answer every question before you submit: 2 left."),
@@ -250,8 +250,8 @@ def test_a_finished_attempt_takes_no_other_submission(client, lesson, token):
 
 
 ANSWER_REFUSALS = [
-    ({"position": 3, "chosen": ["a"]}, "This attempt has no question 3."),
-    ({"position": 0, "chosen": ["a"]}, "This attempt has no question 0."),
+    ({"position": 3, "chosen": ["a"]}, "This attempt has no question 3: its questions are 1 to 2."),
+    ({"position": 0, "chosen": ["a"]}, "This attempt has no question 0: its questions are 1 to 2."),
     ({"position": 10**30, "chosen": ["a"]}, "This attempt has no question"),
     ({"position": 1, "chosen": ["d"]}, "Question 1 has no option 'd'"),
     ({"position": 1, "chosen": ["a", "b"]}, "Question 1 takes one answer, not 2."),

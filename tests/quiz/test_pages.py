@@ -133,9 +133,10 @@ def test_another_learners_attempt_is_not_found(client, bank_lesson):
 
 
 def test_a_refusal_that_quotes_the_answer_sent_escapes_it(client, bank_lesson):
-    # A plain-text refusal goes into the page as htmx swaps it in: what it quotes is escaped.
+    # A refusal goes into the page as htmx swaps it in: what it quotes is escaped, on the
+    # question's page as in a plain-text message.
     practice, quiz = start(client, "practice"), start(client, "quiz")
-    answer = client.post(f"/attempts/{practice.pk}/answer/", {"position": "01", "answer": "<b>"})
+    answer = client.post(f"/attempts/{practice.pk}/answer/", {"position": "1", "answer": "<b>"})
     answers = {f"q{item.position}": right(item) for item in quiz.items.all()}
     submitted = client.post(f"/attempts/{quiz.pk}/submit/", answers)
     assert submitted.status_code == 302  # finished: a refusal now is the message alone
@@ -210,3 +211,40 @@ def test_a_submitted_quiz_takes_no_answer_or_hint_one_at_a_time(client, bank_les
     assert "A quiz or test is submitted whole" in again.content.decode()
     assert hint.content.decode() == "Hints are for practice; a quiz or test is taken without them."
     assert Answer.objects.count() == len(answers)
+
+
+def test_a_position_with_leading_zeros_is_that_question_to_answer_and_hint(client, bank_lesson):
+    practice = start(client, "practice")
+    hint = client.post(f"/attempts/{practice.pk}/hint/", {"position": "01"})
+    assert (hint.status_code, hint.url) == (302, f"/attempts/{practice.pk}/?q=1")
+    empty = client.post(
+        f"/attempts/{practice.pk}/answer/", {"position": "001"}, HTTP_HX_REQUEST="true"
+    )
+    html = empty.content.decode()
+    assert empty.status_code == 400
+    assert "Question 1 of 6" in html and "Choose an answer to question 1." in html
+    answer = client.post(f"/attempts/{practice.pk}/answer/", {"position": "01", "answer": "a"})
+    assert (answer.status_code, answer.url) == (302, f"/attempts/{practice.pk}/?q=1")
+    assert Answer.objects.get().item.position == 1
+    assert practice.items.get(position=1).hints_shown == 1
+
+
+def test_a_position_that_names_no_question_is_a_400_that_names_them(client, bank_lesson):
+    practice = start(client, "practice")
+    sent = [" 1", "+1", "1.0", "-1", "", "one", "<b>", "0", "7", "9" * 30, "1" * 5000, "0" * 5000]
+    refused = {
+        (endpoint, position[:30]): client.post(
+            f"/attempts/{practice.pk}/{endpoint}/", {"position": position, "answer": "a"},
+            HTTP_HX_REQUEST="true",
+        )
+        for endpoint in ("answer", "hint") for position in sent
+    }  # fmt: skip
+    assert {key: r.status_code for key, r in refused.items()} == dict.fromkeys(refused, 400)
+    messages = {r.content.decode() for r in refused.values()}
+    assert messages == {
+        "Say which question this answers by its number (1 to 6).",
+        "This attempt has no question 0: its questions are 1 to 6.",
+        "This attempt has no question 7: its questions are 1 to 6.",
+    }
+    assert not Answer.objects.exists()
+    assert not practice.items.filter(hints_shown__gt=0).exists()
