@@ -190,7 +190,7 @@ def _item(items: dict[int, AttemptQuestion], position: object) -> AttemptQuestio
     number = position_parse(position)
     numbers = "1" if len(items) == 1 else f"1 to {len(items)}"  # positions start at 1
     if number is None:
-        raise SubmissionError(f"Say which question this answers by its number ({numbers}).")
+        raise SubmissionError(f"Say which question, by its number ({numbers}).")
     if number not in items:
         raise SubmissionError(
             f"This attempt has no question {number}: its questions are {numbers}."

@@ -242,7 +242,7 @@ def test_a_position_that_names_no_question_is_a_400_that_names_them(client, bank
     assert {key: r.status_code for key, r in refused.items()} == dict.fromkeys(refused, 400)
     messages = {r.content.decode() for r in refused.values()}
     assert messages == {
-        "Say which question this answers by its number (1 to 6).",
+        "Say which question, by its number (1 to 6).",
         "This attempt has no question 0: its questions are 1 to 6.",
         "This attempt has no question 7: its questions are 1 to 6.",
     }
