@@ -48,7 +48,10 @@ def redis_status() -> dict:
 def worker_status(*, app: Celery) -> dict:
     """Which workers answer a ping over the broker within ``WORKER_PING_SECONDS``."""
     try:
-        replies = app.control.ping(timeout=WORKER_PING_SECONDS)
+        # A connection of its own: a pooled one idle since before a Redis restart is broken,
+        # and would answer "Broken pipe" once per stale connection in the pool.
+        with app.connection_for_write() as broker:
+            replies = app.control.ping(timeout=WORKER_PING_SECONDS, connection=broker)
     except (OperationalError, RedisError, OSError) as error:
         return {"ok": False, "error": f"unknown: {error}", "workers": []}
     workers = sorted(name for reply in replies for name in reply)

@@ -10,6 +10,7 @@ from learnsite.health import (
     WORKER_PING_SECONDS,
     WorkerCheckCache,
     worker_check_status,
+    worker_status,
 )
 from learnsite.redis import celery_broker_url
 from tests.http import LiveClient
@@ -123,4 +124,18 @@ def test_requests_at_once_share_one_worker_check(start_services):
 
     # One ping: every caller got the same check (each ping would have its own time).
     assert len(checks) == callers and len({check.checked_at for check in checks}) == 1
+    app.close()
+
+
+def test_the_worker_check_answers_again_once_redis_is_back(start_services):
+    redis, redis_url = redis_service()
+    start_services(redis)
+    app = Celery("no-workers", broker=celery_broker_url(redis_url), set_as_current=False)
+    assert worker_status(app=app)["error"] == "no Celery worker answered"
+
+    redis.stop(signal.SIGKILL)  # /healthz makes no ping while Redis is down
+    start_services(redis)  # the same socket again
+
+    # Not the broken connection of before the restart, for ever.
+    assert worker_status(app=app)["error"] == "no Celery worker answered"
     app.close()
