@@ -8,8 +8,11 @@ from learnsite.redis import aredis_client, awindow_count, redis_client, window_c
 
 from .events import KEY_PREFIX, LEARNER_TTL_SECONDS
 
-# Lab pages (event streams) one learner may hold open at once, across every web process.
-STREAMS_PER_LEARNER = 6
+# Lab pages (event streams) one learner may hold open at once, across every web process: one
+# fewer than the connections a browser opens to one site over HTTP/1.1 (six), for with six
+# streams open its pages' own requests (a button, a reconnection) wait for a connection that
+# never comes free, and every tab freezes.
+STREAMS_PER_LEARNER = 5
 # A stream refreshes its entry at each heartbeat; an entry older than this is a stream whose
 # process died without saying goodbye, and no longer counts.
 STREAM_STALE_SECONDS = 45

@@ -94,3 +94,19 @@ def test_dropping_the_stream_mid_run_reconnects_and_the_run_loses_nothing(page):
         expect(run.locator(".timeline li", has_text=f"step {step} of 5")).to_have_count(1)
     frame = raw.locator("li").filter(has_text=re.compile(r"^\d+-\d+ runs, \d+ bytes$"))
     expect(frame.first).to_be_visible()
+
+
+def test_six_lab_tabs_leave_the_browser_a_connection_for_their_buttons(page):
+    # A browser opens six connections to a site over HTTP/1.1: were six streams let open, every
+    # tab's button would wait for a seventh. The sixth tab's stream is refused instead.
+    tabs = [page] + [page.context.new_page() for _ in range(5)]
+    for tab in tabs[:5]:
+        tab.goto("/labs/ping/")
+        expect(tab.locator("#broker-status")).to_contain_text("connected")
+    stream = re.compile(r"/streams/labs/ping/events/")
+    with tabs[5].expect_response(stream) as refused:
+        tabs[5].goto("/labs/ping/")
+    assert refused.value.status == 429
+
+    tabs[0].get_by_role("button", name="Ping the worker").click()
+    expect(tabs[0].locator("#start-result")).to_contain_text("is on the queue")
