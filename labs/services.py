@@ -26,9 +26,10 @@ IN_FLIGHT_WINDOW_SECONDS = WAITING_FORGOTTEN_SECONDS
 # "Drop my stream" makes every open ping page of the learner reconnect: this many a minute.
 DROPS_PER_MINUTE = 10
 
+# Said by every lab action that needs Redis: a run, a console command, a publish, a prediction.
 BROKER_DOWN = (
-    "The broker (Redis) is not answering, so no task can be queued right now. "
-    "Nothing was started; try again in a moment."
+    "The broker (Redis) is not answering right now. Nothing was started or sent; try again in "
+    "a moment."
 )
 
 
