@@ -90,7 +90,8 @@ def _limits_check(*, learner_id: str, lab: str, queue: Queue) -> None:
     if sum(in_flight.values()) >= RUNS_IN_FLIGHT:
         raise RateLimited(
             f"You have {RUNS_IN_FLIGHT} runs in flight, the limit: "
-            "wait for one to finish (or cancel one), then start another."
+            "wait for one to finish (or cancel one), then start another. A run still queued "
+            "waits for its queue's worker: its card says how to start one if none is running."
         )
     # Fair share: one learner's runs take at most this many of a queue's places, so the others'
     # runs are never stuck behind theirs.

@@ -43,7 +43,9 @@ def test_runs_in_flight_are_limited_per_learner_whatever_their_lab(start_service
     statuses.append(learner.htmx_post("/labs/broker/start/", {"hold": "0"}).status)
     statuses.append(learner.htmx_post("/labs/ping/start/").status)
     assert statuses == [200] * RUNS_IN_FLIGHT + [429]
-    assert "runs in flight" in learner.htmx_post("/labs/ping/start/").text
+    refused = learner.htmx_post("/labs/ping/start/").text
+    # No worker runs here: the runs stay queued, and the refusal says where to look.
+    assert "runs in flight" in refused and "its card says how to start one" in refused
     assert other.htmx_post("/labs/ping/start/").status == 200
 
 
