@@ -4,8 +4,6 @@ from django.apps import AppConfig
 from learnsite.celery import app as celery_app
 from learnsite.hub import hub_patterns_register
 
-from .events import learner_channel
-from .kinds.lifecycle.signals import lifecycle_signals_connect
 from .queues import run_waiting_signals_connect
 from .registry import LAB_KINDS
 
@@ -20,6 +18,8 @@ def _worker_signals_connect(**_) -> None:
     what it connected (the solo and threads pools run tasks in that very process). The handlers'
     dispatch_uids make connecting twice harmless.
     """
+    from .kinds.lifecycle.signals import lifecycle_signals_connect  # needs the models: see ready
+
     lifecycle_signals_connect()
     run_waiting_signals_connect()
 
@@ -29,6 +29,9 @@ class LabsConfig(AppConfig):
     verbose_name = "Live labs"
 
     def ready(self) -> None:
+        # Imported once the apps' models are: recording an event records the goals it meets.
+        from .events import learner_channel
+
         # Every learner's announcements wake their open lab streams in this process.
         hub_patterns_register(learner_channel("*"))
         # Each lab's Celery tasks live in its own package: labs/kinds/<kind>/tasks.py. Found

@@ -149,7 +149,7 @@ class LabFold:
         self._stood_in: set[str] = set()  # the runs begun by a stand-in "queued" event
         # The ids of the runs that events changed since the set was last emptied: those an
         # event stream shows again (the ones ``apply`` returns, and the event's own run; and
-        # the items of a lab's feeds that ``apply`` adds, labs/pages.py FEEDS).
+        # the items of a lab's feeds that ``apply`` adds, labs/frames.py FEEDS).
         self.touched: set[str] = set()
 
     @classmethod

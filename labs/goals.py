@@ -1,5 +1,5 @@
-"""Lab goals: which ones a learner's runs meet, and the recording of those an event stream sees
-met (the record of met goals is the learner's: learners/progress.py)."""
+"""Lab goals: the recording of those an event stream sees met (the record of met goals is the
+learner's: learners/progress.py; ``LabKind.goals_met`` says which ones runs meet)."""
 
 import asyncio
 import logging
@@ -9,13 +9,7 @@ from django.db import Error as DatabaseError
 
 from learners.progress import lab_goals_record
 
-from .registry import LabKind
-
 log = logging.getLogger(__name__)
-
-
-def lab_goals_met(*, lab: LabKind, runs: list) -> set[str]:
-    return {name for name, goal in lab.goals.items() if goal.met(runs)}
 
 
 class _GoalsRecorder:

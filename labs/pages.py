@@ -1,23 +1,20 @@
 """What every lab's pages share: the lab page, the answer to a lab's form, predictions, the
-index, and the lab's event stream (its runs re-rendered as they change)."""
+index, and the lab's event stream (the frames of its runs as they change: labs/frames.py)."""
 
 import contextlib
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template import engines
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
@@ -25,28 +22,31 @@ from redis.exceptions import RedisError
 from learners.identity import alearner_id, learner_for, learner_id_for
 from learners.progress import lab_goals_record, lab_goals_recorded
 from learnsite.htmx import HtmxHttpRequest
-from learnsite.hub import event_hub
+from learnsite.hub import Wakeup, event_hub
 from learnsite.redis import PoolBusy
 from learnsite.streaming import HEARTBEAT_SECONDS, sse_event, sse_response
 
 from .events import (
-    NO_EVENT_ID,
+    Announced,
     aevent_publish,
     aevents_read,
     announced_parse,
     events_read,
     learner_channel,
 )
-from .fold import (
-    STREAM_RESUMED,
-    WAITING_HINT_AFTER_SECONDS,
-    Event,
-    PredictionOutcome,
-    Run,
-    Runs,
-    stream_id_after,
+from .fold import STREAM_RESUMED, stream_id_after
+from .frames import (
+    CSRF_SLOT,
+    NOT_KNOWN,
+    WAITING_TICK_SECONDS,
+    frame_render,
+    goals_met_render,
+    goals_shown,
+    lab_templates,
+    next_look,
+    shown_after,
 )
-from .goals import alab_goals_record, lab_goals_met
+from .goals import alab_goals_record
 from .limits import (
     STREAMS_PER_LEARNER,
     alearner_allows,
@@ -61,26 +61,7 @@ from .registry import LAB_KINDS, LabKind
 from .services import LabError
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-# While a run waits in the queue the stream wakes up this often, to say how many runs are still
-# ahead of it (they are other learners' runs: nothing in this learner's events says so).
-WAITING_TICK_SECONDS = 1.0
 RECONNECT_MS = 2000
-# Woken this long after a run's deadline (or its waiting hint's), so that the fold, as of then,
-# finds it past it.
-LOST_TICK_SLACK = 0.05
-# One run's card, if the lab has one: in a slot named by the run's id, which a frame swaps out of
-# band (a Jinja2 template: learnsite/jinja.py).
-CARDS = "labs/cards/{kind}.jinja"
-# What a lab with cards shows about all its runs together (the email lab's chart), if anything:
-# in a slot of its own, which every frame of changed cards swaps out of band too.
-SUMMARIES = "labs/summaries/{kind}.jinja"
-# A lab's feeds, if it has any: logs its page lists beside the runs (the pub/sub lab's panels),
-# newest first. Each macro renders one item of the feed named as the macro (the attribute of the
-# lab's runs that lists its items), in an element with the id "<feed>-<item id>": a frame sends
-# the new and changed items alone, as it does cards.
-FEEDS = "labs/feeds/{kind}.jinja"
-# Run ids the frames name in a CSS selector as they are; the runs of any other are sent whole.
-RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Reconnections (Last-Event-ID) of one learner's lab page recorded on their runs, a minute.
 RESUMES_RECORDED_PER_MINUTE = 10
 BROKER_PAUSED = "The broker (Redis) is not answering: live updates are paused until it is back."
@@ -104,8 +85,8 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
     with contextlib.suppress(RedisError, OSError):  # the page says so already, from the read
         runs_ahead_place(learner_id=learner_id, runs=runs)
     done = {goal for _, goal in lab_goals_recorded(learner=learner_for(request), kind=kind)}
-    met = lab_goals_met(lab=lab, runs=runs)
-    # Goals met by runs no open page's stream saw through (a stream records them as they come).
+    met = lab.goals_met(runs)
+    # Goals met by runs whose events did not record them (labs/frames.py: the database was away).
     lab_goals_record(goals={(learner_id, kind, goal) for goal in met - done})
     done |= met
     lesson = request.GET.get("lesson", "")
@@ -114,7 +95,7 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         "lab": lab,
         "lab_kind": kind,
         "runs": runs,
-        "goals": _goals_shown(lab, done),
+        "goals": goals_shown(lab, done),
         "after": events[-1][0] if events else "0-0",
         "broker_error": broker_error,
         "error": error,
@@ -125,13 +106,6 @@ def lab_page(request: HtmxHttpRequest, kind: str, *, context: dict | None = None
         **(context or {}),
     }
     return render(request, lab.template, page, status=error.status if error else 200)
-
-
-def _goals_shown(lab: LabKind, done: set[str]) -> list[dict]:
-    return [
-        {"name": name, "description": goal.description, "done": name in done}
-        for name, goal in lab.goals.items()
-    ]
 
 
 def lab_answer(request: HtmxHttpRequest, kind: str, *, partial: str = "labs/_start_result.html",
@@ -239,155 +213,74 @@ async def _resume_record(*, learner_id: str, kind: str, after: str) -> None:
         await aevent_publish(learner_id=learner_id, lab=kind, event=event)
 
 
-@dataclass
-class _Shown:
-    """What a lab page shows of its runs, as its stream's frames so far left it."""
-
-    ids: list[str] | None = None  # newest first; None: as the page was rendered (not known)
-    waiting: set[str] = field(default_factory=set)
-    lost: set[str] = field(default_factory=set)
-    ahead: dict[str, int | None] = field(default_factory=dict)
-    prediction: PredictionOutcome | None = None
-    feeds: dict[str, list[str]] = field(default_factory=dict)  # each feed's item ids, as ``ids``
-
-
-def _announced_take(announced: list[str], *, kind: str, last_id: str) -> list[Event] | None:
-    """The events of lab ``kind`` that ``announced`` carries after ``last_id``, in order; None
-    when one is missing (an announcement that carried none, or a gap in the ids): then the
-    stream reads its record instead."""
-    events: list[Event] = []
+def _relayable(announced: list[str], *, kind: str, page_id: str) -> list[Announced] | None:
+    """The frames ``announced`` carries for lab ``kind`` after ``page_id``, in order, each
+    rendered for a page as the one before it left it; None when one of them is not (it carries
+    no frame, or a gap in the ids): then the stream reads its record and renders its own."""
+    frames: list[Announced] = []
     for data in announced:
         item = announced_parse(data)
         if item is None:
+            return None  # another announcer's: it may be of this lab
+        if item.lab != kind:
+            continue
+        if item.previous == page_id and item.frame:
+            frames.append(item)
+            page_id = item.event_id
+        elif stream_id_after(item.event_id, page_id):
             return None
-        if item.lab != kind or (last_id != "-" and not stream_id_after(item.event_id, last_id)):
-            continue  # another lab's, or read already
-        if item.previous != (NO_EVENT_ID if last_id == "-" else last_id):
-            return None
-        events.append((item.event_id, item.event))
-        last_id = item.event_id
-    return events
-
-
-def _lab_template(name: str, kind: str) -> jinja2.Template | None:
-    try:
-        return engines["jinja2"].env.get_template(name.format(kind=kind))
-    except jinja2.TemplateNotFound:
-        return None
-
-
-def _card_template(kind: str) -> jinja2.Template | None:
-    """The lab's card of one run (``CARDS``), or None if it has none: then its runs partial
-    shows more than cards, a summary, feeds and the prediction, and every frame is the whole
-    partial."""
-    return _lab_template(CARDS, kind)
-
-
-def _summary_template(kind: str) -> jinja2.Template | None:
-    """What the lab's runs partial shows about all its runs together (``SUMMARIES``), given
-    ``runs``, or None if it shows nothing of the kind. A frame of changed cards carries it
-    again, swapped out of band: any change of a run may change it."""
-    return _lab_template(SUMMARIES, kind)
-
-
-def _feed_macros(kind: str) -> dict[str, Callable[..., str]]:
-    """The item macro of each of the lab's feeds (``FEEDS``), by feed name; none if it has none."""
-    feeds = _lab_template(FEEDS, kind)
-    if feeds is None:
-        return {}
-    return {name: macro for name, macro in vars(feeds.module).items() if name[:1] != "_"}
-
-
-def _slot_render(run: Run, oob: str, *, card: jinja2.Template, csrf_token: str) -> str:
-    """One run's ``card`` in its slot, as the page's runs partial puts it in, swapped out of
-    band as ``oob`` says."""
-    return card.render(run=run, oob=oob, csrf_token=csrf_token)
-
-
-def _whole_frame(html: str) -> str:
-    return f'<div id="runs" hx-swap-oob="innerHTML">{html}</div>'
-
-
-def _changed_cards(*, runs: list, shown: list[str] | None, dirty: set[str],
-                   slot: Callable[[Any, str], str], slot_id: str = "run-slot-{}"
-                   ) -> str | None:  # fmt: skip
-    """Only what changed since the page showed the runs ``shown`` (their ids), swapped out of
-    band: the cards of ``dirty`` runs, the new runs' cards on top, the cards of runs no longer
-    shown gone. None when that cannot say it (the page showed no run, or the runs moved
-    otherwise): then the whole partial goes. So too for a feed's items (``slot_id``: the id
-    of an item's element)."""
-    ids = [run.id for run in runs]
-    if shown is None or not all(RUN_ID.fullmatch(run_id) for run_id in ids):
-        return None
-    if not ids and not shown:
-        return ""  # none shown and none to show: only the rest may have changed
-    still = set(ids)
-    kept = [run_id for run_id in shown if run_id in still]
-    # Patchable: the runs still shown are the page's first ones, in its order, and come last.
-    if not kept or kept != shown[: len(kept)] or ids[len(ids) - len(kept) :] != kept:
-        return None
-    added = runs[: len(ids) - len(kept)]
-    parts = [f'<div id="{slot_id.format(run_id)}" hx-swap-oob="delete"></div>'
-             for run_id in shown[len(kept) :]]  # fmt: skip
-    if added:
-        cards = "".join(slot(run, "") for run in added)
-        before = slot_id.format(kept[0])
-        parts.append(f'<div hx-swap-oob="beforebegin:#{before}">{cards}</div>')
-    parts.extend(slot(run, "true") for run in runs[len(added) :] if run.id in dirty)
-    return "".join(parts)
-
-
-def _changed_items(*, runs: Runs, shown: _Shown, dirty: set[str],
-                   feeds: dict[str, Callable[..., str]]) -> str | None:  # fmt: skip
-    """The new and changed items of each of the lab's ``feeds`` since ``shown``, as
-    ``_changed_cards`` says a lab's runs; None when one of them cannot be said so."""
-    parts = []
-    for name, item in feeds.items():
-        part = _changed_cards(runs=getattr(runs, name), shown=shown.feeds.get(name),
-                              dirty=dirty, slot=item, slot_id=f"{name}-{{}}")  # fmt: skip
-        if part is None:
-            return None
-        parts.append(part)
-    return "".join(parts)
+    return frames
 
 
 async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str, resumed: bool,
                         csrf_token: str) -> AsyncIterator[str | None]:  # fmt: skip
     if resumed:
         await _resume_record(learner_id=learner_id, kind=kind, after=after)
-    # The fold takes each event once, as it comes, and each frame shows only the runs that
-    # changed: a wake-up never re-reads, re-folds or re-renders the lab's history.
-    fold, card, summary = lab.fold(), _card_template(kind), _summary_template(kind)
-    feeds = _feed_macros(kind)
-    runs_partial = get_template(f"{lab.template}#runs")
-
-    def slot(run: Run, oob: str) -> str:
-        return _slot_render(run, oob, card=card, csrf_token=csrf_token)
-
-    last_id, shown_broker_error, goals_done = "-", None, set()
-    shown = _Shown()
+    # Most events come with their frame, rendered where they were recorded (labs/frames.py): the
+    # stream sends it on as it is while its page stands where the frame was rendered for.
+    # Otherwise it renders its own: its fold takes each event of the record once, and its frames
+    # show only the runs that changed since its last. A wake-up never re-reads, re-folds or
+    # re-renders the lab's history.
+    fold, templates = lab.fold(), lab_templates(kind)
+    page_id = after  # the newest event the page shows (NO_EVENT_ID: none)
+    folded_id = "-"  # the newest event the fold took; older than page_id after frames sent on
+    shown_broker_error, goals_done = None, set()
+    shown = NOT_KNOWN
+    look = None  # when the runs next change with no event (labs/frames.py next_look)
     vanished_read = False  # the runs Redis lost, looked for once, at the first answer
-    read = True  # the record must be read after last_id (the first time: all of it)
-    # Any of the learner's labs announces on their one channel, each event with its lab: a
-    # wake-up takes this lab's new events from the announcements, and reads this lab's stream
-    # after the last id only when one is missing there.
+    read = True  # the record must be read after folded_id (the first time: all of it)
     async with event_hub().listen(learner_channel(learner_id), name=kind) as wakeup:
         while True:
             wakeup.clear()
             if wakeup.ended:  # "Drop my stream": a normal end, so the browser reconnects
                 return
             announced, reread = wakeup.take()
-            new = None if read or reread else _announced_take(announced, kind=kind, last_id=last_id)
-            busy, broker_error = False, shown_broker_error
-            if new is None:
-                read = True
+            due = look is not None and time.time() >= look
+            relayed = None
+            if not (read or reread or due):
+                relayed = _relayable(announced, kind=kind, page_id=page_id)
+                for item in relayed or ():
+                    yield item.frame.replace(CSRF_SLOT, csrf_token)
+                    page_id, look = item.event_id, item.look
+                if relayed is not None:  # sent, or nothing new of this lab
+                    # The page shows what other frames made of its runs: the next of the
+                    # stream's own is the whole of them.
+                    shown = NOT_KNOWN if relayed else shown
+                    if not await _woken(wakeup, look):
+                        yield None
+                    continue
+            # The fold reads what it has not taken: events announced without a frame, missed,
+            # or sent on as frames.
+            read = read or reread or relayed is None or folded_id != page_id
+            new, busy, broker_error = [], False, shown_broker_error
+            if read:
                 try:
-                    new = await aevents_read(learner_id=learner_id, lab=kind, after=last_id)
+                    new = await aevents_read(learner_id=learner_id, lab=kind, after=folded_id)
                     broker_error, read = "", False
                 except PoolBusy:  # this process's connections were all in use: nothing about Redis
-                    new, busy = [], True
+                    busy = True
                 except (RedisError, OSError):
-                    new, broker_error = [], BROKER_PAUSED
+                    broker_error = BROKER_PAUSED
             if broker_error != shown_broker_error:
                 context = {"broker_error": broker_error}
                 yield sse_event("broker", render_to_string("labs/_broker_status.html", context))
@@ -399,62 +292,44 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                 for event_id, event in vanished:
                     fold.add(event_id, event)
                 vanished_read = True
-            advanced = False  # an event the page has not shown
+            advanced = False  # an event the page does not show
             for event_id, event in new:
                 fold.add(event_id, event)
-                last_id = event_id
-                advanced = advanced or stream_id_after(event_id, after)
-            runs = fold.result(now=time.time(), deadline=settings.LAB_RUN_DEADLINE_SECONDS)
-            waiting = {run.id for run in runs if run.waiting}
-            lost = {run.id for run in runs if run.lost}
+                folded_id = event_id
+                if stream_id_after(event_id, page_id):
+                    advanced, page_id = True, event_id
+            now = time.time()
+            runs = fold.result(now=now, deadline=settings.LAB_RUN_DEADLINE_SECONDS)
             ahead = shown.ahead
             with contextlib.suppress(RedisError, OSError):  # said above; PoolBusy: next tick
                 ahead = await aruns_ahead_place(learner_id=learner_id, runs=runs)
-            flagged = (waiting ^ shown.waiting) | (lost ^ shown.lost)
+            now_shown = shown_after(runs, ahead=ahead, feeds=templates.feeds)
+            flagged = (now_shown.waiting ^ shown.waiting) | (now_shown.lost ^ shown.lost)
             flagged |= {run_id for run_id in ahead.keys() | shown.ahead.keys()
                         if ahead.get(run_id) != shown.ahead.get(run_id)}  # fmt: skip
-            if advanced or flagged:
-                html = None
-                if card is not None and runs.prediction == shown.prediction:
-                    dirty = fold.touched | flagged
-                    html = _changed_cards(runs=runs, shown=shown.ids, dirty=dirty, slot=slot)
-                    items = _changed_items(runs=runs, shown=shown, dirty=dirty, feeds=feeds)
-                    html = None if html is None or items is None else html + items
-                    if html is not None and summary is not None:
-                        html += summary.render(runs=runs, oob="true")
-                if html is None:
-                    context = {"runs": runs, "csrf_token": csrf_token}
-                    html = _whole_frame(runs_partial.render(context))
-                yield sse_event("runs", html, event_id=last_id)
-                shown = _Shown(
-                    [run.id for run in runs],
-                    waiting,
-                    lost,
-                    ahead,
-                    runs.prediction,
-                    {name: [item.id for item in getattr(runs, name)] for name in feeds},
-                )
+            html, changed = "", advanced or flagged
+            if changed:
+                html = frame_render(runs=runs, shown=shown, dirty=fold.touched | flagged,
+                                    templates=templates, csrf_token=csrf_token)  # fmt: skip
+                shown = now_shown
             fold.touched.clear()
-            newly_met = lab_goals_met(lab=lab, runs=runs) - goals_done
-            if newly_met:
-                await alab_goals_record(learner_id=learner_id, kind=kind, goals=newly_met)
+            if newly_met := lab.goals_met(runs) - goals_done:  # recorded before shown
                 goals_done |= newly_met
-                context = {"goals": _goals_shown(lab, goals_done)}
-                yield sse_event("goals", render_to_string("labs/_goals.html", context))
-            # A queued run's place changes with no event of this learner to say so: look again
-            # soon. So does a read that found no free connection: it reads from the same id
-            # next time. And a run becomes "waiting" or lost at a time with no event at all:
-            # wake up then.
-            places = any(run.queued and run.queue and not run.lost for run in runs)
-            seconds = WAITING_TICK_SECONDS if places or busy else HEARTBEAT_SECONDS
-            due = [run.queued_at + WAITING_HINT_AFTER_SECONDS
-                   for run in runs if run.queued and not (run.waiting or run.lost)]  # fmt: skip
-            if runs.lost_at is not None:
-                due.append(runs.lost_at)
-            if due:
-                seconds = min(seconds, max(min(due) - time.time(), 0.0) + LOST_TICK_SLACK)
-            if not await wakeup.woken(seconds):
+                await alab_goals_record(learner_id=learner_id, kind=kind, goals=newly_met)
+                html, changed = html + goals_met_render(lab, newly_met), True
+            if changed:
+                yield sse_event("runs", html, event_id=page_id)
+            look = next_look(runs, now=now)
+            if busy:  # no connection came free: read from the same id again soon
+                look = min(look or math.inf, now + WAITING_TICK_SECONDS)
+            if not await _woken(wakeup, look):
                 yield None
+
+
+async def _woken(wakeup: Wakeup, look: float | None) -> bool:
+    """Wait for ``wakeup``, at most until ``look`` or a heartbeat is due: False if not woken."""
+    seconds = HEARTBEAT_SECONDS if look is None else max(look - time.time(), 0.0)
+    return await wakeup.woken(min(seconds, HEARTBEAT_SECONDS))
 
 
 async def counted_sse_response(*, learner_id: str, frames: AsyncIterator[str | None],

@@ -53,6 +53,10 @@ class LabKind:
     def outcomes(self) -> dict[str, str]:
         return self.fold.outcomes
 
+    def goals_met(self, runs: list) -> set[str]:
+        """The names of the goals that ``runs`` meet."""
+        return {name for name, goal in self.goals.items() if goal.met(runs)}
+
 
 LAB_KINDS = {
     "ping": LabKind(

@@ -17,7 +17,10 @@
       return [headingId, { heading, status: text(run.querySelector(".status")) }];
     }),
   );
-  const goalsMetNow = () => new Set(goals ? Array.from(goals.querySelectorAll(".is-done"), text) : []);
+  // By an attribute, not the class "is-done": htmx swaps a goal in with the class it had until the
+  // swap settles, after this page has read it.
+  const goalsMetNow = () =>
+    new Set(goals ? Array.from(goals.querySelectorAll("[data-goal-done]"), text) : []);
   let knownRuns = runsNow();
   let knownGoals = goalsMetNow();
 
@@ -25,24 +28,22 @@
     if (lines.length) say.textContent = lines.join(" ");
   };
 
-  // A new run is not said: its start button's answer already did.
+  // A new run is not said: its start button's answer already did. A frame of the runs also
+  // marks the goals its runs met (out of band, in the goals' list).
   runs.addEventListener("htmx:sseMessage", () => {
     const now = runsNow();
-    announce(Array.from(now)
-      .filter(([id, run]) => knownRuns.has(id) && knownRuns.get(id).status !== run.status)
-      .map(([, run]) => `${run.heading}.`));
-    knownRuns = now;
-  });
-
-  if (goals) {
-    goals.addEventListener("htmx:sseMessage", () => {
-      const now = goalsMetNow();
-      announce(Array.from(now)
+    const goalsNow = goalsMetNow();
+    announce([
+      ...Array.from(now)
+        .filter(([id, run]) => knownRuns.has(id) && knownRuns.get(id).status !== run.status)
+        .map(([, run]) => `${run.heading}.`),
+      ...Array.from(goalsNow)
         .filter((goal) => !knownGoals.has(goal))
-        .map((goal) => `Goal met: ${goal.replace(/^✓ Done: /, "")}`));
-      knownGoals = now;
-    });
-  }
+        .map((goal) => `Goal met: ${goal.replace(/^✓ Done: /, "")}`),
+    ]);
+    knownRuns = now;
+    knownGoals = goalsNow;
+  });
 })();
 
 // A live stream that fails says so in the status line its element names (data-lost-status), in

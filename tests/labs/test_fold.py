@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from labs.fold import STREAM_RESUMED, WAITING_HINT_AFTER_SECONDS
-from labs.pages import _card_template
+from labs.frames import card_template
 from labs.registry import LAB_KINDS
 
 
@@ -72,11 +72,11 @@ def test_a_run_and_its_timeline_answer_the_template_engines_subscript_with_their
         run["no_such_field"]
 
 
-@pytest.mark.parametrize("kind", sorted(kind for kind in LAB_KINDS if _card_template(kind)))
+@pytest.mark.parametrize("kind", sorted(kind for kind in LAB_KINDS if card_template(kind)))
 def test_a_card_left_waiting_says_how_to_start_its_queues_worker(kind):
     # With no worker running, a queued run waits for ever: its card must say what to start.
     events = [("1-0", {"lab": kind, "at": 0.0, "kind": "queued", "run": "q", "task_id": "t"})]
     (run,) = LAB_KINDS[kind].fold.fold(events, now=WAITING_HINT_AFTER_SECONDS)
     assert run.waiting
-    card = _card_template(kind).render(run=run, oob="", csrf_token="")
+    card = card_template(kind).render(run=run, oob="", csrf_token="")
     assert f"python -m learnsite.workers {run.queue}" in card

@@ -108,7 +108,9 @@ def test_listen_stops_answering_while_the_other_two_keep_answering_and_receiving
     assert 'data-prediction="not-listen" data-observed="not-listen"' in frame
     assert "the run showed" in frame and ": right." in frame
     page = client.get("/labs/listen/").text
-    assert re.search(r'class="goal is-done">.*see listen\(\) stop answering', page, re.S)
+    assert re.search(
+        r'class="goal is-done" data-goal-done>.*see listen\(\) stop answering', page, re.S
+    )
 
 
 def test_the_sandbox_is_killed_at_its_limit_and_the_site_answers_meanwhile(live_url):

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from labs.events import event_publish, events_read
+from labs.frames import card_template, slot_render
 from labs.kinds.pools.fold import PoolsFold, compared_cpu_pools, compared_workloads
 from labs.kinds.pools.services import pools_options, pools_run_execute
-from labs.pages import _card_template, _slot_render
 from labs.services import LabError
 from tests.http import LiveClient, frame_until
 
@@ -90,7 +90,7 @@ def prefork_cpu(run: str = "p1", at: float = 200.0) -> list:
 def test_a_runs_card_says_its_figures_with_no_more_than_the_run():
     # The stream renders a card from its run alone, as the page does: no page context to lean on.
     [run] = PoolsFold.fold(prefork_cpu(), now=210.0)
-    card = _slot_render(run, "true", card=_card_template("pools"), csrf_token="token")
+    card = slot_render(run, "true", card=card_template("pools"), csrf_token="token")
     assert "8 of 8 tasks done" in card and "after the 8 tasks were sent" in card
     assert 'data-cores-busy="2.00"' in card and "more than one core at work at once" in card
 

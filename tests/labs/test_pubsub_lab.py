@@ -125,7 +125,9 @@ def test_all_three_ways_with_nobody_listening_meets_the_goal(live_url):
 
     assert "<q data-item>three ways</q>" in read(client, "nobody", "list").text
     page = client.get("/labs/pubsub/").text
-    assert re.search(r'class="goal is-done">.*see it lost on the channel', page, re.S)
+    assert re.search(
+        r'class="goal is-done" data-goal-done>.*see it lost on the channel', page, re.S
+    )
 
 
 def test_a_pattern_subscription_gets_matching_channels_only(live_url):

@@ -1,7 +1,7 @@
 """What a lab's event stream sends per event, on the session's real Redis: only the card of the
-run that changed (and the lab's summary of its runs, if it has one), taken from the announcement
-itself; a gap in the announcements caught up from the record; a reconnect with Last-Event-ID
-that misses nothing."""
+run that changed (and the lab's summary of its runs, if it has one), rendered once where the
+event was recorded and carried by its announcement; a gap in the announcements caught up from
+the record; a reconnect with Last-Event-ID that misses nothing."""
 
 import asyncio
 import json
@@ -13,10 +13,18 @@ import redis
 from django.template.loader import render_to_string
 
 import learnsite.redis
-from labs.events import announced_parse, event_publish, events_read, learner_stream_key
+from labs.events import (
+    announced_parse,
+    event_publish,
+    events_read,
+    learner_channel,
+    learner_stream_key,
+)
 from labs.fold import RUNS_SHOWN, stream_id_after
-from labs.pages import _card_template, _event_stream, _slot_render, _summary_template
+from labs.frames import CSRF_SLOT, card_template, slot_render, summary_template
+from labs.pages import _event_stream
 from labs.registry import LAB_KINDS
+from learners.models import LabGoalMet, Learner
 from learnsite.hub import ANNOUNCEMENTS_KEPT, Wakeup, event_hub
 from learnsite.redis import aredis_client
 from tests.labs.stream_support import Frames
@@ -77,7 +85,7 @@ def test_a_streamed_card_is_the_card_the_page_renders():
               ("2-0", progress("aaa", 1) | {"at": start + 12.345, "percent": 1234})]  # fmt: skip
     runs = lab.fold.fold(events, now=start + 13)
     page = render_to_string(f"{lab.template}#runs", {"runs": runs, "csrf_token": "token"})
-    card = _slot_render(runs[0], "", card=_card_template("ping"), csrf_token="token")
+    card = slot_render(runs[0], "", card=card_template("ping"), csrf_token="token")
     assert "+12345 ms" in card and 'value="1234"' in card
     assert card in page
 
@@ -97,8 +105,8 @@ def test_the_routing_labs_streamed_card_and_table_are_what_the_page_renders():
               for n, event in enumerate(events, 1)]  # fmt: skip
     runs = LAB_KINDS["routing"].fold.fold(events, now=30.0)
     page = render_to_string("labs/routing.html#runs", {"runs": runs, "csrf_token": "token"})
-    card = _slot_render(runs[0], "", card=_card_template("routing"), csrf_token="token")
-    summary = _summary_template("routing").render(runs=runs, oob="")
+    card = slot_render(runs[0], "", card=card_template("routing"), csrf_token="token")
+    summary = summary_template("routing").render(runs=runs, oob="")
     assert 'data-setup="routed"' in card and 'data-wait-ms="4321"' in card
     assert summary.count('data-fast-wait-ms="4321"') == 2
     assert card in page and summary in page
@@ -110,7 +118,7 @@ def test_a_card_escapes_what_a_worker_reported_on_the_page_and_in_the_stream():
     events = [("1-0", queued("bad") | {"at": 1.0}), ("2-0", failed)]
     runs = LAB_KINDS["ping"].fold.fold(events, now=3.0)
     page = render_to_string("labs/ping.html#runs", {"runs": runs, "csrf_token": "token"})
-    card = _slot_render(runs[0], "true", card=_card_template("ping"), csrf_token="token")
+    card = slot_render(runs[0], "true", card=card_template("ping"), csrf_token="token")
     escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; more"
     for html in (page, card):
         assert "<img" not in html and f'<p class="error">{escaped}</p>' in html
@@ -345,7 +353,89 @@ def test_a_wakeup_keeps_so_many_announcements_then_says_read_the_record():
 
 @pytest.mark.parametrize(
     "data",
-    ["1700000000000-0", "end:ping", "ping 0-0 1-0", "ping 0-0 1-0 {not json", "ping x 1-0 {}"],
-)
-def test_an_announcement_without_an_event_is_none(data):
+    ["1700000000000-0", "end:ping", "ping 0-0 1-0", "ping 0-0 1-0 soon id: 1-0",
+     "ping x 1-0 - id: x", "ping 0-0 1-0\nevent: x - id: 1-0", "ping 0-0 1-0 - event: runs"],
+)  # fmt: skip
+def test_an_announcement_that_says_less_is_none(data):
     assert announced_parse(data) is None
+
+
+def test_an_announcement_says_its_frame_and_when_its_page_looks_next():
+    framed = announced_parse("ping 1-0 2-0 17.5 id: 2-0\nevent: runs\ndata: <p>x y</p>\n\n")
+    assert framed.frame == "id: 2-0\nevent: runs\ndata: <p>x y</p>\n\n" and framed.look == 17.5
+    assert announced_parse("ping 1-0 2-0 - id: 2-0\nevent: runs\n").look is None
+    bare = announced_parse("ping 1-0 2-0 ")
+    assert (bare.previous, bare.event_id, bare.frame) == ("1-0", "2-0", "")
+
+
+class Announcements:
+    """The announcements on a learner's channel, as a subscriber of the test's reads them."""
+
+    def __init__(self, redis_url: str, learner_id: str) -> None:
+        self.pubsub = redis.Redis.from_url(redis_url, decode_responses=True).pubsub()
+        self.pubsub.subscribe(learner_channel(learner_id))
+        assert self.pubsub.get_message(timeout=5)["type"] == "subscribe"
+
+    def next(self):
+        message = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+        return announced_parse(message["data"])
+
+
+def test_a_frame_is_rendered_against_the_record_when_another_process_recorded_before(
+    learner_id, redis_url
+):
+    announcements = Announcements(redis_url, learner_id)
+    first = publish(learner_id, queued("one"))
+    assert announcements.next().frame  # this process keeps the lab's fold just after it
+    # Recorded by another process (never announced here): the kept fold no longer stands at
+    # the event before the next one.
+    other = {**progress("one", 1), "at": time.time()}
+    before = (
+        redis.Redis.from_url(redis_url)
+        .xadd(learner_stream_key(learner_id, "ping"), {"event": json.dumps(other)})
+        .decode()
+    )
+    last = publish(learner_id, progress("one", 2))
+    item = announcements.next()
+    assert (item.previous, item.event_id) == (before, last) and stream_id_after(before, first)
+    # The card as the record has it: both steps, though this process never saw step 1.
+    assert "step 1 of 5" in item.frame and "step 2 of 5" in item.frame
+    assert item.frame.startswith(f"id: {last}\nevent: runs\n")
+    assert SLOT.findall(frame_html(item.frame)) == [("one", ' hx-swap-oob="true"')]
+
+
+@pytest.mark.django_db(transaction=True)  # recorded by the process that records the event
+def test_an_event_that_meets_a_goal_records_it_before_its_frame_shows_it(learner_id, redis_url):
+    Learner.objects.create(key=learner_id)
+    announcements = Announcements(redis_url, learner_id)
+    succeeded = {"kind": "succeeded", "run": "one", "lab": "ping",
+                 "result": {"worker": "w", "pid": 1, "worked_ms": 5}}  # fmt: skip
+    met = LabGoalMet.objects.filter(learner__key=learner_id, goal="finish-a-run")
+    goal = '<li id="goal-finish-a-run" hx-swap-oob="true" class="goal is-done" data-goal-done>'
+
+    publish(learner_id, queued("one"))
+    assert goal not in announcements.next().frame and not met.exists()
+    publish(learner_id, succeeded)
+    assert goal in announcements.next().frame and met.count() == 1
+    # A second run meets no goal the first had not: its frames leave the list be.
+    publish(learner_id, queued("two"))
+    publish(learner_id, succeeded | {"run": "two"})
+    assert not any(goal in announcements.next().frame for _ in range(2))
+    assert met.count() == 1
+
+
+def test_a_frame_sent_on_has_the_pages_own_csrf_token_in_its_forms(learner_id):
+    queued_task = {"kind": "queued", "run": "one", "lab": "lifecycle", "task_id": "task-one",
+                   "options": {"behaviour": "slow"}}  # fmt: skip
+
+    async def scenario() -> str:
+        frames = await open_stream(learner_id, kind="lifecycle")
+        try:
+            event_id = await publish_async(learner_id, queued_task, lab="lifecycle")
+            return await frames.until(runs_frame(event_id))
+        finally:
+            await frames.close()
+
+    frame = asyncio.run(scenario())
+    assert '<input type="hidden" name="csrfmiddlewaretoken" value="token">' in frame
+    assert CSRF_SLOT not in frame and "Cancel run one" in frame
