@@ -2,7 +2,8 @@
 
 Starts its own redis-server (unix socket) and one uvicorn web process in a fresh temp folder,
 opens one server-sent-event stream per learner to /streams/labs/ping/events/, publishes lab
-events through the site's own ``labs.events.event_publish`` (the Lua XADD + PUBLISH) and times
+events through the site's own ``labs.events.event_publish`` (the record, the frame rendered
+once, the announcement) from PUBLISHERS processes of their own, as workers would, and times
 each event from publish to the ``event: runs`` frame that carries its stream id. Then the same
 shape through django-eventstream 5.3.4 (bench/eventstream_site.py, in the anchors' virtualenv).
 Prints one row per server and number of open streams: latency, web CPU per delivered event
@@ -20,15 +21,15 @@ import http.cookies
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,11 @@ ANCHOR_COUNTS = (1, 1000)
 EVENTS_PER_LEARNER = 10
 MIN_SAMPLES = 100
 WARMUP_EVENTS = 5
+# Processes that publish the events, each learner's from one of them: a class's events are
+# recorded by several workers, and the site renders each event's frame where it is recorded.
+PUBLISHERS = 2
+# The first event is published this long after the publishers are handed their shares.
+PUBLISH_START_SECONDS = 0.2
 # Each learner gets one event per round; a round's events are spread evenly over the round,
 # so every learner sees the same event rate (4 per second, a little faster than a ping run's
 # steps) whatever N is, and the web process's total load grows with N.
@@ -154,7 +160,6 @@ class Stream:
     frames: int = 0
     paused: int = 0  # "broker" frames saying live updates are paused (a Redis error)
     error: str = ""
-    sent: int = 0  # events published to it so far
 
 
 async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> None:
@@ -182,7 +187,7 @@ async def stream_read(stream: Stream, port: int, opened: asyncio.Semaphore) -> N
 
 
 # ---------------------------------------------------------------------------------------------
-# Publishing through the site's own event_publish
+# Publishing: from processes of their own, as a class's workers record their events
 
 
 @dataclass
@@ -196,14 +201,13 @@ def events_per_learner(learners: int) -> int:
     return max(EVENTS_PER_LEARNER, math.ceil(MIN_SAMPLES / learners))
 
 
-def site_publish(stream: Stream) -> str:
-    """The learner's next event of back-to-back ping runs, as the lab records them (queued by
-    the page, then the worker's started, five steps and succeeded): its stream id."""
+def site_publish(learner_id: str, sent: int) -> str:
+    """The learner's event number ``sent`` of back-to-back ping runs, as the lab records them
+    (queued by the page, then the worker's started, five steps and succeeded): its stream id."""
     from labs.events import event_publish
     from labs.kinds.ping.fold import PING_STEPS
 
-    run, place = divmod(stream.sent, PING_STEPS + 3)
-    stream.sent += 1
+    run, place = divmod(sent, PING_STEPS + 3)
     event = {"run": f"run{run}", "lab": "ping"}
     if place == 0:
         event["kind"] = "queued"
@@ -216,20 +220,18 @@ def site_publish(stream: Stream) -> str:
     else:
         result = {"worker": "bench@localhost", "pid": 0, "worked_ms": 2000}
         event |= {"kind": "succeeded", "result": result}
-    return event_publish(learner_id=stream.learner_id, lab="ping", event=event)
+    return event_publish(learner_id=learner_id, lab="ping", event=event)
 
 
-_anchor_sequence = itertools.count(1)
-
-
-def anchor_publish(stream: Stream) -> str:
+def anchor_publish(learner_id: str, sent: int) -> str:
     """One event on the learner's channel, as django-eventstream's send_event() publishes it for
-    several processes (one PUBLISH on its Redis channel); its sequence number is its data."""
+    several processes (one PUBLISH on its Redis channel); its number for the learner is its
+    data."""
     from learnsite.redis import redis_client
 
-    key = f"{next(_anchor_sequence)}-0"
+    key = f"{sent + 1}-0"
     message = {
-        "channel": f"learner-{stream.learner_id}",
+        "channel": f"learner-{learner_id}",
         "event_type": "runs",
         "data": json.dumps(key),
         "pub_id": None,
@@ -238,24 +240,53 @@ def anchor_publish(stream: Stream) -> str:
     return key
 
 
-def publish_all(
-    streams: list[Stream], rounds: int, stop: threading.Event, publish
-) -> list[Published]:
-    """K rounds; in each, one event per learner, paced evenly over the round."""
+PUBLISHES = {"site": site_publish, "anchor": anchor_publish}
+
+
+def publisher_start(env: dict) -> None:
+    """A publishing process: the site's settings and Redis, its connections named so that
+    CLIENT LIST leaves them out."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from learnsite.redis import redis_client
+
+    redis_client().connection_pool.connection_kwargs["client_name"] = f"{BENCH_CLIENT_NAME}-pub"
+
+
+def publish_share(publish: str, learners: list[tuple[int, str]], count: int, rounds: int,
+                  start: float) -> list[Published]:  # fmt: skip
+    """This process's share of K rounds: in each, one event per learner of ``learners`` (index,
+    learner id), each at its place in the round of all ``count`` learners (paced evenly)."""
     published: list[Published] = []
-    gap = ROUND_SECONDS / len(streams)
-    start = time.perf_counter()
+    gap = ROUND_SECONDS / count
     for round_ in range(rounds):
-        for index, stream in enumerate(streams):
-            if stop.is_set():
-                return published
-            due = start + (round_ * len(streams) + index) * gap
-            delay = due - time.perf_counter()
+        for index, learner_id in learners:
+            delay = start + (round_ * count + index) * gap - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            at = time.perf_counter()
-            published.append(Published(index, stream_id_key(publish(stream)), at))
+            at = time.perf_counter()  # CLOCK_MONOTONIC: the reading process's clock too
+            key = PUBLISHES[publish](learner_id, round_)
+            published.append(Published(index, stream_id_key(key), at))
     return published
+
+
+async def publish_all(streams: list[Stream], rounds: int, publish: str,
+                      publishers: ProcessPoolExecutor) -> list[Published]:  # fmt: skip
+    """K rounds over PUBLISHERS processes, each learner's events from one of them."""
+    loop = asyncio.get_running_loop()
+    learners = [(index, stream.learner_id) for index, stream in enumerate(streams)]
+    start = time.perf_counter() + PUBLISH_START_SECONDS
+    shares = [
+        loop.run_in_executor(
+            publishers, publish_share, publish, learners[n::PUBLISHERS], len(streams), rounds, start
+        )
+        for n in range(PUBLISHERS)
+    ]
+    return sorted(
+        itertools.chain.from_iterable(await asyncio.gather(*shares)), key=lambda item: item.at
+    )
 
 
 def latencies_ms(streams: list[Stream], published: list[Published]) -> list[float]:
@@ -311,13 +342,11 @@ def redis_web_connections(monitor) -> tuple[int, int]:
     return len(clients), subscribed
 
 
-async def measure(
-    server: str, streams: list[Stream], port: int, web_pid: int, monitor, rounds: int, publish
-) -> Row:
+async def measure(server: str, streams: list[Stream], port: int, web_pid: int, monitor,
+                  rounds: int, publish: str, publishers: ProcessPoolExecutor) -> Row:  # fmt: skip
     idle_rss_mb = proc_status(web_pid)[1]
     opened = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks = [asyncio.create_task(stream_read(s, port, opened)) for s in streams]
-    stop = threading.Event()
     try:
         await asyncio.wait_for(
             asyncio.gather(*(s.ready.wait() for s in streams)), STEP_TIMEOUT_SECONDS
@@ -326,7 +355,7 @@ async def measure(
         print(f"bench: {server} N={len(streams)}: streams open, publishing", flush=True)
         cpu_before = proc_cpu_seconds(web_pid)
         published = await asyncio.wait_for(
-            asyncio.to_thread(publish_all, streams, rounds, stop, publish),
+            publish_all(streams, rounds, publish, publishers),
             rounds * ROUND_SECONDS + STEP_TIMEOUT_SECONDS,
         )
         deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
@@ -339,7 +368,6 @@ async def measure(
         threads, rss_mb = proc_status(web_pid)
         redis_web, redis_web_pubsub = await asyncio.to_thread(redis_web_connections, monitor)
     finally:
-        stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -398,9 +426,10 @@ def print_table(rows: list[Row]) -> None:
         f"""
 Each learner has one open stream and gets K events (K by N: {k_by_n}), one every
 {ROUND_SECONDS}s. This site: its ping lab's stream, the events of back-to-back ping runs
-(queued, started, five steps, succeeded), each recorded by labs.events.event_publish (XADD +
-PUBLISH). {ANCHOR}: {ANCHOR_VERSION}, one channel per learner, each event published
-on Redis as its send_event() does for several processes. "delivered" counts events whose
+(queued, started, five steps, succeeded), each recorded by labs.events.event_publish (XADD,
+its frame rendered, PUBLISH) in one of {PUBLISHERS} processes, as workers record them.
+{ANCHOR}: {ANCHOR_VERSION}, one channel per learner, each event published from the same
+processes on Redis as its send_event() does for several processes. "delivered" counts events whose
 frame arrived within {DELIVERY_TIMEOUT_SECONDS:.0f}s; latency runs from the publish to the frame's
 arrival here (nearest-rank p50/p99). "CPU us/ev" is the web process's CPU while
 publishing over the events delivered, "x anchor" its ratio to {ANCHOR}'s at the same N,
@@ -411,15 +440,17 @@ counts false "broker paused" frames.
     )
 
 
-def series(server, counts, learners, web: Child, port: int, monitor, publish) -> list[Row]:
+def series(server, counts, learners, web: Child, port: int, monitor, publish: str,
+           publishers: ProcessPoolExecutor) -> list[Row]:  # fmt: skip
     """One row per number of learners, on the server ``web``, after a warm-up not reported."""
-    asyncio.run(measure(server, learners(1), port, web.pid, monitor, WARMUP_EVENTS, publish))
+    asyncio.run(measure(server, learners(1), port, web.pid, monitor, WARMUP_EVENTS, publish,
+                        publishers))  # fmt: skip
     rows = []
     for count in counts:
         budget_check(f"starting {server} with N={count}")
         row = asyncio.run(
             measure(server, learners(count), port, web.pid, monitor,
-                    events_per_learner(count), publish)
+                    events_per_learner(count), publish, publishers)
         )  # fmt: skip
         rows.append(row)
         print(
@@ -446,6 +477,7 @@ def main() -> int:
     socket_path = var_dir / "redis.sock"
     env = site_env(var_dir, PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
     children: list[Child] = []
+    publishers: ProcessPoolExecutor | None = None
 
     def terminate(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -468,6 +500,11 @@ def main() -> int:
 
         print(f"bench: temp dir {var_dir}", flush=True)
         children.append(redis_start(env, var_dir))
+        publishers = ProcessPoolExecutor(
+            PUBLISHERS, mp_context=multiprocessing.get_context("spawn"),
+            initializer=publisher_start, initargs=(os.environ.copy(),),
+        )  # fmt: skip
+        list(publishers.map(time.sleep, [0] * PUBLISHERS))  # each started before any timing
 
         subprocess.run(
             [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -486,7 +523,7 @@ def main() -> int:
                 keys = list(pool.map(lambda _: learner_session(port), range(count)))
             return [Stream(SITE_PATH, cookie_header(key), learner_id_of(key)) for key in keys]
 
-        rows += series(SITE, counts, learners, web, port, monitor, site_publish)
+        rows += series(SITE, counts, learners, web, port, monitor, "site", publishers)
         web.stop()
 
         port = free_port()
@@ -503,8 +540,8 @@ def main() -> int:
         def anchor_learners(count: int) -> list[Stream]:
             return [Stream(f"/events/{n}/", "", str(n)) for n in range(count)]
 
-        rows += series(ANCHOR, anchor_counts, anchor_learners, anchor, port, monitor,
-                       anchor_publish)  # fmt: skip
+        rows += series(ANCHOR, anchor_counts, anchor_learners, anchor, port, monitor, "anchor",
+                       publishers)  # fmt: skip
         monitor.close()
         print_table(rows)
         return 0
@@ -513,6 +550,8 @@ def main() -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_term)
+        if publishers is not None:
+            publishers.shutdown(cancel_futures=True)
         for child in reversed(children):
             with contextlib.suppress(Exception):
                 child.stop()
