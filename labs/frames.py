@@ -104,8 +104,8 @@ class LabTemplates:
     its page's runs partial (a frame that is the whole of it)."""
 
     def __init__(self, kind: str) -> None:
-        self.card = _lab_template(CARDS, kind)
-        self.summary = _lab_template(SUMMARIES, kind)
+        self.card = card_template(kind)
+        self.summary = summary_template(kind)
         self.feeds = _feed_macros(kind)
         self.runs_partial = get_template(f"{LAB_KINDS[kind].template}#runs")
 
