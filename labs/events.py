@@ -100,7 +100,9 @@ def event_publish(*, learner_id: str, lab: str, event: dict) -> str:
     previous, event_id = client.eval(*_record_args(learner_id, lab, event))
     frame = event_frame(
         learner_id=learner_id, kind=lab, previous=previous, event_id=event_id, event=event,
-        history=lambda: _decode(client.xrange(learner_stream_key(learner_id, lab), max=event_id)),
+        history=lambda since: _decode(
+            client.xrange(learner_stream_key(learner_id, lab), min=since, max=event_id)
+        ),
     )  # fmt: skip
     client.publish(learner_channel(learner_id), f"{lab} {previous} {event_id} {frame}")
     return event_id

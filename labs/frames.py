@@ -268,15 +268,17 @@ def _kept_put(key: tuple[str, str], kept: _Kept) -> None:
 
 
 def event_frame(*, learner_id: str, kind: str, previous: str, event_id: str, event: dict,
-                history: Callable[[], list[Event]]) -> str:  # fmt: skip
+                history: Callable[[str], list[Event]]) -> str:  # fmt: skip
     """The frame that the event ``event_id`` of ``kind``, just recorded after ``previous``,
     makes for a page that stands at ``previous``, as its announcement carries it:
     "<next look> <frame>" (next look: a time, or "-"; the frame as the wire has it, its event id
     in it). "" when a stream must render its own
     (Redis did not answer for the queue places, or the database to record a goal met).
 
-    ``history`` reads the lab's record up to the event, for when no fold kept here stands at
-    ``previous`` (another process recorded the event before, or this one never saw the lab)."""
+    ``history(since)`` reads the lab's record from the id ``since`` ("-": the first) up to the
+    event, for when no fold kept here stands at ``previous``: another process recorded the
+    events since (a worker's run begins with the request's "queued"), or this one never saw the
+    lab."""
     lab = LAB_KINDS.get(kind)
     if lab is None:
         return ""
@@ -284,19 +286,35 @@ def event_frame(*, learner_id: str, kind: str, previous: str, event_id: str, eve
     kept = _kept_take(key)
     if kept is None or kept.last_id != previous:
         try:
-            events = history()
+            kept = _kept_caught_up(kept, lab=lab, history=history, previous=previous,
+                                   event_id=event_id)  # fmt: skip
         except (RedisError, OSError):
             return ""
-        if not events or events[-1][0] != event_id:
-            return ""  # trimmed, or the key gone: nothing sure to render against
-        kept = _Kept(previous, lab.fold())
-        for earlier_id, earlier in events[:-1]:
-            kept.fold.add(earlier_id, earlier)
+        if kept is None:
+            return ""  # the event itself is not in the record: nothing sure to render against
     try:
         return _frame_render(kept, lab=lab, learner_id=learner_id, kind=kind,
                              event_id=event_id, event=event)  # fmt: skip
     finally:
         _kept_put(key, kept)
+
+
+def _kept_caught_up(kept: _Kept | None, *, lab: LabKind, history: Callable[[str], list[Event]],
+                    previous: str, event_id: str) -> _Kept | None:  # fmt: skip
+    """``kept`` moved on to ``previous`` with the events recorded after it (by other processes);
+    a fold of the whole record if there is none kept, or if its newest event is no longer in the
+    record (trimmed, or the key expired). None if the record does not reach the new event."""
+    events = history(kept.last_id) if kept is not None else []
+    if kept is not None and events and events[0][0] == kept.last_id:
+        events = events[1:]  # it still stands in the record: what follows it is all it lacks
+        kept.last_id, kept.shown = previous, None  # what a page at ``previous`` shows: not known
+    else:
+        kept, events = _Kept(previous, lab.fold()), history("-")
+    if not events or events[-1][0] != event_id:
+        return None
+    for earlier_id, earlier in events[:-1]:  # the last: the new event, added by the render
+        kept.fold.add(earlier_id, earlier)
+    return kept
 
 
 def _frame_render(kept: _Kept, *, lab: LabKind, learner_id: str, kind: str, event_id: str,

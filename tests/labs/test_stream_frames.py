@@ -404,6 +404,18 @@ def test_a_frame_is_rendered_against_the_record_when_another_process_recorded_be
     assert SLOT.findall(frame_html(item.frame)) == [("one", ' hx-swap-oob="true"')]
 
 
+def test_a_frame_forgets_the_runs_of_a_record_that_expired(learner_id, redis_url):
+    announcements = Announcements(redis_url, learner_id)
+    publish(learner_id, queued("old"))
+    assert 'id="run-slot-old"' in announcements.next().frame
+    # The learner's record expires (an hour without events); this process kept its fold.
+    redis.Redis.from_url(redis_url).delete(learner_stream_key(learner_id, "ping"))
+    publish(learner_id, queued("new"))
+    item = announcements.next()
+    assert item.previous == "0-0" and 'id="run-slot-new"' in item.frame
+    assert "run-slot-old" not in item.frame  # as a page rendered from the record shows it
+
+
 @pytest.mark.django_db(transaction=True)  # recorded by the process that records the event
 def test_an_event_that_meets_a_goal_records_it_before_its_frame_shows_it(learner_id, redis_url):
     Learner.objects.create(key=learner_id)
