@@ -270,8 +270,8 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
                         yield None
                     continue
             # The fold reads what it has not taken: events announced without a frame, missed,
-            # or sent on as frames.
-            read = read or reread or relayed is None or folded_id != page_id
+            # or sent on as frames. A wake-up that is only a look at the runs reads nothing.
+            read = read or reread or folded_id != page_id or (relayed is None and bool(announced))
             new, busy, broker_error = [], False, shown_broker_error
             if read:
                 try:
