@@ -81,6 +81,11 @@ def learner_channel(learner_id: str) -> str:
     return f"{KEY_PREFIX}{learner_id}:announce"
 
 
+def _announcement(lab: str, previous: str, event_id: str, frame: str) -> str:
+    """What ``announced_parse`` reads: ``frame`` "" for none."""
+    return f"{lab} {previous} {event_id} {frame}"
+
+
 def _record_args(learner_id: str, lab: str, event: dict) -> tuple:
     return (
         _RECORD,
@@ -104,7 +109,7 @@ def event_publish(*, learner_id: str, lab: str, event: dict) -> str:
             client.xrange(learner_stream_key(learner_id, lab), min=since, max=event_id)
         ),
     )  # fmt: skip
-    client.publish(learner_channel(learner_id), f"{lab} {previous} {event_id} {frame}")
+    client.publish(learner_channel(learner_id), _announcement(lab, previous, event_id, frame))
     return event_id
 
 
@@ -113,7 +118,7 @@ async def aevent_publish(*, learner_id: str, lab: str, event: dict) -> str:
     renders none (each open stream of the lab renders its own)."""
     client, event = aredis_client(), {"at": time.time(), **event}
     previous, event_id = await client.eval(*_record_args(learner_id, lab, event))
-    await client.publish(learner_channel(learner_id), f"{lab} {previous} {event_id} ")
+    await client.publish(learner_channel(learner_id), _announcement(lab, previous, event_id, ""))
     return event_id
 
 

@@ -82,6 +82,12 @@ class Shown:
     prediction: PredictionOutcome | None = None
     feeds: dict[str, list[str]] = field(default_factory=dict)  # each feed's item ids, as ``ids``
 
+    def flagged(self, after: "Shown") -> set[str]:
+        """The runs whose flags ``after`` changes: waiting, lost, their place in the queue."""
+        places = {run_id for run_id in self.ahead.keys() | after.ahead.keys()
+                  if self.ahead.get(run_id) != after.ahead.get(run_id)}  # fmt: skip
+        return (self.waiting ^ after.waiting) | (self.lost ^ after.lost) | places
+
 
 # What a page shows before its stream's first frame, or after frames rendered elsewhere.
 NOT_KNOWN = Shown()
@@ -341,8 +347,7 @@ def _frame_render(kept: _Kept, *, lab: LabKind, learner_id: str, kind: str, even
     after = shown_after(runs, ahead=ahead, feeds=templates.feeds)
     # The cards whose run the event changed, became waiting or lost, or has a queue place
     # (the page's may be older: places change with other learners' runs).
-    dirty = fold.touched | (after.waiting ^ shown.waiting) | (after.lost ^ shown.lost)
-    dirty |= ahead.keys()
+    dirty = fold.touched | shown.flagged(after) | ahead.keys()
     html = frame_render(runs=runs, shown=shown, dirty=dirty, templates=templates,
                         csrf_token=_CSRF_SLOT_UNESCAPED)  # fmt: skip
     if met:

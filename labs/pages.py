@@ -304,9 +304,7 @@ async def _event_stream(*, learner_id: str, kind: str, lab: LabKind, after: str,
             with contextlib.suppress(RedisError, OSError):  # said above; PoolBusy: next tick
                 ahead = await aruns_ahead_place(learner_id=learner_id, runs=runs)
             now_shown = shown_after(runs, ahead=ahead, feeds=templates.feeds)
-            flagged = (now_shown.waiting ^ shown.waiting) | (now_shown.lost ^ shown.lost)
-            flagged |= {run_id for run_id in ahead.keys() | shown.ahead.keys()
-                        if ahead.get(run_id) != shown.ahead.get(run_id)}  # fmt: skip
+            flagged = shown.flagged(now_shown)
             html, changed = "", advanced or flagged
             if changed:
                 html = frame_render(runs=runs, shown=shown, dirty=fold.touched | flagged,
